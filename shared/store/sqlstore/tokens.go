@@ -1,0 +1,71 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/shared/store"
+)
+
+const tokenColumns = `hash, purpose, subject, data, created_at, expires_at, used_at`
+
+func scanToken(r Row) (store.OneTimeToken, error) {
+	var t store.OneTimeToken
+	var hash []byte
+	var used *time.Time
+	if err := r.Scan(&hash, &t.Purpose, &t.Subject, &t.Data, &t.CreatedAt, &t.ExpiresAt, &used); err != nil {
+		return t, err
+	}
+	if used != nil {
+		t.UsedAt = *used
+	}
+	var err error
+	t.Hash, err = hash32(hash)
+	return t, err
+}
+
+// CreateOneTimeToken implements [store.OneTimeTokens].
+func (db *DB) CreateOneTimeToken(ctx context.Context, t store.OneTimeToken) error {
+	if t.Data == "" {
+		t.Data = "{}"
+	}
+	_, err := db.conn.Exec(ctx, `INSERT INTO one_time_tokens (hash, purpose, subject, data, created_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6)`, t.Hash[:], t.Purpose, t.Subject, t.Data, t.CreatedAt, t.ExpiresAt)
+	if err != nil {
+		return fmt.Errorf("insert %s token: %w", t.Purpose, err)
+	}
+	return nil
+}
+
+// ConsumeOneTimeToken implements [store.OneTimeTokens]. The conditional
+// UPDATE is the whole decision: of concurrent callers, the database lets
+// exactly one see used_at IS NULL.
+func (db *DB) ConsumeOneTimeToken(ctx context.Context, purpose string, hash [32]byte, now time.Time) (store.OneTimeToken, error) {
+	t, err := scanToken(db.conn.QueryRow(ctx, `UPDATE one_time_tokens SET used_at = $3
+		WHERE hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3
+		RETURNING `+tokenColumns, hash[:], purpose, now))
+	if err == nil || !notFound(err) {
+		return t, err
+	}
+	// Nothing consumed: say why.
+	t, err = scanToken(db.conn.QueryRow(ctx, `SELECT `+tokenColumns+` FROM one_time_tokens
+		WHERE hash = $1 AND purpose = $2`, hash[:], purpose))
+	switch {
+	case err != nil:
+		return store.OneTimeToken{}, err
+	case !t.UsedAt.IsZero():
+		return store.OneTimeToken{}, store.ErrUsed
+	default:
+		return store.OneTimeToken{}, store.ErrExpired
+	}
+}
+
+// PurgeOneTimeTokens implements [store.OneTimeTokens].
+func (db *DB) PurgeOneTimeTokens(ctx context.Context, before time.Time) (int64, error) {
+	n, err := db.conn.Exec(ctx, `DELETE FROM one_time_tokens WHERE expires_at < $1`, before)
+	if err != nil {
+		return 0, fmt.Errorf("purge one-time tokens: %w", err)
+	}
+	return n, nil
+}

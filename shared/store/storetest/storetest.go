@@ -1,0 +1,40 @@
+// Package storetest is the conformance suite every [store.Store]
+// implementation runs: the same behaviour, the same errors, the same
+// concurrency guarantees, on SQLite and on real PostgreSQL.
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/shared/store"
+)
+
+// Opener returns a fresh, migrated, empty store for one test.
+type Opener func(t *testing.T) store.Store
+
+// Run runs the whole suite against the stores newStore opens.
+func Run(t *testing.T, newStore Opener) {
+	for _, tc := range []struct {
+		name string
+		run  func(*testing.T, Opener)
+	}{
+		{"DataKeys", testDataKeys},
+		{"DataKeyConcurrentPrimary", testDataKeyConcurrentPrimary},
+		{"AuditChain", testAuditChain},
+		{"AuditConcurrentAppend", testAuditConcurrentAppend},
+		{"RateLimit", testRateLimit},
+		{"RateLimitConcurrent", testRateLimitConcurrent},
+		{"OneTimeTokens", testOneTimeTokens},
+		{"OneTimeTokenRace", testOneTimeTokenRace},
+		{"TxRollback", testTxRollback},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.run(t, newStore)
+		})
+	}
+}
+
+// epoch is a fixed clock start; stores keep microseconds.
+var epoch = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)

@@ -1,0 +1,113 @@
+package storetest
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/shared/store"
+)
+
+func testOneTimeTokens(t *testing.T, open Opener) {
+	s, ctx := open(t), context.Background()
+	tok := store.OneTimeToken{Hash: sha256.Sum256([]byte("secret")), Purpose: "password_reset", Subject: "user-1",
+		CreatedAt: epoch, ExpiresAt: epoch.Add(time.Hour)}
+	if err := s.CreateOneTimeToken(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateOneTimeToken(ctx, tok); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("duplicate token: err = %v, want ErrConflict", err)
+	}
+	expired := tok
+	expired.Hash = sha256.Sum256([]byte("old"))
+	expired.ExpiresAt = epoch.Add(-time.Second)
+	if err := s.CreateOneTimeToken(ctx, expired); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		purpose string
+		hash    [32]byte
+		want    error
+	}{
+		{"wrong purpose", "magic_link", tok.Hash, store.ErrNotFound},
+		{"unknown", "password_reset", sha256.Sum256([]byte("nope")), store.ErrNotFound},
+		{"expired", "password_reset", expired.Hash, store.ErrExpired},
+		{"valid", "password_reset", tok.Hash, nil},
+		{"reused", "password_reset", tok.Hash, store.ErrUsed},
+	} {
+		got, err := s.ConsumeOneTimeToken(ctx, tc.purpose, tc.hash, epoch)
+		if !errors.Is(err, tc.want) || (err == nil) != (tc.want == nil) {
+			t.Fatalf("%s: err = %v, want %v", tc.name, err, tc.want)
+		}
+		if err == nil && (got.Subject != "user-1" || got.Data != "{}" || !got.UsedAt.Equal(epoch)) {
+			t.Fatalf("%s: consumed token = %+v", tc.name, got)
+		}
+	}
+	n, err := s.PurgeOneTimeTokens(ctx, epoch)
+	if err != nil || n != 1 {
+		t.Fatalf("PurgeOneTimeTokens = %d, %v; want 1 (the expired one)", n, err)
+	}
+}
+
+// 50 goroutines race to consume one token: exactly one wins.
+func testOneTimeTokenRace(t *testing.T, open Opener) {
+	s, ctx := open(t), context.Background()
+	hash := sha256.Sum256([]byte("race"))
+	if err := s.CreateOneTimeToken(ctx, store.OneTimeToken{Hash: hash, Purpose: "magic_link", Subject: "u",
+		CreatedAt: epoch, ExpiresAt: epoch.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 50
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { _, errs[i] = s.ConsumeOneTimeToken(ctx, "magic_link", hash, epoch) })
+	}
+	wg.Wait()
+	wins := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			wins++
+		case !errors.Is(err, store.ErrUsed):
+			t.Errorf("loser got %v, want ErrUsed", err)
+		}
+	}
+	if wins != 1 {
+		t.Fatalf("%d goroutines consumed the token, want exactly 1", wins)
+	}
+}
+
+func testTxRollback(t *testing.T, open Opener) {
+	s, ctx := open(t), context.Background()
+	boom := errors.New("boom")
+	hash := sha256.Sum256([]byte("tx"))
+	err := s.Tx(ctx, func(tx store.Store) error {
+		if err := tx.CreateOneTimeToken(ctx, store.OneTimeToken{Hash: hash, Purpose: "p", Subject: "u",
+			CreatedAt: epoch, ExpiresAt: epoch.Add(time.Hour)}); err != nil {
+			return err
+		}
+		if _, err := tx.AppendAuditEvent(ctx, store.AuditEvent{Time: epoch, Actor: "a", Action: "x", Outcome: store.OutcomeSuccess}); err != nil {
+			return err
+		}
+		// A nested Tx joins the outer one.
+		return tx.Tx(ctx, func(store.Store) error { return boom })
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("Tx returned %v, want boom", err)
+	}
+	if _, err := s.ConsumeOneTimeToken(ctx, "p", hash, epoch); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("token written in a rolled-back Tx: err = %v", err)
+	}
+	if evs, _ := s.AuditEvents(ctx, 0, 10); len(evs) != 0 {
+		t.Fatalf("audit event survived rollback")
+	}
+	e, err := s.AppendAuditEvent(ctx, store.AuditEvent{Time: epoch, Actor: "a", Action: "y", Outcome: store.OutcomeSuccess})
+	if err != nil || e.Seq != 1 {
+		t.Fatalf("after rollback the chain continues at seq %d (%v), want 1", e.Seq, err)
+	}
+}

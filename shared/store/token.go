@@ -1,0 +1,32 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// OneTimeToken is a single-use secret (password reset, magic link, sign-up
+// confirmation, invitation) as stored: only the SHA-256 of the secret is kept.
+type OneTimeToken struct {
+	Hash      [32]byte
+	Purpose   string // "password_reset", "magic_link", ...
+	Subject   string // what the token acts on, e.g. a user id or an email address
+	Data      string // purpose-specific JSON, no secrets
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UsedAt    time.Time // zero until consumed
+}
+
+// OneTimeTokens stores single-use tokens.
+type OneTimeTokens interface {
+	// CreateOneTimeToken stores t. Returns ErrConflict if the hash exists.
+	CreateOneTimeToken(ctx context.Context, t OneTimeToken) error
+	// ConsumeOneTimeToken marks the token with this purpose and hash used
+	// at now and returns it. Of any number of concurrent calls exactly one
+	// succeeds; the others get ErrUsed. Returns ErrNotFound for an unknown
+	// hash or another purpose, ErrExpired past ExpiresAt (and does not
+	// consume it).
+	ConsumeOneTimeToken(ctx context.Context, purpose string, hash [32]byte, now time.Time) (OneTimeToken, error)
+	// PurgeOneTimeTokens deletes tokens that expired before now.
+	PurgeOneTimeTokens(ctx context.Context, before time.Time) (int64, error)
+}
