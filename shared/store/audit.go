@@ -78,6 +78,9 @@ type AuditLog interface {
 	// OrgAuditEvents returns up to limit events of one organization with
 	// Seq < before (0 means from the newest), newest first.
 	OrgAuditEvents(ctx context.Context, orgID string, before int64, limit int) ([]AuditEvent, error)
+	// AuditHead returns the sequence number and hash of the newest event
+	// (0 and a zero hash when the log is empty).
+	AuditHead(ctx context.Context) (seq int64, hash [32]byte, err error)
 	// AuditCheckpoint returns the retention checkpoint, or a zero
 	// checkpoint if no event was ever deleted.
 	AuditCheckpoint(ctx context.Context) (AuditCheckpoint, error)

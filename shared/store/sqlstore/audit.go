@@ -94,3 +94,14 @@ func (db *DB) AuditCheckpoint(ctx context.Context) (store.AuditCheckpoint, error
 	cp.Hash, err = hash32(hash)
 	return cp, err
 }
+
+// AuditHead implements [store.AuditLog].
+func (db *DB) AuditHead(ctx context.Context) (int64, [32]byte, error) {
+	var seq int64
+	var hash []byte
+	if err := db.conn.QueryRow(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&seq, &hash); err != nil {
+		return 0, [32]byte{}, fmt.Errorf("read audit head: %w", err)
+	}
+	h, err := hash32(hash)
+	return seq, h, err
+}

@@ -1,0 +1,131 @@
+// Package audit writes Gatehouse's append-only, hash-chained audit log and
+// verifies it. Every event is stored through [store.AuditLog] (which links
+// it to the previous event's hash) and is also written as a structured log
+// line, so Cloud Logging's locked bucket holds a second copy.
+package audit
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/shared/store"
+)
+
+// Event is what a caller records. Metadata must hold no secret: keys that
+// name one are refused (AUDIT-2).
+type Event struct {
+	Actor    string // user id, service account or "system"
+	OrgID    string
+	Action   string // dotted, e.g. "auth.login"
+	Target   string
+	Outcome  store.Outcome
+	Network  string // client network prefix
+	Metadata map[string]any
+}
+
+// ErrSecretMetadata is returned for metadata whose keys name a secret.
+var ErrSecretMetadata = errors.New("audit: metadata key names a secret")
+
+// Log records audit events.
+type Log struct {
+	store  store.AuditLog
+	logger *slog.Logger
+	now    func() time.Time
+}
+
+// New returns a Log over s that also logs each event to logger.
+func New(s store.AuditLog, logger *slog.Logger, now func() time.Time) *Log {
+	if now == nil {
+		now = time.Now
+	}
+	return &Log{store: s, logger: logger, now: now}
+}
+
+// Record appends e to the log.
+func (l *Log) Record(ctx context.Context, e Event) (store.AuditEvent, error) {
+	return l.RecordTx(ctx, l.store, e)
+}
+
+// RecordTx appends e through tx, a transaction-bound store, so the event
+// commits or rolls back with the change it describes.
+func (l *Log) RecordTx(ctx context.Context, tx store.AuditLog, e Event) (store.AuditEvent, error) {
+	meta, err := canonicalMetadata(e.Metadata)
+	if err != nil {
+		return store.AuditEvent{}, fmt.Errorf("record %s: %w", e.Action, err)
+	}
+	if e.Outcome == "" {
+		e.Outcome = store.OutcomeSuccess
+	}
+	stored, err := tx.AppendAuditEvent(ctx, store.AuditEvent{
+		Time: l.now(), Actor: e.Actor, OrgID: e.OrgID, Action: e.Action, Target: e.Target,
+		Outcome: e.Outcome, Network: e.Network, Metadata: meta,
+	})
+	if err != nil {
+		return stored, fmt.Errorf("record %s: %w", e.Action, err)
+	}
+	if l.logger != nil {
+		l.logger.LogAttrs(ctx, slog.LevelInfo, "audit "+stored.Action,
+			slog.String("log_type", "audit"),
+			slog.Int64("audit_seq", stored.Seq),
+			slog.String("actor", stored.Actor),
+			slog.String("org_id", stored.OrgID),
+			slog.String("action", stored.Action),
+			slog.String("target", stored.Target),
+			slog.String("outcome", string(stored.Outcome)),
+			slog.String("network", stored.Network),
+			slog.String("metadata", stored.Metadata),
+			slog.String("hash", fmt.Sprintf("%x", stored.Hash)))
+	}
+	return stored, nil
+}
+
+// canonicalMetadata encodes m as JSON with sorted keys (encoding/json sorts
+// map keys at every level), refusing keys that name a secret.
+func canonicalMetadata(m map[string]any) (string, error) {
+	if len(m) == 0 {
+		return "{}", nil
+	}
+	if err := checkKeys(m); err != nil {
+		return "", err
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return "", fmt.Errorf("encode metadata: %w", err)
+	}
+	return string(b), nil
+}
+
+func checkKeys(m map[string]any) error {
+	for k, v := range m {
+		if secretKey(k) {
+			return fmt.Errorf("%w: %q", ErrSecretMetadata, k)
+		}
+		if sub, ok := v.(map[string]any); ok {
+			if err := checkKeys(sub); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// secretKey reports whether a metadata key names a secret value.
+func secretKey(k string) bool {
+	k = strings.ToLower(k)
+	for _, s := range []string{"password", "passwd", "secret", "private_key", "authorization", "cookie", "card_number", "cvc", "cvv"} {
+		if strings.Contains(k, s) {
+			return true
+		}
+	}
+	for _, s := range []string{"token", "otp", "totp", "pan"} {
+		if k == s || strings.HasSuffix(k, "_"+s) {
+			return true
+		}
+	}
+	return k == "code" || strings.HasSuffix(k, "_code") && !strings.HasSuffix(k, "error_code") && !strings.HasSuffix(k, "status_code")
+}
