@@ -1,0 +1,89 @@
+// Package entrypoint registers Gatehouse's Cloud Run functions with the
+// Functions Framework. Each function package calls [HTTP] or [CloudEvent]
+// from its init with a constructor that returns an error.
+//
+// On Cloud Run, where FUNCTION_TARGET names the function, the constructor
+// runs at start and a failure (a missing secret, an unreachable database)
+// stops the instance before it serves anything: fail closed. Elsewhere
+// (the local server and tests import every function package) nothing is
+// built at import time; the registered handler builds on first use and
+// answers 503 while it cannot.
+package entrypoint
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"sync"
+
+	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
+	"github.com/cloudevents/sdk-go/v2/event"
+)
+
+// startFailed is called when an eagerly built function cannot start.
+var startFailed = func(name string, err error) {
+	slog.Error("function cannot start", "function", name, "error", err.Error())
+	os.Exit(1)
+}
+
+// targeted reports whether this process was started to serve name.
+func targeted(name string) bool { return os.Getenv("FUNCTION_TARGET") == name }
+
+// HTTP registers an HTTP function built by build.
+func HTTP(name string, build func(context.Context) (http.Handler, error)) {
+	get := lazy(name, build)
+	if targeted(name) {
+		if _, err := get(); err != nil {
+			startFailed(name, err)
+		}
+	}
+	functions.HTTP(name, func(w http.ResponseWriter, r *http.Request) {
+		h, err := get()
+		if err != nil {
+			http.Error(w, `{"error":{"code":"unavailable","message":"Service unavailable."}}`, http.StatusServiceUnavailable)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// CloudEvent registers a CloudEvent function built by build.
+func CloudEvent(name string, build func(context.Context) (func(context.Context, event.Event) error, error)) {
+	get := lazy(name, build)
+	if targeted(name) {
+		if _, err := get(); err != nil {
+			startFailed(name, err)
+		}
+	}
+	functions.CloudEvent(name, func(ctx context.Context, e event.Event) error {
+		fn, err := get()
+		if err != nil {
+			return fmt.Errorf("%s unavailable: %w", name, err) // Pub/Sub redelivers
+		}
+		return fn(ctx, e)
+	})
+}
+
+// lazy builds once; a failed build is retried on the next call so a
+// transient start-up failure does not wedge the instance.
+func lazy[T any](name string, build func(context.Context) (T, error)) func() (T, error) {
+	var mu sync.Mutex
+	var built T
+	var ok bool
+	return func() (T, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if ok {
+			return built, nil
+		}
+		v, err := build(context.Background())
+		if err != nil {
+			var zero T
+			return zero, fmt.Errorf("build %s: %w", name, err)
+		}
+		built, ok = v, true
+		return built, nil
+	}
+}
