@@ -1,0 +1,194 @@
+package config
+
+import (
+	"log/slog"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+)
+
+// Base holds the settings every function shares. [LoadBase] fills it.
+type Base struct {
+	Env              Env
+	DataDir          string
+	DBURL            Secret // PostgreSQL connection string; zero when unset
+	DBInstance       string // Cloud SQL project:region:instance; "" when unset
+	DBUser           string
+	DBName           string
+	KMSKey           string // Cloud KMS key name; "" means the local file key (dev only)
+	LogLevel         slog.Level
+	ProjectID        string
+	TrustedProxyHops int
+	AllowedOrigins   []string
+	PublicURL        *url.URL // never nil when the Loader reports no error
+	NotifyTopic      string   // "" means the development mailbox (dev only)
+	SMTPURL          Secret   // zero when unset
+}
+
+// UsesSQLite reports whether neither a PostgreSQL URL nor a Cloud SQL
+// instance is configured, so the embedded SQLite database is used.
+func (b Base) UsesSQLite() bool { return b.DBURL.IsZero() && b.DBInstance == "" }
+
+// SQLitePath returns DATA_DIR/gatehouse.db.
+func (b Base) SQLitePath() string { return filepath.Join(b.DataDir, "gatehouse.db") }
+
+var (
+	dbInstanceRE = regexp.MustCompile(`^(?:[a-z][a-z0-9.-]{0,62}:)?[a-z][a-z0-9-]{4,28}[a-z0-9]:[a-z]+-[a-z]+[0-9]+:[a-z][a-z0-9-]{0,97}$`)
+	kmsKeyRE     = regexp.MustCompile(`^projects/[a-z0-9.:-]{6,100}/locations/[a-z0-9-]{1,63}/keyRings/[A-Za-z0-9_-]{1,63}/cryptoKeys/[A-Za-z0-9_-]{1,63}$`)
+	topicIDRE    = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9._~+%-]{2,254}$`)
+)
+
+// LoadBase reads the shared settings ([Variables] lists them) and records
+// every problem in l. In staging and prod it also requires what a deployed
+// function needs: a project, PostgreSQL, a Cloud KMS key, an https public
+// URL and a notify topic.
+func LoadBase(l *Loader) Base {
+	b := Base{Env: l.Env()}
+	b.DataDir = l.String("GATEHOUSE_DATA_DIR", "./.gatehouse")
+	loadDatabase(l, &b)
+	b.KMSKey = l.String("GATEHOUSE_KMS_KEY", "")
+	loadLogLevel(l, &b)
+	b.ProjectID = l.String("GATEHOUSE_PROJECT_ID", "")
+	b.TrustedProxyHops = l.Int("GATEHOUSE_TRUSTED_PROXY_HOPS", 1)
+	b.AllowedOrigins = l.List("GATEHOUSE_ALLOWED_ORIGINS", nil)
+	loadPublicURL(l, &b)
+	b.NotifyTopic = l.String("GATEHOUSE_NOTIFY_TOPIC", "")
+	b.SMTPURL = l.OptionalSecret("GATEHOUSE_SMTP_URL")
+	validateBase(l, b)
+	return b
+}
+
+func loadDatabase(l *Loader, b *Base) {
+	b.DBURL = l.OptionalSecret("GATEHOUSE_DB_URL")
+	b.DBInstance = l.String("GATEHOUSE_DB_INSTANCE", "")
+	b.DBUser = l.String("GATEHOUSE_DB_USER", "")
+	b.DBName = l.String("GATEHOUSE_DB_NAME", "")
+	if !b.DBURL.IsZero() && !isPostgresDSN(b.DBURL.Reveal()) {
+		l.Fail("GATEHOUSE_DB_URL", "not a PostgreSQL connection string (postgres://... or key=value)")
+	}
+	if b.DBInstance != "" {
+		if !dbInstanceRE.MatchString(b.DBInstance) {
+			l.Fail("GATEHOUSE_DB_INSTANCE", "not a Cloud SQL instance connection name (project:region:instance)")
+		}
+		l.Required("GATEHOUSE_DB_USER")
+		l.Required("GATEHOUSE_DB_NAME")
+	}
+	if l.Env().Deployed() && b.UsesSQLite() && !l.failed("GATEHOUSE_DB_URL") {
+		requiredIn(l, "GATEHOUSE_DB_INSTANCE", " (or GATEHOUSE_DB_URL): SQLite is for dev only")
+	}
+}
+
+// isPostgresDSN accepts the two forms pgx parses: a postgres:// or
+// postgresql:// URL with a host or socket, or key=value pairs.
+func isPostgresDSN(s string) bool {
+	if strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://") {
+		u, err := url.Parse(s)
+		return err == nil && (u.Host != "" || u.Query().Get("host") != "")
+	}
+	return strings.Contains(s, "=") && !strings.Contains(s, "://")
+}
+
+func loadLogLevel(l *Loader, b *Base) {
+	name := "GATEHOUSE_LOG_LEVEL"
+	levels := map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}
+	b.LogLevel = levels[l.OneOf(name, "info", "debug", "info", "warn", "error")]
+}
+
+func loadPublicURL(l *Loader, b *Base) {
+	name := "GATEHOUSE_PUBLIC_URL"
+	def := ""
+	if !l.Env().Deployed() {
+		def = "http://localhost:8080"
+	}
+	b.PublicURL = l.URL(name, def)
+	if b.PublicURL == nil {
+		if !l.failed(name) {
+			requiredIn(l, name, "")
+		}
+		return
+	}
+	if b.PublicURL.RawQuery != "" || b.PublicURL.Fragment != "" || b.PublicURL.User != nil {
+		l.Fail(name, "must not have a query, fragment or user info")
+	}
+	checkScheme(l, name, b.PublicURL.Scheme)
+}
+
+func validateBase(l *Loader, b Base) {
+	if b.DataDir == "" {
+		l.Fail("GATEHOUSE_DATA_DIR", "must not be empty")
+	}
+	if b.KMSKey == "" && l.Env().Deployed() {
+		requiredIn(l, "GATEHOUSE_KMS_KEY", ": the local key file is for dev only")
+	} else if b.KMSKey != "" && !kmsKeyRE.MatchString(b.KMSKey) {
+		l.Fail("GATEHOUSE_KMS_KEY", "not a Cloud KMS key name (projects/P/locations/L/keyRings/R/cryptoKeys/K)")
+	}
+	if b.ProjectID == "" && l.Env().Deployed() {
+		requiredIn(l, "GATEHOUSE_PROJECT_ID", "")
+	} else if b.ProjectID != "" && !projectRE.MatchString(b.ProjectID) {
+		l.Fail("GATEHOUSE_PROJECT_ID", "not a Google Cloud project ID")
+	}
+	if b.TrustedProxyHops < 0 || b.TrustedProxyHops > 10 {
+		l.Fail("GATEHOUSE_TRUSTED_PROXY_HOPS", "must be between 0 and 10")
+	}
+	for _, o := range b.AllowedOrigins {
+		validateOrigin(l, "GATEHOUSE_ALLOWED_ORIGINS", o)
+	}
+	validateTopic(l, b.NotifyTopic)
+	if !b.SMTPURL.IsZero() {
+		u, err := url.Parse(b.SMTPURL.Reveal())
+		if err != nil || u.Scheme != "smtp" || u.Hostname() == "" || u.Query().Get("from") == "" {
+			l.Fail("GATEHOUSE_SMTP_URL", "not an smtp://user:pass@host:port?from=address URL")
+		}
+	}
+}
+
+// validateOrigin accepts exactly scheme://host[:port], as browsers send it
+// in the Origin header.
+func validateOrigin(l *Loader, name, origin string) {
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" || u.Scheme+"://"+u.Host != origin {
+		l.invalid(name, "not an origin (scheme://host[:port])", origin, l.raw(name))
+		return
+	}
+	checkScheme(l, name, u.Scheme)
+}
+
+func checkScheme(l *Loader, name, scheme string) {
+	switch {
+	case scheme == "https":
+	case scheme == "http" && !l.Env().Deployed():
+	default:
+		l.Fail(name, "scheme must be https (http is allowed in dev only)")
+	}
+}
+
+func validateTopic(l *Loader, topic string) {
+	name := "GATEHOUSE_NOTIFY_TOPIC"
+	if topic == "" {
+		if l.Env().Deployed() {
+			requiredIn(l, name, ": the development mailbox is for dev only")
+		}
+		return
+	}
+	id := topic
+	if strings.HasPrefix(topic, "projects/") {
+		parts := strings.Split(topic, "/")
+		if len(parts) != 4 || parts[2] != "topics" || !projectRE.MatchString(parts[1]) {
+			l.Fail(name, "not a Pub/Sub topic (projects/P/topics/T or a topic ID)")
+			return
+		}
+		id = parts[3]
+	}
+	if !topicIDRE.MatchString(id) || strings.HasPrefix(id, "goog") {
+		l.Fail(name, "not a Pub/Sub topic (projects/P/topics/T or a topic ID)")
+	}
+}
+
+// requiredIn records that name is required in the current (deployed)
+// environment; why, if any, follows with its own punctuation.
+func requiredIn(l *Loader, name, why string) {
+	detail := "required when " + EnvVar + "=" + string(l.Env())
+	detail += why
+	l.record(&VarError{Var: name, Kind: ErrRequired, Detail: detail})
+}
