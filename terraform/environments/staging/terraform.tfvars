@@ -1,0 +1,4 @@
+# Replace with this environment's project (see terraform/README.md).
+project_id      = "gatehouse-staging"
+region          = "europe-west1"
+public_base_url = "https://auth.staging.gatehouse.example.com"

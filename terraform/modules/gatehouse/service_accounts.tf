@@ -1,0 +1,125 @@
+# One runtime identity per function (INFRA-4). Each gets only the roles
+# below; nothing runs as a default compute or App Engine account.
+resource "google_service_account" "auth" {
+  project      = var.project_id
+  account_id   = "gh-auth"
+  display_name = "Gatehouse auth function"
+}
+
+resource "google_service_account" "oauthcallback" {
+  project      = var.project_id
+  account_id   = "gh-oauthcallback"
+  display_name = "Gatehouse oauthcallback function"
+}
+
+resource "google_service_account" "webhooks" {
+  project      = var.project_id
+  account_id   = "gh-webhooks"
+  display_name = "Gatehouse webhooks function"
+}
+
+resource "google_service_account" "rotate" {
+  project      = var.project_id
+  account_id   = "gh-rotate"
+  display_name = "Gatehouse rotate function"
+}
+
+# Identity of the Eventarc trigger that delivers rotation messages; it may
+# only invoke the rotate function.
+resource "google_service_account" "rotate_trigger" {
+  project      = var.project_id
+  account_id   = "gh-rotate-trigger"
+  display_name = "Gatehouse rotation trigger"
+}
+
+# Identity Cloud Build uses to build the function images from source.
+resource "google_service_account" "build" {
+  project      = var.project_id
+  account_id   = "gh-function-build"
+  display_name = "Gatehouse function builds"
+}
+
+locals {
+  function_accounts = {
+    auth          = google_service_account.auth
+    oauthcallback = google_service_account.oauthcallback
+    webhooks      = google_service_account.webhooks
+    rotate        = google_service_account.rotate
+  }
+}
+
+# Every function reaches Cloud SQL through the connector as its IAM user.
+resource "google_project_iam_member" "sql_client" {
+  for_each = local.function_accounts
+
+  project = var.project_id
+  role    = "roles/cloudsql.client"
+  member  = "serviceAccount:${each.value.email}"
+}
+
+resource "google_project_iam_member" "sql_instance_user" {
+  for_each = local.function_accounts
+
+  project = var.project_id
+  role    = "roles/cloudsql.instanceUser"
+  member  = "serviceAccount:${each.value.email}"
+}
+
+# KEK use: only the functions that seal or open data keys (CRED-3, INFRA-3).
+# webhooks stores billing metadata only and has no key access.
+resource "google_kms_crypto_key_iam_member" "auth" {
+  crypto_key_id = module.kms.key_id
+  role          = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
+  member        = "serviceAccount:${google_service_account.auth.email}"
+}
+
+resource "google_kms_crypto_key_iam_member" "oauthcallback" {
+  crypto_key_id = module.kms.key_id
+  role          = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
+  member        = "serviceAccount:${google_service_account.oauthcallback.email}"
+}
+
+resource "google_kms_crypto_key_iam_member" "rotate" {
+  crypto_key_id = module.kms.key_id
+  role          = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
+  member        = "serviceAccount:${google_service_account.rotate.email}"
+}
+
+# Publishers: auth sends notifications, webhooks sends billing events.
+resource "google_pubsub_topic_iam_member" "auth_notifications" {
+  project = var.project_id
+  topic   = module.pubsub.topic_names["notifications"]
+  role    = "roles/pubsub.publisher"
+  member  = "serviceAccount:${google_service_account.auth.email}"
+}
+
+resource "google_pubsub_topic_iam_member" "webhooks_billing" {
+  project = var.project_id
+  topic   = module.pubsub.topic_names["billing-events"]
+  role    = "roles/pubsub.publisher"
+  member  = "serviceAccount:${google_service_account.webhooks.email}"
+}
+
+resource "google_project_iam_member" "rotate_trigger_receiver" {
+  project = var.project_id
+  role    = "roles/eventarc.eventReceiver"
+  member  = "serviceAccount:${google_service_account.rotate_trigger.email}"
+}
+
+resource "google_project_iam_member" "build_logs" {
+  project = var.project_id
+  role    = "roles/logging.logWriter"
+  member  = "serviceAccount:${google_service_account.build.email}"
+}
+
+resource "google_project_iam_member" "build_images" {
+  project = var.project_id
+  role    = "roles/artifactregistry.writer"
+  member  = "serviceAccount:${google_service_account.build.email}"
+}
+
+resource "google_storage_bucket_iam_member" "build_source" {
+  bucket = google_storage_bucket.source.name
+  role   = "roles/storage.objectViewer"
+  member = "serviceAccount:${google_service_account.build.email}"
+}

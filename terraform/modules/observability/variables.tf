@@ -1,0 +1,45 @@
+variable "project_id" {
+  description = "Project whose logs and metrics are watched."
+  type        = string
+}
+
+variable "log_bucket_location" {
+  description = "Location of the audit log bucket (global or a region)."
+  type        = string
+  default     = "global"
+}
+
+variable "function_services" {
+  description = "Cloud Run service names of the functions whose logs and metrics are watched."
+  type        = list(string)
+}
+
+variable "notification_channels" {
+  description = "Monitoring notification channel ids (created out of band, e.g. the on-call pager)."
+  type        = list(string)
+  default     = []
+}
+
+variable "auth_failure_log_filter" {
+  description = "Log filter matching one failed sign-in of the auth function."
+  type        = string
+  default     = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"auth\" AND jsonPayload.event=\"auth.login.failed\""
+}
+
+variable "auth_failure_threshold" {
+  description = "Failed sign-ins per minute, sustained 5 minutes, that page."
+  type        = number
+  default     = 60
+}
+
+variable "error_rate_threshold" {
+  description = "5xx responses per second, per function, sustained 5 minutes, that page."
+  type        = number
+  default     = 1
+}
+
+variable "latency_threshold_ms" {
+  description = "p99 request latency in ms, sustained 10 minutes, that pages. Sign-in hashes with Argon2id, so keep it above one hash under load."
+  type        = number
+  default     = 2000
+}

@@ -1,0 +1,121 @@
+package tfcheck
+
+// mutation breaks one rule in a copy of the tree: replace old with new in
+// file (or append new when old is empty) and expect rule to fire.
+type mutation struct {
+	name, file, old, new, rule string
+}
+
+const (
+	networkTF   = "modules/network/main.tf"
+	databaseTF  = "modules/database/main.tf"
+	kmsTF       = "modules/kms/main.tf"
+	functionTF  = "modules/function/main.tf"
+	functionsTF = "modules/gatehouse/functions.tf"
+	accountsTF  = "modules/gatehouse/service_accounts.tf"
+	secretsTF   = "modules/gatehouse/secrets.tf"
+)
+
+func mutations() []mutation {
+	return append(append(infraMutations(), iamMutations()...), opsMutations()...)
+}
+
+func infraMutations() []mutation {
+	return []mutation{
+		{"auto mode network", networkTF, "auto_create_subnetworks = false", "auto_create_subnetworks = true", "network-custom-mode"},
+		{"no deny-all ingress", networkTF, `source_ranges = ["0.0.0.0/0"]`, `source_ranges = ["10.0.0.0/8"]`, "firewall-default-deny-ingress"},
+		{"ingress allowed from anywhere", networkTF, "", `resource "google_compute_firewall" "ssh" {
+  network       = "x"
+  source_ranges = ["0.0.0.0/0"]
+  allow {
+    protocol = "tcp"
+  }
+}`, "firewall-default-deny-ingress"},
+		{"no private service access", networkTF, `= "servicenetworking.googleapis.com"`, `= "sqladmin.googleapis.com"`, "private-service-access"},
+		{"egress through all traffic", functionTF, `"VPC_EGRESS_PRIVATE_RANGES_ONLY"`, `"VPC_EGRESS_ALL_TRAFFIC"`, "function-private-egress"},
+		{"public IPv4 on Cloud SQL", databaseTF, "ipv4_enabled    = false", "ipv4_enabled    = true", "sql-private-ip-only"},
+		{"public IPv4 from a variable", databaseTF, "ipv4_enabled    = false", "ipv4_enabled    = var.public", "sql-private-ip-only"},
+		{"TLS optional", databaseTF, `"TRUSTED_CLIENT_CERTIFICATE_REQUIRED"`, `"ALLOW_UNENCRYPTED_AND_ENCRYPTED"`, "sql-private-ip-only"},
+		{"IAM auth off", databaseTF, "\"cloudsql.iam_authentication\"\n      value = \"on\"", "\"cloudsql.iam_authentication\"\n      value = \"off\"", "sql-iam-auth"},
+		{"built-in user", databaseTF, `type     = "CLOUD_IAM_SERVICE_ACCOUNT"`, `type     = "BUILT_IN"`, "sql-no-password-user"},
+		{"password in state", databaseTF, `type     = "CLOUD_IAM_SERVICE_ACCOUNT"`, "type     = \"CLOUD_IAM_SERVICE_ACCOUNT\"\n  password = \"hunter2\"", "sql-no-password-user"},
+		{"zonal instance", databaseTF, `"REGIONAL"`, `"ZONAL"`, "sql-regional-ha"},
+		{"PITR off", databaseTF, "point_in_time_recovery_enabled = true", "point_in_time_recovery_enabled = false", "sql-backups-pitr"},
+		{"7 backups", databaseTF, "retained_backups = 30", "retained_backups = 7", "sql-backups-pitr"},
+		{"3 days of logs", databaseTF, "transaction_log_retention_days = 7", "transaction_log_retention_days = 3", "sql-backups-pitr"},
+		{"backups off", databaseTF, "      enabled                        = true", "      enabled                        = false", "sql-backups-pitr"},
+		{"no Terraform deletion protection", databaseTF, "deletion_protection = true", "deletion_protection = false", "sql-deletion-protection"},
+		{"no API deletion protection", databaseTF, "deletion_protection_enabled = true", "deletion_protection_enabled = false", "sql-deletion-protection"},
+		{"temp files not logged", databaseTF, "\"log_temp_files\"\n      value = \"0\"", "\"log_temp_files\"\n      value = \"-1\"", "sql-logging-flags"},
+		{"statements logged", databaseTF, "\"log_min_duration_statement\"\n      value = \"-1\"", "\"log_min_duration_statement\"\n      value = \"0\"", "sql-logging-flags"},
+		{"too few connections", "environments/prod/main.tf", "db_max_connections       = 800", "db_max_connections       = 300", "db-connection-budget"},
+		{"yearly rotation", kmsTF, `"7776000s"`, `"31536000s"`, "kms-rotation-period"},
+		{"key ring destroyable", kmsTF, "location = var.location\n\n  lifecycle {\n    prevent_destroy = true", "location = var.location\n\n  lifecycle {\n    prevent_destroy = false", "kms-prevent-destroy"},
+		{"webhooks may decrypt", accountsTF, "", `resource "google_kms_crypto_key_iam_member" "webhooks" {
+  crypto_key_id = module.kms.key_id
+  role          = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
+  member        = "serviceAccount:${google_service_account.webhooks.email}"
+}`, "kms-key-users"},
+		{"project-wide KMS", accountsTF, `role    = "roles/cloudsql.client"`, `role    = "roles/cloudkms.cryptoKeyDecrypter"`, "kms-key-users"},
+	}
+}
+
+func iamMutations() []mutation {
+	return []mutation{
+		{"rotate shares an account", functionsTF, "service_account_email    = google_service_account.rotate.email", "service_account_email    = google_service_account.webhooks.email", "one-service-account-per-function"},
+		{"build as a runtime account", functionsTF, "name                     = \"rotate\"\n  entry_point              = \"Rotate\"\n  public                   = false\n  ingress                  = \"ALLOW_INTERNAL_ONLY\"\n  service_account_email    = google_service_account.rotate.email\n  project_id               = var.project_id\n  region                   = var.region\n  runtime                  = var.go_runtime\n  build_service_account_id = google_service_account.build.id", "name                     = \"rotate\"\n  entry_point              = \"Rotate\"\n  public                   = false\n  ingress                  = \"ALLOW_INTERNAL_ONLY\"\n  service_account_email    = google_service_account.rotate.email\n  project_id               = var.project_id\n  region                   = var.region\n  runtime                  = var.go_runtime\n  build_service_account_id = google_service_account.auth.id", "one-service-account-per-function"},
+		{"editor role", accountsTF, `role    = "roles/cloudsql.client"`, `role    = "roles/editor"`, "no-primitive-roles"},
+		{"user principal", accountsTF, "", `resource "google_project_iam_member" "alice" {
+  project = var.project_id
+  role    = "roles/cloudsql.client"
+  member  = "user:alice@example.com"
+}`, "no-user-principals"},
+		{"default compute account", accountsTF, "", `locals {
+  legacy = "123456789-compute@developer.gserviceaccount.com"
+}`, "no-default-service-accounts"},
+		{"build identity unset", functionTF, "service_account = var.build_service_account_id", "", "no-default-service-accounts"},
+		{"rotate public", functionsTF, "public                   = false", "public                   = true", "public-invoker-only-public-routes"},
+		{"rotate ingress open", functionsTF, `ingress                  = "ALLOW_INTERNAL_ONLY"`, `ingress                  = "ALLOW_ALL"`, "public-invoker-only-public-routes"},
+		{"allUsers on a secret", secretsTF, "", `resource "google_secret_manager_secret_iam_member" "open" {
+  secret_id = google_secret_manager_secret.token_broker.secret_id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = "allUsers"
+}`, "public-invoker-only-public-routes"},
+		{"pepper readable by oauthcallback", secretsTF, "member    = \"serviceAccount:${google_service_account.auth.email}\"", "member    = \"serviceAccount:${google_service_account.oauthcallback.email}\"", "secret-accessor-per-function"},
+		{"shopify reader that does not use it", functionsTF, "    { GATEHOUSE_SHOPIFY_APP_SECRET = google_secret_manager_secret.shopify_app.secret_id },\n", "", "secret-accessor-per-function"},
+		{"project-wide secret access", accountsTF, `role    = "roles/cloudsql.client"`, `role    = "roles/secretmanager.secretAccessor"`, "secret-accessor-per-function"},
+		{"secret value in state", secretsTF, "", `resource "google_secret_manager_secret_version" "pepper" {
+  secret      = google_secret_manager_secret.password_pepper.id
+  secret_data = "not-a-real-pepper"
+}`, "secrets-not-in-state"},
+		{"secret in plain env", functionsTF, "GATEHOUSE_ARGON2_MAX_CONCURRENT = tostring(var.argon2_concurrency)", "GATEHOUSE_ARGON2_MAX_CONCURRENT = tostring(var.argon2_concurrency)\n    GATEHOUSE_PASSWORD_PEPPER = \"x\"", "no-secrets-in-plain-env"},
+	}
+}
+
+func opsMutations() []mutation {
+	return []mutation{
+		{"staging shares prod state", "environments/staging/versions.tf", "bucket = \"gatehouse-staging-tfstate\"\n    prefix = \"gatehouse/staging\"", "bucket = \"gatehouse-prod-tfstate\"\n    prefix = \"gatehouse/prod\"", "environments-separate"},
+		{"staging in prod project", "environments/staging/terraform.tfvars", `"gatehouse-staging"`, `"gatehouse-prod"`, "environments-separate"},
+		{"dev calls itself prod", "environments/dev/main.tf", `env                      = "dev"`, `env                      = "prod"`, "environments-separate"},
+		{"provider range", "modules/kms/versions.tf", `version = "7.21.0"`, `version = ">= 7.0"`, "provider-pinned"},
+		{"log bucket unlocked", "modules/observability/logging.tf", "locked         = true", "locked         = false", "log-bucket-locked"},
+		{"30-day log retention", "modules/observability/logging.tf", "retention_days = 365", "retention_days = 30", "log-bucket-locked"},
+		{"sink without audit logs", "modules/observability/logging.tf", `logName:"cloudaudit.googleapis.com"`, `logName:"syslog"`, "log-bucket-locked"},
+		{"no latency alert", "modules/observability/monitoring.tf", `run.googleapis.com/request_latencies`, `run.googleapis.com/container/cpu/utilizations`, "alert-policies"},
+		{"no 5xx alert", "modules/observability/monitoring.tf", `response_code_class=\"5xx\"`, `response_code_class=\"4xx\"`, "alert-policies"},
+		{"subscription without dead letters", "modules/pubsub/main.tf", "  dead_letter_policy {", "  dead_letter_policy_removed {", "pubsub-dead-letters"},
+		{"no rotation topic", "modules/gatehouse/main.tf", `topics     = ["notifications", "billing-events", "rotation"]`, `topics     = ["notifications", "billing-events"]`, "pubsub-dead-letters"},
+		{"rotate without retry", functionTF, `"RETRY_POLICY_RETRY"`, `"RETRY_POLICY_DO_NOT_RETRY"`, "rotate-trigger-retry"},
+		{"typo in a module output", functionsTF, `module.kms.key_id
+  })
+
+  event_trigger`, `module.kms.kek_id
+  })
+
+  event_trigger`, "references-resolve"},
+		{"undeclared variable", "modules/gatehouse/scheduler.tf", "var.rotation_schedule", "var.rotation_cron", "references-resolve"},
+		{"missing required module argument", "environments/dev/main.tf", "  public_base_url          = var.public_base_url\n", "", "references-resolve"},
+		{"unknown module argument", "environments/dev/main.tf", "  public_base_url          = var.public_base_url\n", "  public_base_url          = var.public_base_url\n  public_url = \"x\"\n", "references-resolve"},
+		{"rotation every 5 minutes", "modules/gatehouse/variables.tf", `default     = "17 3 * * *"`, `default     = "*/5 * * * *"`, "rotate-trigger-retry"},
+	}
+}

@@ -1,0 +1,146 @@
+package tfcheck
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// root is the terraform/ directory of the repository.
+const root = ".."
+
+// Controls: INFRA-1, INFRA-2, INFRA-3, INFRA-4, INFRA-5, INFRA-7, CRED-3, CRED-9, AUDIT-3
+func TestRepositoryTerraformPassesEveryRule(t *testing.T) {
+	c, err := Load(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(c.Resources("google_cloudfunctions2_function")); n != 1 {
+		t.Fatalf("want the one function resource of modules/function, got %d", n)
+	}
+	for _, f := range Run(c) {
+		t.Errorf("%s", f)
+	}
+}
+
+func TestLoadRejectsSyntaxErrors(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "bad.tf"), []byte("resource \"x\" {\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(dir); err == nil {
+		t.Fatal("Load accepted a file with a syntax error")
+	}
+}
+
+// Controls: INFRA-1
+func TestTerraformFmt(t *testing.T) {
+	bin, err := exec.LookPath("terraform")
+	if err != nil {
+		t.Skip("terraform not on PATH; CI runs terraform fmt -check -recursive")
+	}
+	out, err := exec.Command(bin, "fmt", "-check", "-recursive", "-diff", root).CombinedOutput()
+	if err != nil {
+		t.Fatalf("terraform fmt -check: %v\n%s", err, out)
+	}
+}
+
+// TestTfsec runs the static scanner when it is installed (see
+// terraform/README.md); GATEHOUSE_REQUIRE_TFSEC=1 makes its absence a failure.
+//
+// Controls: INFRA-1, INFRA-2, INFRA-3, INFRA-4, INFRA-6
+func TestTfsec(t *testing.T) {
+	bin, err := exec.LookPath("tfsec")
+	if err != nil {
+		if os.Getenv("GATEHOUSE_REQUIRE_TFSEC") == "1" {
+			t.Fatal("tfsec not on PATH: go install github.com/aquasecurity/tfsec/cmd/tfsec@v1.26.0")
+		}
+		t.Skip("tfsec not on PATH")
+	}
+	out, err := exec.Command(bin, root, "--minimum-severity", "HIGH", "--no-color", "--concise-output").CombinedOutput()
+	if err != nil {
+		t.Fatalf("tfsec reported HIGH or CRITICAL findings: %v\n%s", err, out)
+	}
+}
+
+// copyTree copies the .tf and .tfvars files under src into a new temporary
+// directory and returns it.
+func copyTree(t *testing.T, src string) string {
+	t.Helper()
+	dst := t.TempDir()
+	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !(strings.HasSuffix(p, ".tf") || strings.HasSuffix(p, ".tfvars")) {
+			return err
+		}
+		rel, err := filepath.Rel(src, p)
+		if err != nil {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Join(dst, filepath.Dir(rel)), 0o750); err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), b, 0o600)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+// mutate replaces old by new in file, where old must occur exactly once;
+// an empty old appends new to the file.
+func mutate(t *testing.T, dir, file, old, new string) {
+	t.Helper()
+	p := filepath.Join(dir, filepath.FromSlash(file))
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	switch {
+	case old == "":
+		s += "\n" + new + "\n"
+	case strings.Count(s, old) != 1:
+		t.Fatalf("%s: %q occurs %d times, want once", file, old, strings.Count(s, old))
+	default:
+		s = strings.Replace(s, old, new, 1)
+	}
+	if err := os.WriteFile(p, []byte(s), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Controls: INFRA-1, INFRA-2, INFRA-3, INFRA-4, INFRA-5, INFRA-7, CRED-3, CRED-9, AUDIT-3
+func TestEachRuleFailsOnABrokenCopy(t *testing.T) {
+	covered := map[string]bool{}
+	for _, tc := range mutations() {
+		covered[tc.rule] = true
+		t.Run(tc.name, func(t *testing.T) {
+			dir := copyTree(t, root)
+			mutate(t, dir, tc.file, tc.old, tc.new)
+			c, err := Load(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, f := range Run(c) {
+				if f.Rule == tc.rule {
+					return
+				}
+				got = append(got, f.String())
+			}
+			t.Fatalf("rule %s did not fire; findings: %v", tc.rule, got)
+		})
+	}
+	for _, r := range Rules() {
+		if !covered[r.ID] {
+			t.Errorf("rule %s has no mutation that breaks it", r.ID)
+		}
+	}
+}
