@@ -1,0 +1,35 @@
+// Command gatehouse is the operator CLI and the local server: `serve` mounts
+// all four functions on one port on the embedded defaults; `migrate`,
+// `audit verify` and `keys` operate on whichever database and key the
+// GATEHOUSE_* variables name.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := newRoot().ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "gatehouse:", err)
+		os.Exit(1)
+	}
+}
+
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "gatehouse",
+		Short:         "Gatehouse: sign-in, sessions, OAuth connections, webhooks and key rotation for SaaS on Google Cloud",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(newServe(), newMigrate(), newAudit(), newKeys())
+	return root
+}

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gatehouse-dev/gatehouse/functions/auth"
+	"github.com/gatehouse-dev/gatehouse/functions/oauthcallback"
+	"github.com/gatehouse-dev/gatehouse/functions/rotate"
+	"github.com/gatehouse-dev/gatehouse/functions/webhooks"
+	"github.com/gatehouse-dev/gatehouse/shared/bootstrap"
+	"github.com/gatehouse-dev/gatehouse/shared/config"
+	"github.com/gatehouse-dev/gatehouse/shared/notify"
+	"github.com/gatehouse-dev/gatehouse/shared/notify/devmailbox"
+)
+
+func newServe() *cobra.Command {
+	return &cobra.Command{
+		Use:   "serve",
+		Short: "Serve all four functions on one port (PORT, default 8080)",
+		Long: `Serve mounts the functions under /auth/, /oauth/, /webhooks/ and /rotate on one
+port. With no GATEHOUSE_* variables it runs on an embedded SQLite database and a
+local key file under ./.gatehouse, and shows sent messages at GET /dev/mailbox.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			port := os.Getenv("PORT")
+			if port == "" {
+				port = "8080"
+			}
+			ln, err := net.Listen("tcp", ":"+port)
+			if err != nil {
+				return err
+			}
+			return serve(cmd.Context(), ln, cmd.OutOrStdout())
+		},
+	}
+}
+
+// serve runs the local server on ln until ctx ends.
+func serve(ctx context.Context, ln net.Listener, out io.Writer) error {
+	d, l, err := bootstrap.FromEnv(ctx)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	h, mounts, err := mountAll(d, l)
+	if err == nil {
+		err = l.Err()
+	}
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	fmt.Fprintf(out, "gatehouse serving on http://%s\n", ln.Addr())
+	for _, m := range mounts {
+		fmt.Fprintf(out, "  %s\n", m)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(shutdown); err != nil {
+			return err
+		}
+		if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	}
+}
+
+// mountAll builds every function on d and mounts it under its prefix.
+func mountAll(d *bootstrap.Deps, l *config.Loader) (http.Handler, []string, error) {
+	mux := http.NewServeMux()
+	var mounts []string
+	mount := func(prefix, what string, h http.Handler, err error) error {
+		if err != nil {
+			return fmt.Errorf("%s: %w", prefix, err)
+		}
+		mux.Handle(prefix+"/", http.StripPrefix(prefix, h))
+		mux.Handle(prefix, http.StripPrefix(prefix, rootPath(h)))
+		mounts = append(mounts, fmt.Sprintf("%-10s %s", prefix+"/", what))
+		return nil
+	}
+	authH, err := auth.New(d, auth.LoadConfig(l))
+	if err := mount("/auth", "Auth function", authH, err); err != nil {
+		return nil, nil, err
+	}
+	oauthH, err := oauthcallback.New(d, oauthcallback.LoadConfig(l))
+	if err := mount("/oauth", "OAuthCallback function", oauthH, err); err != nil {
+		return nil, nil, err
+	}
+	hooksH, err := webhooks.New(d, webhooks.LoadConfig(l))
+	if err := mount("/webhooks", "Webhooks function", hooksH, err); err != nil {
+		return nil, nil, err
+	}
+	rot, err := rotate.New(d, rotate.LoadConfig(l))
+	if err != nil {
+		return nil, nil, fmt.Errorf("/rotate: %w", err)
+	}
+	rotH, err := rot.Handler()
+	if err := mount("/rotate", "Rotate function (POST a rotation message)", rotH, err); err != nil {
+		return nil, nil, err
+	}
+	if mb, ok := d.Notifier.(*notify.Mailbox); ok {
+		mux.Handle("GET /dev/mailbox", devmailbox.MailboxHandler(mb))
+		mounts = append(mounts, fmt.Sprintf("%-10s %s", "/dev/mailbox", "development mailbox ("+mb.Path()+")"))
+	}
+	return mux, mounts, nil
+}
+
+// rootPath serves a mount's bare prefix ("/rotate") as its root ("/").
+func rootPath(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.URL.Path = "/"
+		h.ServeHTTP(w, r)
+	})
+}

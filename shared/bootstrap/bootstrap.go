@@ -1,0 +1,158 @@
+// Package bootstrap assembles what every Gatehouse function runs on (logger,
+// store, keyring, audit log, rate limiter, notifier) from the shared
+// configuration: Cloud SQL, Cloud KMS, Secret Manager and Pub/Sub when
+// deployed, embedded SQLite, a local key file and a mailbox file locally.
+package bootstrap
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	kms "cloud.google.com/go/kms/apiv1"
+
+	"github.com/gatehouse-dev/gatehouse/shared/audit"
+	"github.com/gatehouse-dev/gatehouse/shared/config"
+	"github.com/gatehouse-dev/gatehouse/shared/envelope"
+	"github.com/gatehouse-dev/gatehouse/shared/envelope/filekek"
+	"github.com/gatehouse-dev/gatehouse/shared/envelope/kmskek"
+	"github.com/gatehouse-dev/gatehouse/shared/logging"
+	"github.com/gatehouse-dev/gatehouse/shared/notify"
+	"github.com/gatehouse-dev/gatehouse/shared/ratelimit"
+	"github.com/gatehouse-dev/gatehouse/shared/store"
+	"github.com/gatehouse-dev/gatehouse/shared/store/postgres"
+	"github.com/gatehouse-dev/gatehouse/shared/store/sqlite"
+)
+
+// Deps is what a function is built from. Tests build one by hand.
+type Deps struct {
+	Config   config.Base
+	Logger   *slog.Logger
+	Store    store.Store
+	Keyring  *envelope.Keyring
+	Audit    *audit.Log
+	Limiter  *ratelimit.Limiter
+	Notifier notify.Notifier
+	Now      func() time.Time
+	Rand     io.Reader
+
+	closers []func()
+}
+
+// Close releases what Open acquired, newest first.
+func (d *Deps) Close() {
+	for i := len(d.closers) - 1; i >= 0; i-- {
+		d.closers[i]()
+	}
+	d.closers = nil
+}
+
+// FromEnv loads the shared configuration from the process environment
+// (resolving sm:// references through Secret Manager) and opens everything.
+// It returns the Loader so the function can read its own settings and check
+// l.Err() before serving. The caller must Close the Deps.
+func FromEnv(ctx context.Context) (*Deps, *config.Loader, error) {
+	l := config.NewLoader(ctx, os.LookupEnv, &lazySecrets{ctx: ctx})
+	base := config.LoadBase(l)
+	if err := l.Err(); err != nil {
+		return nil, nil, fmt.Errorf("configuration: %w", err)
+	}
+	logger := logging.New(os.Stdout, logging.Options{Level: base.LogLevel, ProjectID: base.ProjectID})
+	d, err := Open(ctx, base, logger)
+	return d, l, err
+}
+
+// Open opens the store, keyring, notifier and the rest for base. Migrations
+// are applied to SQLite (the local default); PostgreSQL is migrated by
+// `gatehouse migrate`, run with an owner role, never by the functions.
+func Open(ctx context.Context, base config.Base, logger *slog.Logger) (d *Deps, err error) {
+	d = &Deps{Config: base, Logger: logger, Now: time.Now, Rand: rand.Reader}
+	defer func() {
+		if err != nil {
+			d.Close()
+		}
+	}()
+	if d.Store, err = openStore(ctx, base); err != nil {
+		return nil, err
+	}
+	d.closers = append(d.closers, d.Store.Close)
+	kek, err := openKEK(ctx, base, d)
+	if err != nil {
+		return nil, err
+	}
+	if d.Keyring, err = envelope.New(d.Store, kek, envelope.Options{Now: d.Now, Rand: d.Rand}); err != nil {
+		return nil, fmt.Errorf("keyring: %w", err)
+	}
+	if d.Notifier, err = openNotifier(ctx, base, d); err != nil {
+		return nil, err
+	}
+	d.Audit = audit.New(d.Store, logger, d.Now)
+	d.Limiter = ratelimit.New(d.Store, d.Now)
+	return d, nil
+}
+
+func openStore(ctx context.Context, base config.Base) (store.Store, error) {
+	if base.UsesSQLite() {
+		if err := os.MkdirAll(base.DataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("create data directory: %w", err)
+		}
+		return sqlite.Open(ctx, base.SQLitePath())
+	}
+	return postgres.Open(ctx, postgres.Options{URL: base.DBURL.Reveal(), Instance: base.DBInstance,
+		User: base.DBUser, Database: base.DBName})
+}
+
+func openKEK(ctx context.Context, base config.Base, d *Deps) (envelope.KEK, error) {
+	if base.KMSKey == "" {
+		if base.Env.Deployed() {
+			return nil, errors.New("a Cloud KMS key is required outside dev")
+		}
+		return filekek.Load(filepath.Join(base.DataDir, "kek.key"), d.Rand)
+	}
+	client, err := kms.NewKeyManagementClient(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("Cloud KMS client: %w", err)
+	}
+	d.closers = append(d.closers, func() { client.Close() })
+	return kmskek.New(client, base.KMSKey)
+}
+
+func openNotifier(ctx context.Context, base config.Base, d *Deps) (notify.Notifier, error) {
+	switch {
+	case base.NotifyTopic != "":
+		p, err := notify.NewPubSub(ctx, base.ProjectID, base.NotifyTopic)
+		if err != nil {
+			return nil, fmt.Errorf("notifications: %w", err)
+		}
+		d.closers = append(d.closers, func() { p.Close() })
+		return p, nil
+	case !base.SMTPURL.IsZero():
+		return notify.NewSMTP(base.SMTPURL.Reveal(), nil)
+	default:
+		return notify.NewMailbox(base.DataDir)
+	}
+}
+
+// lazySecrets opens a Secret Manager client on first use, so a local run
+// with no sm:// reference needs no Google credentials.
+type lazySecrets struct {
+	ctx    context.Context
+	once   sync.Once
+	client *config.SecretManager
+	err    error
+}
+
+func (s *lazySecrets) Access(ctx context.Context, name string) ([]byte, error) {
+	s.once.Do(func() { s.client, s.err = config.NewSecretManager(s.ctx) })
+	if s.err != nil {
+		return nil, s.err
+	}
+	return s.client.Access(ctx, name)
+}

@@ -1,0 +1,114 @@
+// Package bootstraptest builds [bootstrap.Deps] for tests: a real store
+// (SQLite in a temporary directory or a PostgreSQL schema of its own), a
+// real keyring over a local key file, a mailbox notifier, a log capture that
+// fails the test when a planted secret is logged, and a clock the test moves.
+package bootstraptest
+
+import (
+	"context"
+	"crypto/rand"
+	"net/url"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/shared/audit"
+	"github.com/gatehouse-dev/gatehouse/shared/bootstrap"
+	"github.com/gatehouse-dev/gatehouse/shared/config"
+	"github.com/gatehouse-dev/gatehouse/shared/envelope"
+	"github.com/gatehouse-dev/gatehouse/shared/envelope/filekek"
+	"github.com/gatehouse-dev/gatehouse/shared/logging/logtest"
+	"github.com/gatehouse-dev/gatehouse/shared/notify"
+	"github.com/gatehouse-dev/gatehouse/shared/ratelimit"
+	"github.com/gatehouse-dev/gatehouse/shared/store"
+	"github.com/gatehouse-dev/gatehouse/shared/store/postgres/pgtest"
+	"github.com/gatehouse-dev/gatehouse/shared/store/sqlite"
+)
+
+// Start is where every test clock starts.
+var Start = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+
+// Clock is a test clock, safe for concurrent use.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Advance moves the clock forward by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// Env is a test's Deps plus the handles a test asserts on.
+type Env struct {
+	*bootstrap.Deps
+	Clock   *Clock
+	Logs    *logtest.Capture
+	Mailbox *notify.Mailbox
+}
+
+// Backend opens a fresh store for one test.
+type Backend struct {
+	Name string
+	Open func(t testing.TB) store.Store
+}
+
+// Backends are SQLite and PostgreSQL: flow tests run on both.
+var Backends = []Backend{{"sqlite", SQLite}, {"postgres", Postgres}}
+
+// SQLite opens a migrated SQLite store in t's temporary directory.
+func SQLite(t testing.TB) store.Store {
+	t.Helper()
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "gatehouse.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	return db
+}
+
+// Postgres opens a migrated PostgreSQL schema of t's own (see pgtest).
+func Postgres(t testing.TB) store.Store {
+	t.Helper()
+	return pgtest.New(t).Store
+}
+
+// New returns Deps on s, in the dev environment, with AllowedOrigins set
+// to https://app.example.com and PublicURL https://gatehouse.example.com.
+func New(t testing.TB, s store.Store) *Env {
+	t.Helper()
+	dir := t.TempDir()
+	logger, logs := logtest.New(t)
+	clock := &Clock{t: Start}
+	kek, err := filekek.Load(filepath.Join(dir, "kek.key"), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr, err := envelope.New(s, kek, envelope.Options{Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mb, err := notify.NewMailbox(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	public, _ := url.Parse("https://gatehouse.example.com")
+	base := config.Base{Env: config.EnvDev, DataDir: dir, TrustedProxyHops: 1, PublicURL: public,
+		AllowedOrigins: []string{"https://app.example.com"}}
+	return &Env{
+		Deps: &bootstrap.Deps{Config: base, Logger: logger, Store: s, Keyring: kr,
+			Audit: audit.New(s, logger, clock.Now), Limiter: ratelimit.New(s, clock.Now),
+			Notifier: mb, Now: clock.Now, Rand: rand.Reader},
+		Clock: clock, Logs: logs, Mailbox: mb,
+	}
+}

@@ -1,0 +1,59 @@
+package bootstrap
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/shared/config"
+	"github.com/gatehouse-dev/gatehouse/shared/web"
+)
+
+// Build opens the Deps from the environment and hands them, with the
+// Loader, to build, which reads its own settings. If the configuration has
+// any problem, or build fails, the Deps are closed and the error returned:
+// the function does not start.
+func Build[T any](ctx context.Context, build func(*Deps, *config.Loader) (T, error)) (T, error) {
+	var zero T
+	d, l, err := FromEnv(ctx)
+	if err != nil {
+		return zero, err
+	}
+	v, err := build(d, l)
+	if err == nil {
+		err = l.Err()
+	}
+	if err != nil {
+		d.Close()
+		return zero, fmt.Errorf("configuration: %w", err)
+	}
+	return v, nil
+}
+
+// Health answers GET /healthz: 200 when the database answers within two
+// seconds, 503 otherwise.
+func (d *Deps) Health() http.Handler {
+	return web.Handler(d.Logger, func(w http.ResponseWriter, r *http.Request) error {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := d.Store.Ping(ctx); err != nil {
+			return web.Unavailable(fmt.Errorf("database ping: %w", err))
+		}
+		return web.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+}
+
+// Wrap adds what every function's responses need: request ids, trace
+// correlation, security headers and, when origins are configured, CORS.
+func (d *Deps) Wrap(h http.Handler) (http.Handler, error) {
+	mws := []web.Middleware{web.RequestID(d.Rand), web.Trace, web.SecurityHeaders}
+	if len(d.Config.AllowedOrigins) > 0 {
+		cors, err := web.CORS(d.Config.AllowedOrigins)
+		if err != nil {
+			return nil, fmt.Errorf("CORS: %w", err)
+		}
+		mws = append(mws, cors)
+	}
+	return web.Chain(h, mws...), nil
+}
