@@ -51,6 +51,7 @@ func migrateOne(ctx context.Context, pool Pool, version, body, lock string, now 
 	err := pool.InTx(ctx, func(c Conn) error {
 		did = false
 		if lock != "" {
+			// sqltext: lock is the driver's constant advisory-lock statement.
 			if _, err := c.Exec(ctx, lock); err != nil {
 				return fmt.Errorf("lock migrations: %w", err)
 			}
@@ -62,6 +63,7 @@ func migrateOne(ctx context.Context, pool Pool, version, body, lock string, now 
 		if n > 0 {
 			return nil
 		}
+		// sqltext: body is a migration file embedded in the binary.
 		if _, err := c.Exec(ctx, body); err != nil {
 			return fmt.Errorf("apply migration %s: %w", version, err)
 		}
