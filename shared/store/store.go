@@ -30,6 +30,17 @@ type Store interface {
 	AuditLog
 	RateLimits
 	OneTimeTokens
+	Users
+	Sessions
+	SigningKeys
+	Webhooks
+	Connections
+	SSOConfigs
+	Identities
+	Orgs
+	MFAFactors
+	Rotation
+	SealedValues
 
 	// Tx runs fn inside one database transaction. fn receives a Store bound
 	// to that transaction; if fn returns an error, or panics, every write

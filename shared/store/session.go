@@ -1,0 +1,102 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// Session is one signed-in client. Access tokens carry its id and are
+// checked against this row on every request, so revoking it takes effect
+// at once.
+type Session struct {
+	ID                string
+	UserID            string
+	CreatedAt         time.Time
+	LastSeenAt        time.Time // last refresh
+	IdleExpiresAt     time.Time // moved forward on every refresh
+	AbsoluteExpiresAt time.Time // never moves
+	Network           string    // client network prefix at sign-in
+	UserAgent         string
+	DeviceID          string
+	AuthMethods       []string  // RFC 8176 amr values of the last (re)authentication
+	AuthLevel         int       // 1 single factor, 2 multi-factor
+	AuthTime          time.Time // when the user last proved who they are (step-up)
+	RevokedAt         time.Time // zero while valid
+	RevokeReason      string
+	// RefreshKey is the session's sealed token-derivation key (envelope
+	// purpose signing-key, binding {"", ID, "sessions.refresh_key"}).
+	RefreshKey []byte
+}
+
+// Active reports whether s is usable at now: not revoked, not idle or
+// absolutely expired.
+func (s Session) Active(now time.Time) bool {
+	return s.RevokedAt.IsZero() && now.Before(s.IdleExpiresAt) && now.Before(s.AbsoluteExpiresAt)
+}
+
+// RefreshToken is one issued refresh token of a session, stored by its
+// SHA-256 only. A token is current until RotatedAt is set.
+type RefreshToken struct {
+	Hash      [32]byte
+	SessionID string
+	IssuedAt  time.Time
+	RotatedAt time.Time // zero while current
+	GraceUsed bool      // presented once more after rotation
+}
+
+// Sessions stores sessions and their refresh tokens.
+type Sessions interface {
+	// CreateSession inserts s and its first refresh token. Returns
+	// ErrConflict if the id or hash exists.
+	CreateSession(ctx context.Context, s Session, first RefreshToken) error
+	// Session returns the session with this id (revoked and expired ones
+	// too), or ErrNotFound.
+	Session(ctx context.Context, id string) (Session, error)
+	// UserSessions returns the user's sessions active at now, newest first.
+	UserSessions(ctx context.Context, userID string, now time.Time) ([]Session, error)
+	// RevokeSession marks the session revoked at now. Revoking a revoked
+	// session is a no-op. Returns ErrNotFound.
+	RevokeSession(ctx context.Context, id string, now time.Time, reason string) error
+	// RevokeUserSessions revokes every unrevoked session of the user and
+	// returns how many it revoked.
+	RevokeUserSessions(ctx context.Context, userID string, now time.Time, reason string) (int64, error)
+	// SetSessionAuth records a fresh authentication (step-up). Returns
+	// ErrNotFound for an unknown or revoked session.
+	SetSessionAuth(ctx context.Context, id string, methods []string, level int, at time.Time) error
+
+	// RefreshToken returns the token with this hash, locking it for the
+	// rest of the transaction. Returns ErrNotFound.
+	RefreshToken(ctx context.Context, hash [32]byte) (RefreshToken, error)
+	// RotateRefreshToken marks old rotated at next.IssuedAt, inserts next,
+	// and moves the session's LastSeenAt to next.IssuedAt and its
+	// IdleExpiresAt to idleUntil. Of concurrent calls for one old hash
+	// exactly one succeeds; the others get ErrUsed.
+	RotateRefreshToken(ctx context.Context, old [32]byte, next RefreshToken, idleUntil time.Time) error
+	// UseRefreshGrace marks a rotated token presented once more. It
+	// succeeds once, and only if the token was rotated at or after since;
+	// otherwise ErrUsed.
+	UseRefreshGrace(ctx context.Context, hash [32]byte, since time.Time) error
+	// PurgeSessions deletes sessions (and their refresh tokens) that
+	// expired or were revoked before before.
+	PurgeSessions(ctx context.Context, before time.Time) (int64, error)
+}
+
+// SigningKey is an Ed25519 token-signing key. PrivateKey is sealed
+// (envelope purpose signing-key, binding {"", ID, "signing_keys.private_key"}).
+type SigningKey struct {
+	ID         string
+	PublicKey  []byte // 32 bytes
+	PrivateKey []byte // sealed seed
+	CreatedAt  time.Time
+	ActiveAt   time.Time // signs from then on; published from CreatedAt
+}
+
+// SigningKeys stores token-signing keys.
+type SigningKeys interface {
+	// CreateSigningKey inserts k. Returns ErrConflict if the id exists.
+	CreateSigningKey(ctx context.Context, k SigningKey) error
+	// SigningKeys returns every key, oldest ActiveAt first.
+	SigningKeys(ctx context.Context) ([]SigningKey, error)
+	// DeleteSigningKey deletes the key. Returns ErrNotFound.
+	DeleteSigningKey(ctx context.Context, id string) error
+}

@@ -1,0 +1,182 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/shared/envelope"
+	"github.com/gatehouse-dev/gatehouse/shared/store"
+)
+
+const sessionColumns = `id, user_id, created_at, last_seen_at, idle_expires_at, absolute_expires_at,
+	network, user_agent, device_id, auth_methods, auth_level, auth_time, revoked_at, revoke_reason, refresh_key`
+
+func scanSession(r Row) (store.Session, error) {
+	var s store.Session
+	var methods string
+	var revoked *time.Time
+	err := r.Scan(&s.ID, &s.UserID, &s.CreatedAt, &s.LastSeenAt, &s.IdleExpiresAt, &s.AbsoluteExpiresAt,
+		&s.Network, &s.UserAgent, &s.DeviceID, &methods, &s.AuthLevel, &s.AuthTime, &revoked, &s.RevokeReason, &s.RefreshKey)
+	if err != nil {
+		return s, err
+	}
+	if methods != "" {
+		s.AuthMethods = strings.Split(methods, " ")
+	}
+	if revoked != nil {
+		s.RevokedAt = *revoked
+	}
+	return s, nil
+}
+
+// CreateSession implements [store.Sessions].
+func (db *DB) CreateSession(ctx context.Context, s store.Session, first store.RefreshToken) error {
+	keyID, err := envelope.KeyID(s.RefreshKey)
+	if err != nil {
+		return fmt.Errorf("insert session %s: refresh key: %w", s.ID, err)
+	}
+	return db.tx(ctx, func(c Conn) error {
+		_, err := c.Exec(ctx, `INSERT INTO sessions (`+sessionColumns+`, refresh_key_key_id)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+			s.ID, s.UserID, s.CreatedAt, s.LastSeenAt, s.IdleExpiresAt, s.AbsoluteExpiresAt,
+			s.Network, s.UserAgent, s.DeviceID, strings.Join(s.AuthMethods, " "), s.AuthLevel, s.AuthTime,
+			timeOrNull(s.RevokedAt), s.RevokeReason, s.RefreshKey, keyID)
+		if err != nil {
+			return fmt.Errorf("insert session %s: %w", s.ID, err)
+		}
+		first.SessionID = s.ID
+		return insertRefreshToken(ctx, c, first)
+	})
+}
+
+// Session implements [store.Sessions].
+func (db *DB) Session(ctx context.Context, id string) (store.Session, error) {
+	s, err := scanSession(db.conn.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = $1`, id))
+	if err != nil {
+		return s, fmt.Errorf("read session: %w", err)
+	}
+	return s, nil
+}
+
+// UserSessions implements [store.Sessions].
+func (db *DB) UserSessions(ctx context.Context, userID string, now time.Time) ([]store.Session, error) {
+	rows, err := db.conn.Query(ctx, `SELECT `+sessionColumns+` FROM sessions
+		WHERE user_id = $1 AND revoked_at IS NULL AND idle_expires_at > $2 AND absolute_expires_at > $2
+		ORDER BY created_at DESC, id`, userID, now)
+	return collect(rows, err, func(r Rows) (store.Session, error) { return scanSession(r) })
+}
+
+// RevokeSession implements [store.Sessions].
+func (db *DB) RevokeSession(ctx context.Context, id string, now time.Time, reason string) error {
+	n, err := db.conn.Exec(ctx, `UPDATE sessions
+		SET revoked_at = CASE WHEN revoked_at IS NULL THEN $2 ELSE revoked_at END,
+		    revoke_reason = CASE WHEN revoked_at IS NULL THEN $3 ELSE revoke_reason END
+		WHERE id = $1`, id, now, reason)
+	if err != nil {
+		return fmt.Errorf("revoke session: %w", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("revoke session: %w", store.ErrNotFound)
+	}
+	return nil
+}
+
+// RevokeUserSessions implements [store.Sessions].
+func (db *DB) RevokeUserSessions(ctx context.Context, userID string, now time.Time, reason string) (int64, error) {
+	n, err := db.conn.Exec(ctx, `UPDATE sessions SET revoked_at = $2, revoke_reason = $3
+		WHERE user_id = $1 AND revoked_at IS NULL`, userID, now, reason)
+	if err != nil {
+		return 0, fmt.Errorf("revoke sessions of user %s: %w", userID, err)
+	}
+	return n, nil
+}
+
+// SetSessionAuth implements [store.Sessions].
+func (db *DB) SetSessionAuth(ctx context.Context, id string, methods []string, level int, at time.Time) error {
+	n, err := db.conn.Exec(ctx, `UPDATE sessions SET auth_methods = $2, auth_level = $3, auth_time = $4
+		WHERE id = $1 AND revoked_at IS NULL`, id, strings.Join(methods, " "), level, at)
+	if err != nil {
+		return fmt.Errorf("record authentication of session: %w", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("record authentication of session: %w", store.ErrNotFound)
+	}
+	return nil
+}
+
+// PurgeSessions implements [store.Sessions].
+func (db *DB) PurgeSessions(ctx context.Context, before time.Time) (int64, error) {
+	n, err := db.conn.Exec(ctx, `DELETE FROM sessions
+		WHERE idle_expires_at < $1 OR absolute_expires_at < $1 OR revoked_at < $1`, before)
+	if err != nil {
+		return 0, fmt.Errorf("purge sessions: %w", err)
+	}
+	return n, nil
+}
+
+const refreshColumns = `hash, session_id, issued_at, rotated_at, grace_used`
+
+func insertRefreshToken(ctx context.Context, c Conn, t store.RefreshToken) error {
+	_, err := c.Exec(ctx, `INSERT INTO refresh_tokens (`+refreshColumns+`) VALUES ($1, $2, $3, NULL, false)`,
+		t.Hash[:], t.SessionID, t.IssuedAt)
+	if err != nil {
+		return fmt.Errorf("insert refresh token: %w", err)
+	}
+	return nil
+}
+
+// RefreshToken implements [store.Sessions].
+func (db *DB) RefreshToken(ctx context.Context, hash [32]byte) (store.RefreshToken, error) {
+	var t store.RefreshToken
+	var h []byte
+	var rotated *time.Time
+	err := db.conn.QueryRow(ctx, `SELECT `+refreshColumns+` FROM refresh_tokens WHERE hash = $1`+db.dialect.ForUpdate,
+		hash[:]).Scan(&h, &t.SessionID, &t.IssuedAt, &rotated, &t.GraceUsed)
+	if err != nil {
+		return t, fmt.Errorf("read refresh token: %w", err)
+	}
+	if rotated != nil {
+		t.RotatedAt = *rotated
+	}
+	t.Hash, err = hash32(h)
+	return t, err
+}
+
+// RotateRefreshToken implements [store.Sessions]. The conditional UPDATE
+// decides: of concurrent callers only one sees rotated_at IS NULL.
+func (db *DB) RotateRefreshToken(ctx context.Context, old [32]byte, next store.RefreshToken, idleUntil time.Time) error {
+	return db.tx(ctx, func(c Conn) error {
+		n, err := c.Exec(ctx, `UPDATE refresh_tokens SET rotated_at = $2 WHERE hash = $1 AND rotated_at IS NULL`,
+			old[:], next.IssuedAt)
+		if err != nil {
+			return fmt.Errorf("rotate refresh token: %w", err)
+		}
+		if n == 0 {
+			return fmt.Errorf("rotate refresh token: %w", store.ErrUsed)
+		}
+		if err := insertRefreshToken(ctx, c, next); err != nil {
+			return err
+		}
+		_, err = c.Exec(ctx, `UPDATE sessions SET last_seen_at = $2, idle_expires_at = $3 WHERE id = $1`,
+			next.SessionID, next.IssuedAt, idleUntil)
+		if err != nil {
+			return fmt.Errorf("touch session: %w", err)
+		}
+		return nil
+	})
+}
+
+// UseRefreshGrace implements [store.Sessions].
+func (db *DB) UseRefreshGrace(ctx context.Context, hash [32]byte, since time.Time) error {
+	n, err := db.conn.Exec(ctx, `UPDATE refresh_tokens SET grace_used = true
+		WHERE hash = $1 AND grace_used = false AND rotated_at IS NOT NULL AND rotated_at >= $2`, hash[:], since)
+	if err != nil {
+		return fmt.Errorf("use refresh grace: %w", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("use refresh grace: %w", store.ErrUsed)
+	}
+	return nil
+}

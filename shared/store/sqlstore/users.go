@@ -1,0 +1,158 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/shared/store"
+)
+
+const userColumns = `id, email, name, password_hash, email_verified_at, created_at, updated_at`
+
+func scanUser(r Row) (store.User, error) {
+	var u store.User
+	var verified *time.Time
+	if err := r.Scan(&u.ID, &u.Email, &u.Name, &u.PasswordHash, &verified, &u.CreatedAt, &u.UpdatedAt); err != nil {
+		return u, err
+	}
+	if verified != nil {
+		u.EmailVerifiedAt = *verified
+	}
+	return u, nil
+}
+
+// timeOrNull returns nil for the zero time, so it is stored as NULL.
+func timeOrNull(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+// CreateUser implements [store.Users].
+func (db *DB) CreateUser(ctx context.Context, u store.User) error {
+	_, err := db.conn.Exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		u.ID, u.Email, u.Name, u.PasswordHash, timeOrNull(u.EmailVerifiedAt), u.CreatedAt, u.UpdatedAt)
+	if err != nil {
+		return fmt.Errorf("insert user %s: %w", u.ID, err)
+	}
+	return nil
+}
+
+// User implements [store.Users].
+func (db *DB) User(ctx context.Context, id string) (store.User, error) {
+	u, err := scanUser(db.conn.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
+	if err != nil {
+		return u, fmt.Errorf("read user %s: %w", id, err)
+	}
+	return u, nil
+}
+
+// UserByEmail implements [store.Users].
+func (db *DB) UserByEmail(ctx context.Context, email string) (store.User, error) {
+	u, err := scanUser(db.conn.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE email = $1`, email))
+	if err != nil {
+		return u, fmt.Errorf("read user by email: %w", err)
+	}
+	return u, nil
+}
+
+// SetPasswordHash implements [store.Users].
+func (db *DB) SetPasswordHash(ctx context.Context, id, hash string, now time.Time) error {
+	n, err := db.conn.Exec(ctx, `UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1`, id, hash, now)
+	if err != nil {
+		return fmt.Errorf("set password of user %s: %w", id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("set password of user %s: %w", id, store.ErrNotFound)
+	}
+	return nil
+}
+
+// DeleteUser implements [store.Users].
+func (db *DB) DeleteUser(ctx context.Context, id string) error {
+	return db.tx(ctx, func(c Conn) error {
+		var email string
+		if err := c.QueryRow(ctx, `SELECT email FROM users WHERE id = $1`+db.dialect.ForUpdate, id).Scan(&email); err != nil {
+			return fmt.Errorf("delete user %s: %w", id, err)
+		}
+		if _, err := c.Exec(ctx, `DELETE FROM one_time_tokens WHERE subject = $1 OR subject = $2`, id, email); err != nil {
+			return fmt.Errorf("delete tokens of user %s: %w", id, err)
+		}
+		// Sessions, refresh tokens and known devices go by cascade.
+		if _, err := c.Exec(ctx, `DELETE FROM users WHERE id = $1`, id); err != nil {
+			return fmt.Errorf("delete user %s: %w", id, err)
+		}
+		return nil
+	})
+}
+
+// ActorAuditEvents implements [store.Users].
+func (db *DB) ActorAuditEvents(ctx context.Context, actor string, after int64, limit int) ([]store.AuditEvent, error) {
+	rows, err := db.conn.Query(ctx, `SELECT `+auditColumns+` FROM audit_events
+		WHERE actor = $1 AND seq > $2 ORDER BY seq LIMIT $3`, actor, after, limit)
+	return collect(rows, err, func(r Rows) (store.AuditEvent, error) { return scanAuditEvent(r) })
+}
+
+const deviceColumns = `user_id, device_id, network, first_seen_at, last_seen_at`
+
+// SeenDevice implements [store.Users].
+func (db *DB) SeenDevice(ctx context.Context, userID, deviceID, network string, since time.Time) error {
+	var n int64
+	err := db.conn.QueryRow(ctx, `SELECT count(*) FROM known_devices
+		WHERE user_id = $1 AND device_id = $2 AND network = $3 AND last_seen_at >= $4`,
+		userID, deviceID, network, since).Scan(&n)
+	if err != nil {
+		return fmt.Errorf("look up device of user %s: %w", userID, err)
+	}
+	if n == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+// KnownDevice implements [store.Users].
+func (db *DB) KnownDevice(ctx context.Context, userID, deviceID string) error {
+	var n int64
+	err := db.conn.QueryRow(ctx, `SELECT count(*) FROM known_devices WHERE user_id = $1 AND device_id = $2`,
+		userID, deviceID).Scan(&n)
+	if err != nil {
+		return fmt.Errorf("look up device of user %s: %w", userID, err)
+	}
+	if n == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+// RecordDevice implements [store.Users].
+func (db *DB) RecordDevice(ctx context.Context, d store.KnownDevice) error {
+	_, err := db.conn.Exec(ctx, `INSERT INTO known_devices (`+deviceColumns+`) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (user_id, device_id, network) DO UPDATE SET last_seen_at = excluded.last_seen_at`,
+		d.UserID, d.DeviceID, d.Network, d.FirstSeenAt, d.LastSeenAt)
+	if err != nil {
+		return fmt.Errorf("record device of user %s: %w", d.UserID, err)
+	}
+	return nil
+}
+
+// UserDevices implements [store.Users].
+func (db *DB) UserDevices(ctx context.Context, userID string) ([]store.KnownDevice, error) {
+	rows, err := db.conn.Query(ctx, `SELECT `+deviceColumns+` FROM known_devices
+		WHERE user_id = $1 ORDER BY last_seen_at DESC, device_id, network`, userID)
+	return collect(rows, err, func(r Rows) (store.KnownDevice, error) {
+		var d store.KnownDevice
+		err := r.Scan(&d.UserID, &d.DeviceID, &d.Network, &d.FirstSeenAt, &d.LastSeenAt)
+		return d, err
+	})
+}
+
+// UserHasDevices implements [store.Users].
+func (db *DB) UserHasDevices(ctx context.Context, userID string) (bool, error) {
+	var n int64
+	if err := db.conn.QueryRow(ctx, `SELECT count(*) FROM known_devices WHERE user_id = $1`, userID).Scan(&n); err != nil {
+		return false, fmt.Errorf("count devices of user %s: %w", userID, err)
+	}
+	return n > 0, nil
+}

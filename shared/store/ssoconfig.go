@@ -1,0 +1,35 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// SSOConfig is an organization's enterprise OIDC single sign-on. ClientSecret
+// is an envelope ciphertext (purpose credential, binding {OrgID, ID,
+// "sso_configs.client_secret"}).
+type SSOConfig struct {
+	ID             string
+	OrgID          string
+	Issuer         string
+	ClientID       string
+	ClientSecret   []byte
+	AllowedDomains []string // lower-case e-mail domains allowed to sign in
+	UpdatedBy      string   // user id
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// SSOConfigs stores single sign-on configurations, at most one per organization.
+type SSOConfigs interface {
+	// PutSSOConfig inserts c or, if a configuration with c.ID exists in
+	// c.OrgID, replaces it (keeping CreatedAt). Returns ErrConflict if the
+	// organization has a configuration with another id, or c.ID belongs
+	// to another organization.
+	PutSSOConfig(ctx context.Context, c SSOConfig) error
+	// SSOConfig returns the organization's configuration, or ErrNotFound.
+	SSOConfig(ctx context.Context, orgID string) (SSOConfig, error)
+	// DeleteSSOConfig deletes the organization's configuration. Returns
+	// ErrNotFound if there is none.
+	DeleteSSOConfig(ctx context.Context, orgID string) error
+}

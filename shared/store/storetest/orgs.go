@@ -1,0 +1,235 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/gatehouse-dev/gatehouse/shared/store"
+)
+
+// newOrg creates an organization owned by owner with the given other members.
+func newOrg(t *testing.T, s store.Store, id, owner string, members map[string]string) {
+	t.Helper()
+	ctx := context.Background()
+	if err := s.CreateOrg(ctx, store.Org{ID: id, Name: "Org " + id, CreatedAt: epoch}, owner); err != nil {
+		t.Fatal(err)
+	}
+	for user, role := range members {
+		if err := s.AddMember(ctx, store.Member{OrgID: id, UserID: user, Role: role, CreatedAt: epoch}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// owners returns the owners of org.
+func owners(t *testing.T, s store.Store, org string) []string {
+	t.Helper()
+	ms, err := s.Members(context.Background(), org, "", 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, m := range ms {
+		if m.Role == store.RoleOwner {
+			out = append(out, m.UserID)
+		}
+	}
+	return out
+}
+
+// Controls: AUTHZ-1, AUTHZ-3
+func testOrgMembers(t *testing.T, open Opener) {
+	s, ctx := open(t), context.Background()
+	newOrg(t, s, "org-a", "alice", map[string]string{"bob": "admin", "carol": "viewer"})
+	newOrg(t, s, "org-b", "dave", map[string]string{"bob": "operator"})
+	if err := s.CreateOrg(ctx, store.Org{ID: "org-a", Name: "dup", CreatedAt: epoch}, "x"); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("duplicate org: err = %v, want ErrConflict", err)
+	}
+	later := epoch.Add(1000)
+	for _, tc := range []struct {
+		name string
+		op   func() error
+		want error
+	}{
+		{"add owner role", func() error {
+			return s.AddMember(ctx, store.Member{OrgID: "org-a", UserID: "eve", Role: store.RoleOwner, CreatedAt: epoch})
+		}, store.ErrOwner},
+		{"add existing member", func() error {
+			return s.AddMember(ctx, store.Member{OrgID: "org-a", UserID: "bob", Role: "viewer", CreatedAt: epoch})
+		}, store.ErrConflict},
+		{"add to unknown org", func() error {
+			return s.AddMember(ctx, store.Member{OrgID: "org-x", UserID: "eve", Role: "viewer", CreatedAt: epoch})
+		}, store.ErrNotFound},
+		{"promote to owner", func() error { _, err := s.SetMemberRole(ctx, "org-a", "bob", store.RoleOwner, later); return err }, store.ErrOwner},
+		{"demote owner", func() error { _, err := s.SetMemberRole(ctx, "org-a", "alice", "admin", later); return err }, store.ErrOwner},
+		{"role of non-member", func() error { _, err := s.SetMemberRole(ctx, "org-b", "carol", "admin", later); return err }, store.ErrNotFound},
+		{"remove owner", func() error { _, err := s.RemoveMember(ctx, "org-a", "alice"); return err }, store.ErrOwner},
+		{"remove across orgs", func() error { _, err := s.RemoveMember(ctx, "org-b", "carol"); return err }, store.ErrNotFound},
+		{"transfer from non-owner", func() error { return s.TransferOwnership(ctx, "org-a", "bob", "carol", later) }, store.ErrOwner},
+		{"transfer to non-member", func() error { return s.TransferOwnership(ctx, "org-a", "alice", "dave", later) }, store.ErrNotFound},
+		{"transfer to self", func() error { return s.TransferOwnership(ctx, "org-a", "alice", "alice", later) }, store.ErrConflict},
+		{"transfer in other org", func() error { return s.TransferOwnership(ctx, "org-b", "alice", "bob", later) }, store.ErrOwner},
+	} {
+		if err := tc.op(); !errors.Is(err, tc.want) {
+			t.Errorf("%s: err = %v, want %v", tc.name, err, tc.want)
+		}
+	}
+	if got := owners(t, s, "org-a"); !slices.Equal(got, []string{"alice"}) {
+		t.Fatalf("after refused changes, owners of org-a = %v", got)
+	}
+
+	old, err := s.SetMemberRole(ctx, "org-a", "carol", "operator", later)
+	if err != nil || old.Role != "viewer" {
+		t.Fatalf("SetMemberRole = %+v, %v; want old role viewer", old, err)
+	}
+	if m, err := s.Member(ctx, "org-a", "carol"); err != nil || m.Role != "operator" || !m.UpdatedAt.Equal(later) {
+		t.Fatalf("after SetMemberRole: %+v, %v", m, err)
+	}
+	if m, _ := s.Member(ctx, "org-b", "bob"); m.Role != "operator" {
+		t.Fatalf("role change in org-a leaked into org-b: bob is %q there", m.Role)
+	}
+	if _, err := s.Member(ctx, "org-b", "carol"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("carol in org-b: err = %v, want ErrNotFound", err)
+	}
+
+	if err := s.TransferOwnership(ctx, "org-a", "alice", "bob", later); err != nil {
+		t.Fatal(err)
+	}
+	if got := owners(t, s, "org-a"); !slices.Equal(got, []string{"bob"}) {
+		t.Fatalf("after transfer, owners = %v, want [bob]", got)
+	}
+	if m, _ := s.Member(ctx, "org-a", "alice"); m.Role != "admin" {
+		t.Fatalf("former owner's role = %q, want admin", m.Role)
+	}
+	if removed, err := s.RemoveMember(ctx, "org-a", "alice"); err != nil || removed.Role != "admin" {
+		t.Fatalf("RemoveMember = %+v, %v", removed, err)
+	}
+
+	orgs, err := s.UserOrgs(ctx, "bob")
+	if err != nil || len(orgs) != 2 || orgs[0].ID != "org-a" || orgs[0].Role != store.RoleOwner || orgs[1].Role != "operator" {
+		t.Fatalf("UserOrgs(bob) = %+v, %v", orgs, err)
+	}
+}
+
+func testOrgMembersPaging(t *testing.T, open Opener) {
+	s, ctx := open(t), context.Background()
+	members := map[string]string{}
+	for i := range 7 {
+		members[fmt.Sprintf("u%02d", i)] = "viewer"
+	}
+	newOrg(t, s, "org", "owner", members)
+	newOrg(t, s, "other", "z-other", nil)
+	var got []string
+	after := ""
+	for {
+		page, err := s.Members(ctx, "org", after, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		for _, m := range page {
+			got = append(got, m.UserID)
+		}
+		after = page[len(page)-1].UserID
+	}
+	want := []string{"owner", "u00", "u01", "u02", "u03", "u04", "u05", "u06"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("paged members = %v, want %v", got, want)
+	}
+}
+
+// Controls: AUTHZ-1
+func testOrgRoles(t *testing.T, open Opener) {
+	s, ctx := open(t), context.Background()
+	newOrg(t, s, "org-a", "alice", nil)
+	newOrg(t, s, "org-b", "bob", nil)
+	r := store.OrgRole{OrgID: "org-a", Name: "support", Permissions: []string{"read", "audit.read"}, CreatedAt: epoch}
+	if err := s.CreateOrgRole(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateOrgRole(ctx, r); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("duplicate role: err = %v, want ErrConflict", err)
+	}
+	if err := s.CreateOrgRole(ctx, store.OrgRole{OrgID: "org-x", Name: "x", CreatedAt: epoch}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("role in unknown org: err = %v, want ErrNotFound", err)
+	}
+	got, err := s.OrgRole(ctx, "org-a", "support")
+	if err != nil || !slices.Equal(got.Permissions, r.Permissions) || !got.CreatedAt.Equal(epoch) {
+		t.Fatalf("OrgRole = %+v, %v", got, err)
+	}
+	if _, err := s.OrgRole(ctx, "org-b", "support"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("role read through another org: err = %v, want ErrNotFound", err)
+	}
+	if roles, err := s.OrgRoles(ctx, "org-b"); err != nil || len(roles) != 0 {
+		t.Fatalf("OrgRoles(org-b) = %v, %v; want none", roles, err)
+	}
+	if roles, err := s.OrgRoles(ctx, "org-a"); err != nil || len(roles) != 1 {
+		t.Fatalf("OrgRoles(org-a) = %v, %v; want one", roles, err)
+	}
+}
+
+func testDeleteUserMemberships(t *testing.T, open Opener) {
+	s, ctx := open(t), context.Background()
+	newOrg(t, s, "org-a", "alice", map[string]string{"bob": "admin"})
+	newOrg(t, s, "org-b", "carol", map[string]string{"bob": "viewer", "alice": "viewer"})
+	if _, err := s.DeleteUserMemberships(ctx, "alice"); !errors.Is(err, store.ErrOwner) {
+		t.Fatalf("deleting an owner's memberships: err = %v, want ErrOwner", err)
+	}
+	if _, err := s.Member(ctx, "org-b", "alice"); err != nil {
+		t.Fatalf("refused deletion removed a membership: %v", err)
+	}
+	n, err := s.DeleteUserMemberships(ctx, "bob")
+	if err != nil || n != 2 {
+		t.Fatalf("DeleteUserMemberships(bob) = %d, %v; want 2", n, err)
+	}
+	if orgs, _ := s.UserOrgs(ctx, "bob"); len(orgs) != 0 {
+		t.Fatalf("bob still in %v", orgs)
+	}
+}
+
+// Many goroutines race to move, remove and demote the owner of one
+// organization: exactly one transfer wins and the organization always ends
+// with exactly one owner.
+//
+// Controls: AUTHZ-1
+func testOrgOwnerRace(t *testing.T, open Opener) {
+	s, ctx := open(t), context.Background()
+	const n = 24
+	members := map[string]string{}
+	for i := range n {
+		members[fmt.Sprintf("m%02d", i)] = "admin"
+	}
+	newOrg(t, s, "org", "owner", members)
+	later := epoch.Add(1000)
+	var wg sync.WaitGroup
+	transfers := make([]error, n)
+	for i := range n {
+		to := fmt.Sprintf("m%02d", i)
+		wg.Go(func() { transfers[i] = s.TransferOwnership(ctx, "org", "owner", to, later) })
+		wg.Go(func() { s.RemoveMember(ctx, "org", "owner") })
+		wg.Go(func() { s.SetMemberRole(ctx, "org", "owner", "viewer", later) })
+		wg.Go(func() { s.SetMemberRole(ctx, "org", to, "operator", later) })
+	}
+	wg.Wait()
+	wins := 0
+	for _, err := range transfers {
+		switch {
+		case err == nil:
+			wins++
+		case !errors.Is(err, store.ErrOwner):
+			t.Errorf("losing transfer got %v, want ErrOwner", err)
+		}
+	}
+	if wins != 1 {
+		t.Fatalf("%d transfers succeeded, want exactly 1", wins)
+	}
+	if got := owners(t, s, "org"); len(got) != 1 || got[0] == "owner" {
+		t.Fatalf("owners after the race = %v, want exactly one new owner", got)
+	}
+}

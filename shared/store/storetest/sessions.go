@@ -1,0 +1,198 @@
+package storetest
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/shared/store"
+)
+
+// authSession returns a session of userID and its first refresh token, whose
+// hash is sha256("rt-" + id).
+func authSession(id, userID string) (store.Session, store.RefreshToken) {
+	s := store.Session{ID: id, UserID: userID, CreatedAt: epoch, LastSeenAt: epoch,
+		IdleExpiresAt: epoch.Add(time.Hour), AbsoluteExpiresAt: epoch.Add(24 * time.Hour),
+		Network: "192.0.2.0/24", UserAgent: "test", DeviceID: "dev", AuthMethods: []string{"pwd"},
+		AuthLevel: 1, AuthTime: epoch, RefreshKey: authSealed("dk1")}
+	return s, store.RefreshToken{Hash: sha256.Sum256([]byte("rt-" + id)), IssuedAt: epoch}
+}
+
+// Controls: AUTH-6
+func testSessions(t *testing.T, open Opener) {
+	s, ctx := open(t), context.Background()
+	if err := s.CreateUser(ctx, authUser("u1", "a@example.com")); err != nil {
+		t.Fatal(err)
+	}
+	s1, rt1 := authSession("s1", "u1")
+	s2, rt2 := authSession("s2", "u1")
+	s2.CreatedAt = epoch.Add(time.Second)
+	for _, c := range []struct {
+		s  store.Session
+		rt store.RefreshToken
+	}{{s1, rt1}, {s2, rt2}} {
+		if err := s.CreateSession(ctx, c.s, c.rt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.CreateSession(ctx, s1, rt1); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("duplicate session: err = %v, want ErrConflict", err)
+	}
+	got, err := s.Session(ctx, "s1")
+	if err != nil || got.UserID != "u1" || !slices.Equal(got.AuthMethods, []string{"pwd"}) ||
+		!slices.Equal(got.RefreshKey, s1.RefreshKey) || !got.Active(epoch) || got.Active(epoch.Add(time.Hour)) {
+		t.Fatalf("Session = %+v, %v", got, err)
+	}
+	if err := s.SetSessionAuth(ctx, "s1", []string{"pwd", "otp"}, 2, epoch.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Session(ctx, "s1"); got.AuthLevel != 2 || !got.AuthTime.Equal(epoch.Add(time.Minute)) ||
+		!slices.Equal(got.AuthMethods, []string{"pwd", "otp"}) {
+		t.Fatalf("after SetSessionAuth: %+v", got)
+	}
+	list, err := s.UserSessions(ctx, "u1", epoch)
+	if err != nil || len(list) != 2 || list[0].ID != "s2" {
+		t.Fatalf("UserSessions = %v, %v; want s2, s1", list, err)
+	}
+	if err := s.RevokeSession(ctx, "s1", epoch.Add(time.Minute), "logout"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RevokeSession(ctx, "s1", epoch.Add(2*time.Minute), "again"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Session(ctx, "s1"); got.Active(epoch) || got.RevokeReason != "logout" ||
+		!got.RevokedAt.Equal(epoch.Add(time.Minute)) {
+		t.Fatalf("revoked session = %+v; want first revocation kept", got)
+	}
+	if err := s.SetSessionAuth(ctx, "s1", nil, 1, epoch); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("SetSessionAuth(revoked) err = %v, want ErrNotFound", err)
+	}
+	if n, err := s.RevokeUserSessions(ctx, "u1", epoch.Add(time.Minute), "all"); err != nil || n != 1 {
+		t.Fatalf("RevokeUserSessions = %d, %v; want 1 (s2)", n, err)
+	}
+	if list, _ := s.UserSessions(ctx, "u1", epoch); len(list) != 0 {
+		t.Fatalf("UserSessions after revoking all = %v", list)
+	}
+	if n, err := s.PurgeSessions(ctx, epoch.Add(2*time.Minute)); err != nil || n != 2 {
+		t.Fatalf("PurgeSessions = %d, %v; want 2", n, err)
+	}
+}
+
+// Controls: AUTH-6
+func testRefreshRotation(t *testing.T, open Opener) {
+	s, ctx := open(t), context.Background()
+	if err := s.CreateUser(ctx, authUser("u1", "a@example.com")); err != nil {
+		t.Fatal(err)
+	}
+	sess, rt := authSession("s1", "u1")
+	if err := s.CreateSession(ctx, sess, rt); err != nil {
+		t.Fatal(err)
+	}
+	next := store.RefreshToken{Hash: sha256.Sum256([]byte("next")), SessionID: "s1", IssuedAt: epoch.Add(time.Minute)}
+	if err := s.UseRefreshGrace(ctx, rt.Hash, epoch); !errors.Is(err, store.ErrUsed) {
+		t.Fatalf("grace on a current token: err = %v, want ErrUsed", err)
+	}
+	if err := s.RotateRefreshToken(ctx, rt.Hash, next, epoch.Add(2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RotateRefreshToken(ctx, rt.Hash, next, epoch); !errors.Is(err, store.ErrUsed) {
+		t.Fatalf("second rotation: err = %v, want ErrUsed", err)
+	}
+	old, err := s.RefreshToken(ctx, rt.Hash)
+	if err != nil || !old.RotatedAt.Equal(next.IssuedAt) || old.SessionID != "s1" {
+		t.Fatalf("rotated token = %+v, %v", old, err)
+	}
+	if got, _ := s.Session(ctx, "s1"); !got.IdleExpiresAt.Equal(epoch.Add(2*time.Hour)) || !got.LastSeenAt.Equal(next.IssuedAt) {
+		t.Fatalf("session not touched by rotation: %+v", got)
+	}
+	for _, tc := range []struct {
+		name  string
+		since time.Time
+		want  error
+	}{
+		{"rotated before the grace window", next.IssuedAt.Add(time.Second), store.ErrUsed},
+		{"within the window", next.IssuedAt, nil},
+		{"second use within the window", next.IssuedAt, store.ErrUsed},
+	} {
+		if err := s.UseRefreshGrace(ctx, rt.Hash, tc.since); !errors.Is(err, tc.want) || (err == nil) != (tc.want == nil) {
+			t.Errorf("%s: err = %v, want %v", tc.name, err, tc.want)
+		}
+	}
+	if _, err := s.RefreshToken(ctx, sha256.Sum256([]byte("unknown"))); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown refresh token: err = %v", err)
+	}
+}
+
+// 50 goroutines rotate one refresh token: exactly one wins.
+//
+// Controls: AUTH-6
+func testRefreshRotationRace(t *testing.T, open Opener) {
+	s, ctx := open(t), context.Background()
+	if err := s.CreateUser(ctx, authUser("u1", "a@example.com")); err != nil {
+		t.Fatal(err)
+	}
+	sess, rt := authSession("s1", "u1")
+	if err := s.CreateSession(ctx, sess, rt); err != nil {
+		t.Fatal(err)
+	}
+	const n = 50
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			next := store.RefreshToken{Hash: sha256.Sum256([]byte{byte(i)}), SessionID: "s1", IssuedAt: epoch}
+			errs[i] = s.Tx(ctx, func(tx store.Store) error {
+				if _, err := tx.RefreshToken(ctx, rt.Hash); err != nil {
+					return err
+				}
+				return tx.RotateRefreshToken(ctx, rt.Hash, next, epoch.Add(time.Hour))
+			})
+		})
+	}
+	wg.Wait()
+	wins := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			wins++
+		case !errors.Is(err, store.ErrUsed):
+			t.Errorf("loser got %v, want ErrUsed", err)
+		}
+	}
+	if wins != 1 {
+		t.Fatalf("%d goroutines rotated the token, want exactly 1", wins)
+	}
+}
+
+func testSigningKeys(t *testing.T, open Opener) {
+	s, ctx := open(t), context.Background()
+	k1 := store.SigningKey{ID: "k1", PublicKey: make([]byte, 32), PrivateKey: authSealed("dk1"),
+		CreatedAt: epoch, ActiveAt: epoch.Add(time.Hour)}
+	k2 := k1
+	k2.ID, k2.ActiveAt = "k2", epoch
+	for _, k := range []store.SigningKey{k1, k2} {
+		if err := s.CreateSigningKey(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.CreateSigningKey(ctx, k1); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("duplicate key: err = %v, want ErrConflict", err)
+	}
+	if err := s.CreateSigningKey(ctx, store.SigningKey{ID: "bad", PrivateKey: []byte("plain")}); err == nil {
+		t.Fatal("a private key that is not a sealed value was stored")
+	}
+	keys, err := s.SigningKeys(ctx)
+	if err != nil || len(keys) != 2 || keys[0].ID != "k2" || !slices.Equal(keys[1].PrivateKey, k1.PrivateKey) {
+		t.Fatalf("SigningKeys = %+v, %v; want k2, k1", keys, err)
+	}
+	if err := s.DeleteSigningKey(ctx, "k2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteSigningKey(ctx, "k2"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("second delete: err = %v, want ErrNotFound", err)
+	}
+}
