@@ -1,15 +1,31 @@
 // Package oauthcallback is the OAuthCallback HTTP function: connect and disconnect third-party platforms, sign-in with Google, GitHub and OIDC, and the internal token broker.
 // Locally it is mounted by `gatehouse serve`; on Cloud Run the Functions
 // Framework serves the entry point registered in init.
+//
+// Flows are server side (OAUTH-1): authorization codes arrive at the
+// callback and are exchanged here; tokens are sealed (CRED-1) and only the
+// internal broker ever returns one, to the SaaS's own services.
 package oauthcallback
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"net/http"
+	"time"
 
+	"github.com/gatehouse-dev/gatehouse/shared/authz"
 	"github.com/gatehouse-dev/gatehouse/shared/bootstrap"
+	"github.com/gatehouse-dev/gatehouse/shared/broker"
 	"github.com/gatehouse-dev/gatehouse/shared/config"
 	"github.com/gatehouse-dev/gatehouse/shared/entrypoint"
+	"github.com/gatehouse-dev/gatehouse/shared/mfa"
+	"github.com/gatehouse-dev/gatehouse/shared/oauthstate"
+	"github.com/gatehouse-dev/gatehouse/shared/provider"
+	"github.com/gatehouse-dev/gatehouse/shared/returnurl"
+	"github.com/gatehouse-dev/gatehouse/shared/session"
+	"github.com/gatehouse-dev/gatehouse/shared/token"
+	"github.com/gatehouse-dev/gatehouse/shared/web"
 )
 
 func init() {
@@ -20,16 +36,115 @@ func init() {
 	})
 }
 
-// Config holds the function's own settings.
-type Config struct{}
+// server holds what the handlers share.
+type server struct {
+	d            *bootstrap.Deps
+	logger       *slog.Logger
+	registry     *provider.Registry
+	states       *oauthstate.Codec
+	returns      *returnurl.Policy
+	broker       *broker.Broker
+	sessions     *session.Manager
+	authz        *authz.Authorizer
+	client       *http.Client
+	callbackBase string
+	callers      *callerAuth
+	signin       *signIn
+	mfa          mfaMethods
+}
 
-// LoadConfig reads the function's settings, recording problems in l.
-func LoadConfig(l *config.Loader) Config { return Config{} }
+// mfaMethods lists a user's second factors (shared/mfa).
+type mfaMethods interface {
+	Methods(ctx context.Context, userID string) ([]string, error)
+}
 
 // New returns the function's handler. Routes are relative to the
 // function's URL.
 func New(d *bootstrap.Deps, cfg Config) (http.Handler, error) {
+	s, err := newServer(d, cfg)
+	if err != nil {
+		return nil, err
+	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /healthz", d.Health())
+	mux.Handle("GET /connect/{platform}", s.member(authz.PermIntegrationsManage, s.connect))
+	mux.Handle("GET /callback/{platform}", web.Handler(s.logger, s.callback))
+	mux.Handle("GET /connections", s.member(authz.PermRead, s.list))
+	mux.Handle("POST /connections/{id}/disconnect", s.member(authz.PermIntegrationsManage, s.disconnect))
+	mux.Handle("POST /internal/token", web.Handler(s.logger, s.token))
+	mux.Handle("GET /signin/{provider}", web.Handler(s.logger, s.signInStart))
+	mux.Handle("GET /signin/{provider}/callback", web.Handler(s.logger, s.signInCallback))
+	mux.Handle("GET /link/{provider}", s.sessions.Authenticate(web.Handler(s.logger, s.linkStart)))
+	mux.Handle("GET /sso", s.member(authz.PermIntegrationsManage, s.getSSO))
+	mux.Handle("PUT /sso", s.member(authz.PermIntegrationsManage, s.putSSO))
+	mux.Handle("DELETE /sso", s.member(authz.PermIntegrationsManage, s.deleteSSO))
 	return d.Wrap(mux)
+}
+
+func newServer(d *bootstrap.Deps, cfg Config) (*server, error) {
+	reg, err := provider.NewRegistry(provider.Builtin(), cfg.Platforms)
+	if err != nil {
+		return nil, err
+	}
+	returns, err := returnurl.New(appOrigin(d, cfg), d.Config.AllowedOrigins)
+	if err != nil {
+		return nil, err
+	}
+	sessions, err := newSessions(d)
+	if err != nil {
+		return nil, err
+	}
+	client := cfg.HTTPClient
+	if client == nil {
+		client = &http.Client{Timeout: 15 * time.Second}
+	}
+	s := &server{d: d, logger: d.Logger, registry: reg, returns: returns, sessions: sessions,
+		states: oauthstate.New(d.Keyring, d.Now, d.Rand), authz: authz.New(d), client: client,
+		callbackBase: cfg.CallbackBase, callers: newCallerAuth(cfg),
+		mfa: mfa.NewService(d.Store, d.Keyring, "Gatehouse", d.Now, d.Rand)}
+	if s.callbackBase == "" {
+		s.callbackBase = d.Config.PublicURL.String() + "/oauth"
+	}
+	s.broker = broker.New(d.Store, d.Keyring, reg, d.Audit, d.Logger, broker.Options{Client: client, Now: d.Now})
+	if s.signin, err = newSignIn(cfg); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// appOrigin is where relative return URLs resolve.
+func appOrigin(d *bootstrap.Deps, cfg Config) string {
+	switch {
+	case cfg.AppURL != "":
+		return cfg.AppURL
+	case len(d.Config.AllowedOrigins) > 0:
+		return d.Config.AllowedOrigins[0]
+	default:
+		u := d.Config.PublicURL
+		return u.Scheme + "://" + u.Host
+	}
+}
+
+// newSessions opens the session manager the auth function uses, over the
+// same signing keys, so its access tokens and cookies are accepted here.
+func newSessions(d *bootstrap.Deps) (*session.Manager, error) {
+	signer, err := token.NewSigner(context.Background(), d.Store, d.Keyring,
+		token.Options{Issuer: d.Config.PublicURL.String(), Now: d.Now, Rand: d.Rand})
+	if err != nil {
+		return nil, fmt.Errorf("open token signer: %w", err)
+	}
+	return session.New(d, signer, session.Config{AllowedOrigins: d.Config.AllowedOrigins,
+		TrustedProxyHops: d.Config.TrustedProxyHops})
+}
+
+// member wraps h for organization routes (AUTHZ-2, AUTHZ-3): a session
+// (bearer token or cookie with CSRF), then membership of the organization
+// named by the "org" query parameter holding perm.
+func (s *server) member(perm authz.Permission, h web.HandlerFunc) http.Handler {
+	return s.sessions.Authenticate(s.authz.Require(perm, authz.OrgFromQuery("org"))(web.Handler(s.logger, h)))
+}
+
+// callbackURL is the redirect URI registered at the platform.
+func (s *server) callbackURL(platform string) string {
+	return s.callbackBase + "/callback/" + platform
 }

@@ -1,0 +1,200 @@
+package oauthcallback
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
+	"github.com/gatehouse-dev/gatehouse/shared/envelope"
+	"github.com/gatehouse-dev/gatehouse/shared/oauthstate"
+	"github.com/gatehouse-dev/gatehouse/shared/provider"
+	"github.com/gatehouse-dev/gatehouse/shared/session"
+	"github.com/gatehouse-dev/gatehouse/shared/store"
+	"github.com/gatehouse-dev/gatehouse/shared/web"
+)
+
+// Sign-in providers. "oidc" is an organization's own OIDC provider.
+const (
+	signInGoogle = "google"
+	signInGitHub = "github"
+	signInOIDC   = "oidc"
+)
+
+func signInProviders() []string { return []string{signInGoogle, signInGitHub} }
+
+// Scopes requested for sign-in: the profile, nothing more (AUTH-10).
+var (
+	oidcScopes   = []string{oidc.ScopeOpenID, "email", "profile"}
+	githubScopes = []string{"read:user", "user:email"}
+)
+
+// signIn holds the sign-in providers' settings and the OIDC discovery
+// documents fetched so far.
+type signIn struct {
+	settings map[string]provider.Settings
+	mu       sync.Mutex
+	oidc     map[string]*oidc.Provider // by issuer
+}
+
+func newSignIn(cfg Config) (*signIn, error) {
+	return &signIn{settings: cfg.SignIn, oidc: map[string]*oidc.Provider{}}, nil
+}
+
+// idp is one identity provider, ready for a flow.
+type idp struct {
+	name     string // stored as the identity's provider
+	oauth    *oauth2.Config
+	verifier *oidc.IDTokenVerifier // nil for GitHub
+	apiURL   string                // GitHub's API
+	domains  []string              // organization SSO: allowed e-mail domains
+}
+
+var errUnknownProvider = &web.Error{Status: http.StatusNotFound, Code: "unknown_provider",
+	Message: "This sign-in provider is not available."}
+
+// idpFor returns the provider route name names; orgID selects the
+// organization for "oidc". Errors: errUnknownProvider, or a 503.
+func (s *server) idpFor(ctx context.Context, name, orgID string) (*idp, error) {
+	redirect := s.callbackBase + "/signin/" + name + "/callback"
+	switch name {
+	case signInGoogle:
+		set := s.signin.settings[name]
+		if set.ClientID == "" {
+			return nil, errUnknownProvider
+		}
+		issuer := set.Issuer
+		if issuer == "" {
+			issuer = "https://accounts.google.com"
+		}
+		return s.oidcIDP(ctx, name, issuer, set.ClientID, set.ClientSecret.Reveal(), redirect, nil)
+	case signInGitHub:
+		return s.githubIDP(redirect)
+	case signInOIDC:
+		return s.orgIDP(ctx, orgID, redirect)
+	}
+	return nil, errUnknownProvider
+}
+
+func (s *server) githubIDP(redirect string) (*idp, error) {
+	set := s.signin.settings[signInGitHub]
+	if set.ClientID == "" {
+		return nil, errUnknownProvider
+	}
+	ep := oauth2.Endpoint{AuthURL: "https://github.com/login/oauth/authorize",
+		TokenURL: "https://github.com/login/oauth/access_token", AuthStyle: oauth2.AuthStyleInParams}
+	override(&ep.AuthURL, set.AuthURL)
+	override(&ep.TokenURL, set.TokenURL)
+	api := "https://api.github.com"
+	override(&api, set.APIURL)
+	return &idp{name: signInGitHub, apiURL: api, oauth: &oauth2.Config{ClientID: set.ClientID,
+		ClientSecret: set.ClientSecret.Reveal(), Endpoint: ep, RedirectURL: redirect, Scopes: githubScopes}}, nil
+}
+
+func override(dst *string, v string) {
+	if v != "" {
+		*dst = v
+	}
+}
+
+// orgIDP is the organization's SSO provider; its client secret is opened
+// for this flow only.
+func (s *server) orgIDP(ctx context.Context, orgID, redirect string) (*idp, error) {
+	if orgID == "" {
+		return nil, errUnknownProvider
+	}
+	c, err := s.d.Store.SSOConfig(ctx, orgID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errUnknownProvider
+	} else if err != nil {
+		return nil, web.Unavailable(err)
+	}
+	secret, err := s.d.Keyring.Open(ctx, envelope.PurposeCredential, ssoBinding(c), c.ClientSecret)
+	if err != nil {
+		return nil, web.Unavailable(fmt.Errorf("open sso client secret: %w", err))
+	}
+	defer clear(secret)
+	return s.oidcIDP(ctx, "oidc:"+c.Issuer, c.Issuer, c.ClientID, string(secret), redirect, c.AllowedDomains)
+}
+
+func ssoBinding(c store.SSOConfig) envelope.Binding {
+	return envelope.Binding{Org: c.OrgID, Record: c.ID, Field: "sso_configs.client_secret"}
+}
+
+// oidcIDP builds an OIDC provider from its discovery document.
+func (s *server) oidcIDP(ctx context.Context, name, issuer, clientID, secret, redirect string, domains []string) (*idp, error) {
+	p, err := s.discover(ctx, issuer)
+	if err != nil {
+		return nil, web.Unavailable(err)
+	}
+	return &idp{name: name, domains: domains, verifier: p.Verifier(&oidc.Config{ClientID: clientID, Now: s.d.Now}),
+		oauth: &oauth2.Config{ClientID: clientID, ClientSecret: secret, Endpoint: p.Endpoint(),
+			RedirectURL: redirect, Scopes: oidcScopes}}, nil
+}
+
+// discover fetches and caches an issuer's discovery document; go-oidc
+// checks that it names the same issuer.
+func (s *server) discover(ctx context.Context, issuer string) (*oidc.Provider, error) {
+	s.signin.mu.Lock()
+	p, ok := s.signin.oidc[issuer]
+	s.signin.mu.Unlock()
+	if ok {
+		return p, nil
+	}
+	p, err := oidc.NewProvider(oidc.ClientContext(ctx, s.client), issuer)
+	if err != nil {
+		return nil, fmt.Errorf("discover OIDC issuer: %w", err)
+	}
+	s.signin.mu.Lock()
+	s.signin.oidc[issuer] = p
+	s.signin.mu.Unlock()
+	return p, nil
+}
+
+// signInStart answers GET /signin/{provider}?return_to=[&org=]: 302 to
+// the provider with PKCE, state and (OIDC) nonce.
+func (s *server) signInStart(w http.ResponseWriter, r *http.Request) error {
+	return s.startSignIn(w, r, "")
+}
+
+// linkStart answers GET /link/{provider}?return_to=: a signed-in user,
+// recently authenticated, links a provider account to theirs.
+func (s *server) linkStart(w http.ResponseWriter, r *http.Request) error {
+	p, _ := session.FromContext(r.Context())
+	if err := s.sessions.RequireRecentAuth(r.Context()); err != nil {
+		return err
+	}
+	return s.startSignIn(w, r, p.UserID)
+}
+
+func (s *server) startSignIn(w http.ResponseWriter, r *http.Request, linkUser string) error {
+	q, err := strictQuery(r.URL.Query(), "return_to", "org")
+	if err != nil {
+		return err
+	}
+	returnTo, err := s.returns.Check(q["return_to"])
+	if err != nil {
+		return web.Invalid(map[string]string{"return_to": "must be a path on the app or a URL on an allowed origin"})
+	}
+	name := r.PathValue("provider")
+	p, err := s.idpFor(r.Context(), name, q["org"])
+	if err != nil {
+		return err
+	}
+	tok, st, err := s.states.Issue(r.Context(), oauthstate.State{Kind: oauthstate.KindSignIn, Platform: name,
+		OrgID: q["org"], UserID: linkUser, Link: linkUser != "", ReturnTo: returnTo})
+	if err != nil {
+		return web.Unavailable(err)
+	}
+	opts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(st.Verifier)}
+	if p.verifier != nil {
+		opts = append(opts, oidc.Nonce(st.OIDCNonce))
+	}
+	http.SetCookie(w, &http.Cookie{Name: flowCookie, Value: st.Nonce, Path: "/", MaxAge: int(oauthstate.TTL.Seconds()),
+		Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	return redirectOrJSON(w, r, p.oauth.AuthCodeURL(tok, opts...))
+}

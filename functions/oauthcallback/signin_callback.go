@@ -1,0 +1,275 @@
+package oauthcallback
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
+	"github.com/gatehouse-dev/gatehouse/shared/audit"
+	"github.com/gatehouse-dev/gatehouse/shared/oauthstate"
+	"github.com/gatehouse-dev/gatehouse/shared/session"
+	"github.com/gatehouse-dev/gatehouse/shared/store"
+	"github.com/gatehouse-dev/gatehouse/shared/web"
+)
+
+// amrFederated is the authentication method recorded for a session that a
+// provider's sign-in started.
+const amrFederated = "fed"
+
+// who is the identity a provider vouched for.
+type who struct {
+	subject       string
+	email         string
+	emailVerified bool
+	name          string
+}
+
+// signInCallback answers GET /signin/{provider}/callback: the same state,
+// cookie and single-use checks as the connect callback, then the code
+// exchange (PKCE), the provider's identity (for OIDC: the ID token's
+// signature, issuer, audience, expiry and nonce), the user found or created
+// by the provider's subject, and a session issued by the auth function's
+// code (or, for a user with MFA, an MFA token to finish with).
+func (s *server) signInCallback(w http.ResponseWriter, r *http.Request) error {
+	http.SetCookie(w, &http.Cookie{Name: flowCookie, Path: "/", MaxAge: -1, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	web.NoStore(w)
+	st, err := s.verifyState(r, oauthstate.KindSignIn, r.PathValue("provider"))
+	if st.ReturnTo == "" {
+		return plainError(w, r, s, err)
+	}
+	var location string
+	if err == nil {
+		location, err = s.completeSignIn(w, r, st)
+	}
+	if err == nil {
+		http.Redirect(w, r, location, http.StatusFound)
+		return nil
+	}
+	var fe *flowError
+	if !errors.As(err, &fe) {
+		fe = &flowError{code: "server_error", cause: err}
+	}
+	s.logger.InfoContext(r.Context(), "sign-in callback refused", "provider", st.Platform, "error_code", fe.code, "error", fe.cause.Error())
+	http.Redirect(w, r, withParams(st.ReturnTo, "signin_error", fe.code), http.StatusFound)
+	return nil
+}
+
+func (s *server) completeSignIn(w http.ResponseWriter, r *http.Request, st oauthstate.State) (string, error) {
+	ctx, q := r.Context(), r.URL.Query()
+	if e := q.Get("error"); e != "" {
+		return "", fail(providerError(e), fmt.Errorf("provider answered error %q", e))
+	}
+	if len(q["code"]) != 1 || q.Get("code") == "" {
+		return "", fail("invalid_request", errors.New("no single code"))
+	}
+	p, err := s.idpFor(ctx, st.Platform, st.OrgID)
+	if err != nil {
+		return "", fail("unknown_provider", err)
+	}
+	sum := sha256.Sum256([]byte(st.Nonce))
+	if err := s.d.Store.UseOAuthNonce(ctx, sum, st.ExpiresAt); errors.Is(err, store.ErrUsed) {
+		return "", fail("invalid_state", errors.New("state replayed"))
+	} else if err != nil {
+		return "", fail("unavailable", err)
+	}
+	id, err := s.identify(ctx, p, q.Get("code"), st)
+	if err != nil {
+		return "", err
+	}
+	userID, err := s.resolveUser(ctx, r, p.name, id, st)
+	if err != nil || st.Link {
+		return withParams(st.ReturnTo, "signin_linked", st.Platform), err
+	}
+	return s.startSession(w, r, userID, st.ReturnTo)
+}
+
+// identify exchanges the code and returns who the provider vouches for.
+func (s *server) identify(ctx context.Context, p *idp, code string, st oauthstate.State) (who, error) {
+	cctx := context.WithValue(ctx, oauth2.HTTPClient, s.client)
+	tok, err := p.oauth.Exchange(cctx, code, oauth2.VerifierOption(st.Verifier))
+	if err != nil {
+		return who{}, fail("exchange_failed", describeOAuthError(err))
+	}
+	var id who
+	if p.verifier != nil {
+		id, err = verifyIDToken(oidc.ClientContext(ctx, s.client), p, tok, st.OIDCNonce)
+	} else {
+		id, err = githubUser(cctx, s.client, p.apiURL, tok)
+	}
+	if err != nil {
+		return who{}, fail("invalid_identity", err)
+	}
+	if len(p.domains) > 0 && !slices.Contains(p.domains, emailDomain(id.email)) {
+		return who{}, fail("domain_not_allowed", fmt.Errorf("e-mail domain %q", emailDomain(id.email)))
+	}
+	return id, nil
+}
+
+// verifyIDToken checks the ID token (signature against the issuer's keys,
+// issuer, audience, expiry) and its nonce.
+func verifyIDToken(ctx context.Context, p *idp, tok *oauth2.Token, nonce string) (who, error) {
+	raw, _ := tok.Extra("id_token").(string)
+	if raw == "" {
+		return who{}, errors.New("token response without an id_token")
+	}
+	idt, err := p.verifier.Verify(ctx, raw)
+	if err != nil {
+		return who{}, fmt.Errorf("verify id token: %w", err)
+	}
+	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(nonce)) != 1 {
+		return who{}, errors.New("id token nonce does not match the flow")
+	}
+	var c struct {
+		Email         string `json:"email"`
+		EmailVerified bool   `json:"email_verified"`
+		Name          string `json:"name"`
+	}
+	if err := idt.Claims(&c); err != nil {
+		return who{}, fmt.Errorf("read id token claims: %w", err)
+	}
+	return who{subject: idt.Subject, email: strings.ToLower(c.Email), emailVerified: c.EmailVerified, name: c.Name}, nil
+}
+
+// githubUser reads the GitHub user id and primary verified e-mail.
+func githubUser(ctx context.Context, c *http.Client, api string, tok *oauth2.Token) (who, error) {
+	var u struct {
+		ID    int64  `json:"id"`
+		Login string `json:"login"`
+		Name  string `json:"name"`
+	}
+	if err := githubGet(ctx, c, api+"/user", tok, &u); err != nil || u.ID <= 0 {
+		return who{}, fmt.Errorf("read github user: %v", err)
+	}
+	var emails []struct {
+		Email    string `json:"email"`
+		Primary  bool   `json:"primary"`
+		Verified bool   `json:"verified"`
+	}
+	if err := githubGet(ctx, c, api+"/user/emails", tok, &emails); err != nil {
+		return who{}, fmt.Errorf("read github e-mails: %w", err)
+	}
+	id := who{subject: strconv.FormatInt(u.ID, 10), name: cmpOr(u.Name, u.Login)}
+	for _, e := range emails {
+		if e.Primary {
+			id.email, id.emailVerified = strings.ToLower(e.Email), e.Verified
+		}
+	}
+	return id, nil
+}
+
+func githubGet(ctx context.Context, c *http.Client, u string, tok *oauth2.Token, dst any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return errors.New("bad GitHub API URL")
+	}
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	req.Header.Set("Accept", "application/vnd.github+json")
+	resp, err := c.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			return ue.Err
+		}
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("status %d", resp.StatusCode)
+	}
+	return json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(dst)
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func emailDomain(email string) string {
+	_, d, _ := strings.Cut(email, "@")
+	return strings.ToLower(d)
+}
+
+// newUserID returns "usr_" and 16 random bytes in hex.
+func (s *server) newUserID() (string, error) {
+	var b [16]byte
+	if _, err := io.ReadFull(s.d.Rand, b[:]); err != nil {
+		return "", err
+	}
+	return "usr_" + hex.EncodeToString(b[:]), nil
+}
+
+// startSession signs userID in: an MFA token (in the return URL's
+// fragment, never sent to a server) for a user with a second factor, else
+// a browser session through session.Complete and a redirect.
+func (s *server) startSession(w http.ResponseWriter, r *http.Request, userID, returnTo string) (string, error) {
+	methods, err := s.mfa.Methods(r.Context(), userID)
+	if err != nil {
+		return "", fail("unavailable", err)
+	}
+	if len(methods) > 0 {
+		tok, err := s.sessions.IssueMFAToken(r.Context(), userID, []string{amrFederated})
+		if err != nil {
+			return "", fail("unavailable", err)
+		}
+		return returnTo + "#" + url.Values{"mfa_token": {tok}, "methods": {strings.Join(methods, ",")}}.Encode(), nil
+	}
+	return returnTo, s.completeAsBrowser(w, r, userID)
+}
+
+// completeAsBrowser runs session.Complete in browser mode and keeps only
+// its cookies: the response to a sign-in callback is a redirect, not the
+// JSON body Complete writes.
+func (s *server) completeAsBrowser(w http.ResponseWriter, r *http.Request, userID string) error {
+	r2 := r.Clone(r.Context())
+	r2.Header.Set(session.ClientHeader, "browser")
+	rec := &headerOnly{header: http.Header{}}
+	if err := s.sessions.Complete(r.Context(), rec, r2, userID, []string{amrFederated}); err != nil {
+		return fail("unavailable", err)
+	}
+	if rec.status != http.StatusOK {
+		return fail("server_error", fmt.Errorf("session.Complete answered %d", rec.status))
+	}
+	for _, c := range rec.header.Values("Set-Cookie") {
+		w.Header().Add("Set-Cookie", c)
+	}
+	return nil
+}
+
+// headerOnly is a ResponseWriter that keeps the header and status.
+type headerOnly struct {
+	header http.Header
+	status int
+}
+
+func (h *headerOnly) Header() http.Header { return h.header }
+func (h *headerOnly) WriteHeader(code int) {
+	if h.status == 0 {
+		h.status = code
+	}
+}
+func (h *headerOnly) Write(p []byte) (int, error) {
+	h.WriteHeader(http.StatusOK)
+	return len(p), nil
+}
+
+// auditSignIn records a provider sign-in event in tx.
+func (s *server) auditSignIn(ctx context.Context, tx store.AuditLog, r *http.Request, action, userID, provider string) error {
+	_, err := s.d.Audit.RecordTx(ctx, tx, audit.Event{Actor: userID, Action: action, Target: userID,
+		Network: s.network(r), Metadata: map[string]any{"provider": provider}})
+	return err
+}

@@ -1,0 +1,164 @@
+package oauthcallback
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse-dev/gatehouse/shared/bootstrap/bootstraptest"
+	"github.com/gatehouse-dev/gatehouse/shared/oauthtest"
+	"github.com/gatehouse-dev/gatehouse/shared/session"
+)
+
+// signInFlow runs /signin/{provider} through the authorization server and
+// delivers the callback; change may alter the authorization URL first.
+func (e *testEnv) signInFlow(t *testing.T, target string, change func(url.Values)) *httptest.ResponseRecorder {
+	t.Helper()
+	rec := e.do(t, http.MethodGet, target, "")
+	if rec.Code != http.StatusFound {
+		t.Fatalf("signin start: %d %s", rec.Code, rec.Body)
+	}
+	auth, _ := url.Parse(rec.Header().Get("Location"))
+	q := auth.Query()
+	if change != nil {
+		change(q)
+		auth.RawQuery = q.Encode()
+	}
+	cb := e.approve(t, auth.String())
+	provider := strings.Split(strings.TrimPrefix(target, "/signin/"), "?")[0]
+	return e.do(t, http.MethodGet, "/signin/"+provider+"/callback?"+cb.Encode(), "",
+		"Cookie", flowCookie+"="+rec.Result().Cookies()[0].Value)
+}
+
+func sessionCookie(rec *httptest.ResponseRecorder) string {
+	for _, c := range rec.Result().Cookies() {
+		if c.Name == session.AccessCookie && c.Value != "" {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+// Sign-in with Google (OIDC) and GitHub creates an account by the
+// provider's subject, stores only provider and subject, and issues a
+// browser session through the auth function's session code; signing in
+// again finds the same account.
+//
+// Controls: AUTH-10, OAUTH-1, OAUTH-2
+func TestSignIn(t *testing.T) {
+	eachBackend(t, func(t *testing.T, e *testEnv) {
+		for _, tc := range []struct {
+			provider, subject string
+			scope             string
+		}{
+			{"google", "subject-1", "openid email profile"},
+			{"github", "4242", "read:user user:email"},
+		} {
+			email := tc.provider + "-user@example.com"
+			e.srv.SetUser(oauthtest.User{Subject: "subject-1", Email: email, EmailVerified: true, GitHubID: 4242})
+			var scope string
+			rec := e.signInFlow(t, "/signin/"+tc.provider+"?return_to=/home", func(q url.Values) { scope = q.Get("scope") })
+			if scope != tc.scope {
+				t.Fatalf("%s: scope %q, want %q", tc.provider, scope, tc.scope)
+			}
+			if loc := rec.Header().Get("Location"); rec.Code != http.StatusFound || loc != "https://app.example.com/home" || sessionCookie(rec) == "" {
+				t.Fatalf("%s: callback %d %q (session cookie %v)", tc.provider, rec.Code, loc, sessionCookie(rec) != "")
+			}
+			e.Logs.Plant(sessionCookie(rec))
+			u, err := e.Store.UserByEmail(context.Background(), email)
+			if err != nil {
+				t.Fatalf("%s: user not created: %v", tc.provider, err)
+			}
+			ids, _ := e.Store.UserIdentities(context.Background(), u.ID)
+			if len(ids) != 1 || ids[0].Provider != tc.provider || ids[0].Subject != tc.subject {
+				t.Fatalf("%s: identities %+v", tc.provider, ids)
+			}
+			// Again: the same account.
+			if rec := e.signInFlow(t, "/signin/"+tc.provider+"?return_to=/home", nil); sessionCookie(rec) == "" {
+				t.Fatalf("%s: second sign-in %d %q", tc.provider, rec.Code, rec.Header().Get("Location"))
+			}
+			if ids, _ := e.Store.UserIdentities(context.Background(), u.ID); len(ids) != 1 {
+				t.Fatalf("%s: second sign-in linked again: %+v", tc.provider, ids)
+			}
+		}
+		if !slices.Contains(auditActions(t, e), "auth.register") {
+			t.Fatal("account creation not audited")
+		}
+	})
+}
+
+// Controls: AUTH-10, OAUTH-2
+func TestSignInRefusals(t *testing.T) {
+	e := newTestEnv(t, bootstraptest.Backends[0])
+	for _, tc := range []struct {
+		name   string
+		user   oauthtest.User
+		change func(url.Values)
+		code   string
+	}{
+		{"ID token for another flow's nonce", oauthtest.User{Subject: "s2", Email: "n@example.com", EmailVerified: true},
+			func(q url.Values) { q.Set("nonce", "attacker-nonce") }, "invalid_identity"},
+		{"unverified e-mail", oauthtest.User{Subject: "s3", Email: "u@example.com"}, nil, "email_not_verified"},
+		{"e-mail of an existing account", oauthtest.User{Subject: "s4", Email: "admin@example.com", EmailVerified: true},
+			nil, "account_exists"},
+	} {
+		e.srv.SetUser(tc.user)
+		rec := e.signInFlow(t, "/signin/google?return_to=/home", tc.change)
+		if got := redirectQuery(t, rec).Get("signin_error"); got != tc.code || sessionCookie(rec) != "" {
+			t.Errorf("%s: signin_error %q, want %q", tc.name, got, tc.code)
+		}
+		if _, err := e.Store.IdentityUser(context.Background(), "google", tc.user.Subject); err == nil {
+			t.Errorf("%s: identity stored", tc.name)
+		}
+	}
+	if rec := e.do(t, http.MethodGet, "/signin/myspace?return_to=/", ""); rec.Code != http.StatusNotFound {
+		t.Fatalf("unknown provider: %d", rec.Code)
+	}
+}
+
+// Per-organization OIDC SSO: configured by the owner (secret sealed,
+// never read back), used with the allowed e-mail domains only.
+//
+// Controls: AUTH-10, CRED-1, CRED-4, AUTHZ-2
+func TestOrganizationSSO(t *testing.T) {
+	eachBackend(t, func(t *testing.T, e *testEnv) {
+		body := `{"issuer":"` + e.srv.Issuer() + `","client_id":"sso-client","client_secret":"sso-secret-value","allowed_domains":["Corp.Example.com"]}`
+		json := []string{"Content-Type", "application/json"}
+		if rec := e.do(t, http.MethodPut, "/sso?org=org-a", body, append(bearer(e.users["admin"]), json...)...); rec.Code != http.StatusForbidden {
+			t.Fatalf("admin (not owner) configured SSO: %d", rec.Code)
+		}
+		bad := strings.Replace(body, `"allowed_domains":["Corp.Example.com"]`, `"allowed_domains":[]`, 1)
+		if rec := e.do(t, http.MethodPut, "/sso?org=org-a", bad, append(bearer(e.users["ownerA"]), json...)...); rec.Code != http.StatusBadRequest {
+			t.Fatalf("invalid config: %d", rec.Code)
+		}
+		if rec := e.do(t, http.MethodPut, "/sso?org=org-a", body, append(bearer(e.users["ownerA"]), json...)...); rec.Code != http.StatusOK {
+			t.Fatalf("configure: %d %s", rec.Code, rec.Body)
+		}
+		rec := e.do(t, http.MethodGet, "/sso?org=org-a", "", bearer(e.users["ownerA"])...)
+		if rec.Code != http.StatusOK || strings.Contains(rec.Body.String(), "sso-secret-value") || !strings.Contains(rec.Body.String(), "corp.example.com") {
+			t.Fatalf("read back: %d %s", rec.Code, rec.Body)
+		}
+		c, _ := e.Store.SSOConfig(context.Background(), orgA)
+		if strings.Contains(string(c.ClientSecret), "sso-secret-value") {
+			t.Fatal("client secret stored in clear")
+		}
+		e.srv.SetUser(oauthtest.User{Subject: "emp-1", Email: "emp@other.example.com", EmailVerified: true})
+		if got := redirectQuery(t, e.signInFlow(t, "/signin/oidc?org=org-a&return_to=/", nil)).Get("signin_error"); got != "domain_not_allowed" {
+			t.Fatalf("other domain: %q", got)
+		}
+		e.srv.SetUser(oauthtest.User{Subject: "emp-2", Email: "emp@corp.example.com", EmailVerified: true})
+		if rec := e.signInFlow(t, "/signin/oidc?org=org-a&return_to=/", nil); sessionCookie(rec) == "" {
+			t.Fatalf("allowed domain: %d %q", rec.Code, rec.Header().Get("Location"))
+		}
+		if _, err := e.Store.IdentityUser(context.Background(), "oidc:"+e.srv.Issuer(), "emp-2"); err != nil {
+			t.Fatalf("identity: %v", err)
+		}
+		if rec := e.do(t, http.MethodGet, "/signin/oidc?org=org-b&return_to=/", ""); rec.Code != http.StatusNotFound {
+			t.Fatalf("org without SSO: %d", rec.Code)
+		}
+	})
+}

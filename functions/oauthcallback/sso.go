@@ -1,0 +1,167 @@
+package oauthcallback
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/shared/audit"
+	"github.com/gatehouse-dev/gatehouse/shared/authz"
+	"github.com/gatehouse-dev/gatehouse/shared/envelope"
+	"github.com/gatehouse-dev/gatehouse/shared/store"
+	"github.com/gatehouse-dev/gatehouse/shared/web"
+)
+
+// ssoRequest is the body of PUT /sso.
+type ssoRequest struct {
+	Issuer         string   `json:"issuer"`
+	ClientID       string   `json:"client_id"`
+	ClientSecret   string   `json:"client_secret"`
+	AllowedDomains []string `json:"allowed_domains"`
+}
+
+// ssoJSON is a configuration as read back: never the secret.
+type ssoJSON struct {
+	Issuer         string    `json:"issuer"`
+	ClientID       string    `json:"client_id"`
+	AllowedDomains []string  `json:"allowed_domains"`
+	UpdatedAt      time.Time `json:"updated_at"`
+	SignInURL      string    `json:"sign_in_url"`
+}
+
+// owner returns the member if they own the organization: single sign-on
+// is managed by owners only.
+func owner(r *http.Request) (authz.Member, error) {
+	m, ok := authz.MemberFrom(r.Context())
+	if !ok || m.Role != authz.RoleOwner {
+		return m, web.Forbidden().WithCause(errors.New("sso configuration is owner-only"))
+	}
+	return m, nil
+}
+
+// getSSO answers GET /sso?org=.
+func (s *server) getSSO(w http.ResponseWriter, r *http.Request) error {
+	m, err := owner(r)
+	if err != nil {
+		return err
+	}
+	c, err := s.d.Store.SSOConfig(r.Context(), m.OrgID)
+	if errors.Is(err, store.ErrNotFound) {
+		return web.NotFound()
+	} else if err != nil {
+		return web.Unavailable(err)
+	}
+	return web.WriteJSON(w, http.StatusOK, ssoJSON{Issuer: c.Issuer, ClientID: c.ClientID, AllowedDomains: c.AllowedDomains,
+		UpdatedAt: c.UpdatedAt, SignInURL: s.callbackBase + "/signin/oidc?org=" + url.QueryEscape(c.OrgID)})
+}
+
+// putSSO answers PUT /sso?org=: creates or replaces the configuration,
+// sealing the client secret (CRED-1). Step-up required.
+func (s *server) putSSO(w http.ResponseWriter, r *http.Request) error {
+	m, err := owner(r)
+	if err != nil {
+		return err
+	}
+	if err := s.sessions.RequireRecentAuth(r.Context()); err != nil {
+		return err
+	}
+	var req ssoRequest
+	if err := web.DecodeJSON(r, &req); err != nil {
+		return err
+	}
+	if err := s.validateSSO(&req); err != nil {
+		return err
+	}
+	c, err := s.d.Store.SSOConfig(r.Context(), m.OrgID)
+	if errors.Is(err, store.ErrNotFound) {
+		c = store.SSOConfig{OrgID: m.OrgID, CreatedAt: s.d.Now()}
+		if c.ID, err = s.newSSOID(); err != nil {
+			return err
+		}
+	} else if err != nil {
+		return web.Unavailable(err)
+	}
+	c.Issuer, c.ClientID, c.AllowedDomains, c.UpdatedBy, c.UpdatedAt = req.Issuer, req.ClientID, req.AllowedDomains, m.UserID, s.d.Now()
+	if c.ClientSecret, err = s.d.Keyring.Seal(r.Context(), envelope.PurposeCredential, ssoBinding(c), []byte(req.ClientSecret)); err != nil {
+		return web.Unavailable(err)
+	}
+	err = s.d.Store.Tx(r.Context(), func(tx store.Store) error {
+		if err := tx.PutSSOConfig(r.Context(), c); err != nil {
+			return err
+		}
+		_, err := s.d.Audit.RecordTx(r.Context(), tx, audit.Event{Actor: m.UserID, OrgID: m.OrgID, Action: "sso.configure",
+			Target: c.ID, Network: s.network(r), Metadata: map[string]any{"issuer": c.Issuer, "domains": c.AllowedDomains}})
+		return err
+	})
+	if err != nil {
+		return web.Unavailable(fmt.Errorf("store sso config: %w", err))
+	}
+	s.signin.forget(c.Issuer)
+	return web.WriteJSON(w, http.StatusOK, ssoJSON{Issuer: c.Issuer, ClientID: c.ClientID, AllowedDomains: c.AllowedDomains,
+		UpdatedAt: c.UpdatedAt, SignInURL: s.callbackBase + "/signin/oidc?org=" + url.QueryEscape(c.OrgID)})
+}
+
+// deleteSSO answers DELETE /sso?org=. Step-up required.
+func (s *server) deleteSSO(w http.ResponseWriter, r *http.Request) error {
+	m, err := owner(r)
+	if err != nil {
+		return err
+	}
+	if err := s.sessions.RequireRecentAuth(r.Context()); err != nil {
+		return err
+	}
+	err = s.d.Store.Tx(r.Context(), func(tx store.Store) error {
+		if err := tx.DeleteSSOConfig(r.Context(), m.OrgID); err != nil {
+			return err
+		}
+		_, err := s.d.Audit.RecordTx(r.Context(), tx, audit.Event{Actor: m.UserID, OrgID: m.OrgID, Action: "sso.delete",
+			Target: m.OrgID, Network: s.network(r)})
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return web.NotFound()
+	} else if err != nil {
+		return web.Unavailable(err)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// validateSSO checks and normalizes a configuration (APP-1). The issuer
+// must be https (http is accepted in dev, for a local provider).
+func (s *server) validateSSO(req *ssoRequest) error {
+	v := web.NewValidator()
+	u, err := url.Parse(req.Issuer)
+	okScheme := err == nil && (u.Scheme == "https" || u.Scheme == "http" && !s.d.Config.Env.Deployed())
+	v.Require(okScheme && u.Host != "" && u.User == nil && u.RawQuery == "" && u.Fragment == "" && len(req.Issuer) <= 512,
+		"issuer", "must be the provider's https issuer URL")
+	v.Length("client_id", req.ClientID, 1, 256)
+	v.Length("client_secret", req.ClientSecret, 1, 512)
+	v.Require(len(req.AllowedDomains) >= 1 && len(req.AllowedDomains) <= 20, "allowed_domains", "1 to 20 domains")
+	for i, d := range req.AllowedDomains {
+		d = strings.ToLower(d)
+		v.Require(web.ValidEmail("x@"+d), "allowed_domains", "must be domain names")
+		req.AllowedDomains[i] = d
+	}
+	return v.Err()
+}
+
+func (s *server) newSSOID() (string, error) {
+	var b [16]byte
+	if _, err := io.ReadFull(s.d.Rand, b[:]); err != nil {
+		return "", err
+	}
+	return "sso_" + hex.EncodeToString(b[:]), nil
+}
+
+// forget drops a cached discovery document (the issuer was reconfigured).
+func (si *signIn) forget(issuer string) {
+	si.mu.Lock()
+	defer si.mu.Unlock()
+	delete(si.oidc, issuer)
+}

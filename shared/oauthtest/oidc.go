@@ -1,0 +1,116 @@
+package oauthtest
+
+import (
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"math/big"
+	"net/http"
+	"strings"
+)
+
+const keyID = "oauthtest-1"
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func (s *Server) discovery(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, map[string]any{
+		"issuer": s.URL, "authorization_endpoint": s.AuthURL(), "token_endpoint": s.TokenURL(),
+		"jwks_uri": s.URL + "/jwks", "userinfo_endpoint": s.URL + "/userinfo", "revocation_endpoint": s.RevokeURL(),
+		"response_types_supported": []string{"code"}, "subject_types_supported": []string{"public"},
+		"id_token_signing_alg_values_supported": []string{"RS256"}, "code_challenge_methods_supported": []string{"S256"},
+		"authorization_response_iss_parameter_supported": s.opts.Issuer,
+	})
+}
+
+func (s *Server) jwks(w http.ResponseWriter, _ *http.Request) {
+	pub := s.key.PublicKey
+	writeJSON(w, map[string]any{"keys": []map[string]string{{
+		"kty": "RSA", "alg": "RS256", "use": "sig", "kid": keyID,
+		"n": b64(pub.N.Bytes()), "e": b64(big.NewInt(int64(pub.E)).Bytes()),
+	}}})
+}
+
+func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+// idToken signs an RS256 ID token for g as the current user. The caller
+// holds s.mu.
+func (s *Server) idToken(g *grant) (string, error) {
+	now := s.opts.Now()
+	claims := map[string]any{
+		"iss": s.URL, "sub": s.user.Subject, "aud": g.client, "iat": now.Unix(), "exp": now.Add(s.opts.AccessTTL).Unix(),
+		"email": s.user.Email, "email_verified": s.user.EmailVerified,
+	}
+	if g.nonce != "" {
+		claims["nonce"] = g.nonce
+	}
+	return s.sign(claims)
+}
+
+// SignIDToken signs arbitrary claims with the server's key, for tests that
+// need a forged-but-well-signed or otherwise unusual ID token.
+func (s *Server) SignIDToken(claims map[string]any) (string, error) { return s.sign(claims) }
+
+func (s *Server) sign(claims map[string]any) (string, error) {
+	header, _ := json.Marshal(map[string]string{"alg": "RS256", "typ": "JWT", "kid": keyID})
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		return "", err
+	}
+	signing := b64(header) + "." + b64(payload)
+	sum := sha256.Sum256([]byte(signing))
+	sig, err := rsa.SignPKCS1v15(rand.Reader, s.key, crypto.SHA256, sum[:])
+	if err != nil {
+		return "", err
+	}
+	return signing + "." + b64(sig), nil
+}
+
+// bearerUser returns the user if the request carries a live access token.
+func (s *Server) bearerUser(r *http.Request) (User, bool) {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		tok, ok = strings.CutPrefix(r.Header.Get("Authorization"), "token ")
+	}
+	if !ok || !s.AccessTokenValid(tok) {
+		return User{}, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.user, true
+}
+
+func (s *Server) userinfo(w http.ResponseWriter, r *http.Request) {
+	u, ok := s.bearerUser(r)
+	if !ok {
+		oauthError(w, http.StatusUnauthorized, "invalid_token")
+		return
+	}
+	writeJSON(w, map[string]any{"sub": u.Subject, "email": u.Email, "email_verified": u.EmailVerified})
+}
+
+// githubUser answers like GitHub's GET /user.
+func (s *Server) githubUser(w http.ResponseWriter, r *http.Request) {
+	u, ok := s.bearerUser(r)
+	if !ok {
+		oauthError(w, http.StatusUnauthorized, "invalid_token")
+		return
+	}
+	writeJSON(w, map[string]any{"id": u.GitHubID, "login": "octo"})
+}
+
+// githubEmails answers like GitHub's GET /user/emails.
+func (s *Server) githubEmails(w http.ResponseWriter, r *http.Request) {
+	u, ok := s.bearerUser(r)
+	if !ok {
+		oauthError(w, http.StatusUnauthorized, "invalid_token")
+		return
+	}
+	writeJSON(w, []map[string]any{{"email": u.Email, "primary": true, "verified": u.EmailVerified}})
+}
