@@ -1,15 +1,28 @@
 // Package auth is the Auth HTTP function: accounts, passwords, MFA, sessions, organizations and roles, audit read, data export and deletion.
 // Locally it is mounted by `gatehouse serve`; on Cloud Run the Functions
 // Framework serves the entry point registered in init.
+//
+// This file and the files named after the core routes (accounts, login,
+// passwords, me, sessions) are the core half; extension.go builds the MFA,
+// organizations and audit-read half and hands it back as an [Extension].
 package auth
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
+	"net/url"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse/shared/bootstrap"
 	"github.com/gatehouse-dev/gatehouse/shared/config"
 	"github.com/gatehouse-dev/gatehouse/shared/entrypoint"
+	"github.com/gatehouse-dev/gatehouse/shared/password"
+	"github.com/gatehouse-dev/gatehouse/shared/session"
+	"github.com/gatehouse-dev/gatehouse/shared/store"
+	"github.com/gatehouse-dev/gatehouse/shared/token"
+	"github.com/gatehouse-dev/gatehouse/shared/web"
 )
 
 func init() {
@@ -20,16 +33,208 @@ func init() {
 	})
 }
 
-// Config holds the function's own settings.
-type Config struct{}
+// Extension is the MFA, organizations and audit-read half of the function,
+// built by newExtension in extension.go.
+type Extension interface {
+	// Register adds the extension's routes to mux.
+	Register(mux *http.ServeMux)
+	MFA
+	UserData
+}
+
+// MFA is what the core needs to know about a user's second factors.
+type MFA interface {
+	// Methods lists the second factors the user has enrolled ("totp",
+	// "webauthn", "recovery_code"); empty means the user has no MFA.
+	Methods(ctx context.Context, userID string) ([]string, error)
+	// StepUp verifies a second factor presented to POST /reauthenticate.
+	// method is "totp", "recovery_code" or "webauthn"; proof is the raw
+	// JSON of the request's "proof" field. A failed check returns a 401
+	// *web.Error with code "invalid_credentials".
+	StepUp(ctx context.Context, r *http.Request, userID, method string, proof json.RawMessage) error
+}
+
+// UserData is the extension's share of a user's data.
+type UserData interface {
+	// Export returns everything the extension keeps about the user,
+	// secrets excluded.
+	Export(ctx context.Context, userID string) (map[string]any, error)
+	// BeforeDelete removes the extension's data of the user inside the
+	// account deletion's transaction tx. It returns a 409 *web.Error with
+	// code "sole_owner" when the user is the sole owner of an organization.
+	BeforeDelete(ctx context.Context, tx store.Store, userID string) error
+}
+
+// Config holds the function's own settings. The zero Config is usable:
+// every zero field takes its default.
+type Config struct {
+	Argon2        password.Params // OWASP defaults when zero
+	MaxConcurrent int             // simultaneous password hashes; GOMAXPROCS when zero
+	Pepper        config.Secret   // optional password pepper
+	MinScore      int             // zxcvbn score new passwords must reach; 2 when zero
+	AccessTTL     time.Duration   // access-token lifetime, at most 10m; 10m when zero
+	Session       session.Config  // timeouts, grace, step-up window; origins come from the base config
+	ResetTTL      time.Duration   // password-reset link lifetime; 30m when zero
+	MagicLinkTTL  time.Duration   // magic-link lifetime; 15m when zero
+	SignupTTL     time.Duration   // sign-up confirmation link lifetime; 24h when zero
+	LinkBase      *url.URL        // where e-mailed links point; the first allowed origin, else the public URL
+	Extension     ExtensionConfig
+}
 
 // LoadConfig reads the function's settings, recording problems in l.
-func LoadConfig(l *config.Loader) Config { return Config{} }
+func LoadConfig(l *config.Loader) Config {
+	c := Config{
+		Argon2: password.Params{
+			Memory:  uint32(l.Int("GATEHOUSE_ARGON2_MEMORY_KIB", int(password.DefaultParams.Memory))),
+			Time:    uint32(l.Int("GATEHOUSE_ARGON2_TIME", int(password.DefaultParams.Time))),
+			Threads: uint8(l.Int("GATEHOUSE_ARGON2_THREADS", int(password.DefaultParams.Threads))),
+		},
+		MaxConcurrent: l.Int("GATEHOUSE_PASSWORD_MAX_CONCURRENT", 0),
+		Pepper:        l.OptionalSecret("GATEHOUSE_PASSWORD_PEPPER"),
+		MinScore:      l.Int("GATEHOUSE_PASSWORD_MIN_SCORE", password.DefaultPolicy.MinScore),
+		AccessTTL:     l.Duration("GATEHOUSE_ACCESS_TOKEN_TTL", token.MaxTTL),
+		Session: session.Config{
+			IdleTimeout:     l.Duration("GATEHOUSE_SESSION_IDLE_TIMEOUT", 24*time.Hour),
+			AbsoluteTimeout: l.Duration("GATEHOUSE_SESSION_ABSOLUTE_TIMEOUT", 30*24*time.Hour),
+			RefreshGrace:    l.Duration("GATEHOUSE_REFRESH_GRACE", 10*time.Second),
+			StepUpWindow:    l.Duration("GATEHOUSE_STEP_UP_WINDOW", 10*time.Minute),
+			NewDeviceWindow: l.Duration("GATEHOUSE_NEW_DEVICE_WINDOW", 90*24*time.Hour),
+		},
+		ResetTTL:     l.Duration("GATEHOUSE_PASSWORD_RESET_TTL", 30*time.Minute),
+		MagicLinkTTL: l.Duration("GATEHOUSE_MAGIC_LINK_TTL", 15*time.Minute),
+		SignupTTL:    l.Duration("GATEHOUSE_SIGNUP_TTL", 24*time.Hour),
+		LinkBase:     l.URL("GATEHOUSE_AUTH_LINK_URL", ""),
+		Extension:    loadExtensionConfig(l),
+	}
+	c.validate(l)
+	return c
+}
+
+func (c Config) validate(l *config.Loader) {
+	if err := c.Argon2.Validate(); err != nil {
+		l.Fail("GATEHOUSE_ARGON2_MEMORY_KIB", err.Error())
+	}
+	if c.MinScore < 0 || c.MinScore > 4 {
+		l.Fail("GATEHOUSE_PASSWORD_MIN_SCORE", "must be between 0 and 4")
+	}
+	if c.AccessTTL < time.Minute || c.AccessTTL > token.MaxTTL {
+		l.Fail("GATEHOUSE_ACCESS_TOKEN_TTL", "must be between 1m and 10m")
+	}
+	if c.ResetTTL < time.Minute || c.ResetTTL > 2*time.Hour {
+		l.Fail("GATEHOUSE_PASSWORD_RESET_TTL", "must be between 1m and 2h")
+	}
+	if c.MagicLinkTTL < time.Minute || c.MagicLinkTTL > 15*time.Minute {
+		l.Fail("GATEHOUSE_MAGIC_LINK_TTL", "must be between 1m and 15m")
+	}
+	if c.SignupTTL < time.Minute || c.SignupTTL > 72*time.Hour {
+		l.Fail("GATEHOUSE_SIGNUP_TTL", "must be between 1m and 72h")
+	}
+}
+
+// Server holds what the core routes share.
+type Server struct {
+	d        *bootstrap.Deps
+	cfg      Config
+	hasher   *password.Hasher
+	policy   password.Policy
+	signer   *token.Signer
+	sessions *session.Manager
+	ext      Extension
+}
 
 // New returns the function's handler. Routes are relative to the
 // function's URL.
 func New(d *bootstrap.Deps, cfg Config) (http.Handler, error) {
+	_, h, err := build(d, cfg, nil)
+	return h, err
+}
+
+// build returns the server and its handler; ext, if not nil, replaces the
+// extension newExtension would build (tests).
+func build(d *bootstrap.Deps, cfg Config, ext Extension) (*Server, http.Handler, error) {
+	s, err := newServer(d, cfg, ext)
+	if err != nil {
+		return nil, nil, err
+	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /healthz", d.Health())
-	return d.Wrap(mux)
+	s.routes(mux)
+	s.ext.Register(mux)
+	h, err := d.Wrap(mux)
+	return s, h, err
+}
+
+func newServer(d *bootstrap.Deps, cfg Config, ext Extension) (*Server, error) {
+	cfg = withDefaults(d, cfg)
+	hasher, err := password.New(password.Options{Params: cfg.Argon2, Pepper: cfg.Pepper,
+		MaxConcurrent: cfg.MaxConcurrent, Rand: d.Rand})
+	if err != nil {
+		return nil, fmt.Errorf("password hasher: %w", err)
+	}
+	signer, err := token.NewSigner(context.Background(), d.Store, d.Keyring, token.Options{
+		Issuer: d.Config.PublicURL.String(), TTL: cfg.AccessTTL, Now: d.Now, Rand: d.Rand})
+	if err != nil {
+		return nil, fmt.Errorf("token signer: %w", err)
+	}
+	sessions, err := session.New(d, signer, cfg.Session)
+	if err != nil {
+		return nil, err
+	}
+	if ext == nil {
+		if ext, err = newExtension(d, cfg.Extension, sessions); err != nil {
+			return nil, fmt.Errorf("auth extension: %w", err)
+		}
+	}
+	policy := password.DefaultPolicy
+	policy.MinScore = cfg.MinScore
+	return &Server{d: d, cfg: cfg, hasher: hasher, policy: policy, signer: signer, sessions: sessions, ext: ext}, nil
+}
+
+func withDefaults(d *bootstrap.Deps, c Config) Config {
+	def := func(v *time.Duration, x time.Duration) {
+		if *v == 0 {
+			*v = x
+		}
+	}
+	def(&c.AccessTTL, token.MaxTTL)
+	def(&c.ResetTTL, 30*time.Minute)
+	def(&c.MagicLinkTTL, 15*time.Minute)
+	def(&c.SignupTTL, 24*time.Hour)
+	if c.MinScore == 0 {
+		c.MinScore = password.DefaultPolicy.MinScore
+	}
+	c.Session.AllowedOrigins = d.Config.AllowedOrigins
+	c.Session.TrustedProxyHops = d.Config.TrustedProxyHops
+	if c.LinkBase == nil {
+		c.LinkBase = d.Config.PublicURL
+		if len(d.Config.AllowedOrigins) > 0 {
+			c.LinkBase, _ = url.Parse(d.Config.AllowedOrigins[0])
+		}
+	}
+	return c
+}
+
+// routes registers the core routes.
+func (s *Server) routes(mux *http.ServeMux) {
+	h := func(f web.HandlerFunc) http.Handler { return web.Handler(s.d.Logger, f) }
+	authed := func(f web.HandlerFunc) http.Handler { return s.sessions.Authenticate(h(f)) }
+	mux.Handle("POST /register", h(s.handleRegister))
+	mux.Handle("POST /register/confirm", h(s.handleRegisterConfirm))
+	mux.Handle("POST /login", h(s.handleLogin))
+	mux.Handle("POST /magic-link", h(s.handleMagicLink))
+	mux.Handle("POST /magic-link/verify", h(s.handleMagicLinkVerify))
+	mux.Handle("POST /password/reset", h(s.handleResetRequest))
+	mux.Handle("POST /password/reset/confirm", h(s.handleResetConfirm))
+	mux.Handle("POST /password/change", authed(s.handlePasswordChange))
+	mux.Handle("POST /token", h(s.sessions.Refresh))
+	mux.Handle("POST /logout", authed(s.sessions.Logout))
+	mux.Handle("POST /logout/all", authed(s.sessions.LogoutAll))
+	mux.Handle("GET /sessions", authed(s.handleSessions))
+	mux.Handle("DELETE /sessions/{id}", authed(s.handleSessionDelete))
+	mux.Handle("POST /reauthenticate", authed(s.handleReauthenticate))
+	mux.Handle("GET /me", authed(s.handleMe))
+	mux.Handle("GET /me/export", authed(s.handleExport))
+	mux.Handle("DELETE /me", authed(s.handleDeleteMe))
+	mux.Handle("POST /introspect", h(s.handleIntrospect))
+	mux.Handle("GET /.well-known/jwks.json", s.signer.Handler(s.d.Logger))
 }

@@ -1,0 +1,198 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/shared/audit"
+	"github.com/gatehouse-dev/gatehouse/shared/notify"
+	"github.com/gatehouse-dev/gatehouse/shared/password"
+	"github.com/gatehouse-dev/gatehouse/shared/ratelimit"
+	"github.com/gatehouse-dev/gatehouse/shared/session"
+	"github.com/gatehouse-dev/gatehouse/shared/store"
+	"github.com/gatehouse-dev/gatehouse/shared/web"
+)
+
+// errBadLogin is the one answer for an unknown address, a wrong password
+// and a locked account alike.
+var errBadLogin = web.Unauthorized("invalid_credentials", "The email address or password is incorrect.")
+
+// Limits of the magic-link routes.
+var (
+	limitMagicNetwork       = ratelimit.Limit{Name: "magic-link-network", Burst: 20, Period: 15 * time.Minute}
+	limitMagicAccount       = ratelimit.Limit{Name: "magic-link-account", Burst: 3, Period: 15 * time.Minute}
+	limitMagicVerifyNetwork = ratelimit.Limit{Name: "magic-link-verify-network", Burst: 30, Period: 10 * time.Minute}
+)
+
+type loginRequest struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+// mfaRequired is the /login answer for a user with a second factor.
+type mfaRequired struct {
+	MFARequired bool     `json:"mfa_required"`
+	MFAToken    string   `json:"mfa_token"`
+	Methods     []string `json:"methods"`
+}
+
+// handleLogin serves POST /login. Every path spends exactly one Argon2id
+// verification with the current parameters, so a known and an unknown
+// address take the same time; every failure gets the same 401 body.
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
+	var req loginRequest
+	if err := web.DecodeJSON(r, &req); err != nil {
+		return err
+	}
+	v := web.NewValidator()
+	email := emailField(v, req.Email)
+	v.Require(req.Password != "" && len(req.Password) <= maxPasswordBytes, "password", "must be 1 to 1024 bytes")
+	if err := v.Err(); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	u, err := s.d.Store.UserByEmail(ctx, email)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return web.Unavailable(err)
+	}
+	attempt, err := s.sessions.BeginLogin(ctx, r, email, u.ID)
+	if err != nil {
+		return err
+	}
+	if err := s.verifyPassword(ctx, u, req.Password); err != nil || attempt.Locked() {
+		return s.loginFailed(ctx, r, attempt, u.ID, err)
+	}
+	s.upgradeHash(ctx, u, req.Password)
+	return s.firstFactorPassed(w, r, u.ID, []string{"pwd"})
+}
+
+// verifyPassword checks pw against u's hash, or spends a dummy
+// verification when there is no user or no password.
+func (s *Server) verifyPassword(ctx context.Context, u store.User, pw string) error {
+	if u.ID == "" || u.PasswordHash == "" {
+		return s.hasher.VerifyDummy(ctx, pw)
+	}
+	return s.hasher.Verify(ctx, pw, u.PasswordHash)
+}
+
+// loginFailed counts the failure, audits it and answers errBadLogin. A
+// verification that could not run (context ended) is a 503 instead.
+func (s *Server) loginFailed(ctx context.Context, r *http.Request, a session.Attempt, userID string, cause error) error {
+	if cause != nil && !errors.Is(cause, password.ErrMismatch) {
+		if errors.Is(cause, password.ErrMalformedHash) || errors.Is(cause, password.ErrUnknownPepper) {
+			s.d.Logger.ErrorContext(ctx, "stored password hash cannot be verified", "user", userID, "error", cause.Error())
+		} else {
+			return web.Unavailable(cause)
+		}
+	}
+	if err := s.sessions.Failed(ctx, a); err != nil {
+		return web.Unavailable(err)
+	}
+	actor := userID
+	if actor == "" {
+		actor = "anonymous"
+	}
+	s.record(ctx, audit.Event{Actor: actor, Action: "auth.login", Target: userID, Outcome: store.OutcomeFailure,
+		Network: s.network(r), Metadata: map[string]any{"locked": a.Locked()}})
+	return errBadLogin.WithCause(cause)
+}
+
+// upgradeHash re-hashes the password when the stored hash has other
+// parameters or another pepper. A failure only delays the upgrade.
+func (s *Server) upgradeHash(ctx context.Context, u store.User, pw string) {
+	if !s.hasher.NeedsRehash(u.PasswordHash) {
+		return
+	}
+	hash, err := s.hasher.Hash(ctx, pw)
+	if err == nil {
+		err = s.d.Store.SetPasswordHash(ctx, u.ID, hash, s.d.Now())
+	}
+	if err != nil {
+		s.d.Logger.WarnContext(ctx, "password hash upgrade failed", "user", u.ID, "error", err.Error())
+	}
+}
+
+// firstFactorPassed starts a session, or hands off to the second factor
+// when the user has one.
+func (s *Server) firstFactorPassed(w http.ResponseWriter, r *http.Request, userID string, methods []string) error {
+	ctx := r.Context()
+	second, err := s.ext.Methods(ctx, userID)
+	if err != nil {
+		return keepWebError(err)
+	}
+	if len(second) == 0 {
+		return s.sessions.Complete(ctx, w, r, userID, methods)
+	}
+	tok, err := s.sessions.IssueMFAToken(ctx, userID, methods)
+	if err != nil {
+		return web.Unavailable(err)
+	}
+	return web.WriteTokenJSON(w, http.StatusOK, mfaRequired{MFARequired: true, MFAToken: tok, Methods: second})
+}
+
+type magicLinkRequest struct {
+	Email string `json:"email"`
+}
+
+// handleMagicLink serves POST /magic-link: 202 with the same body for any
+// address; an account's address is sent a single-use sign-in link.
+func (s *Server) handleMagicLink(w http.ResponseWriter, r *http.Request) error {
+	var req magicLinkRequest
+	if err := web.DecodeJSON(r, &req); err != nil {
+		return err
+	}
+	v := web.NewValidator()
+	email := emailField(v, req.Email)
+	if err := v.Err(); err != nil {
+		return err
+	}
+	if err := s.limit(r.Context(), ratelimit.Check{Limit: limitMagicNetwork, Key: s.network(r)},
+		ratelimit.Check{Limit: limitMagicAccount, Key: email}); err != nil {
+		return err
+	}
+	return s.respondThenRun(w, r, "magic link", func(ctx context.Context) error {
+		u, err := s.d.Store.UserByEmail(ctx, email)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		tok, err := s.newLinkToken(ctx, purposeMagicLink, u.ID, "", s.cfg.MagicLinkTTL)
+		if err != nil {
+			return err
+		}
+		return s.d.Notifier.Notify(ctx, notify.Message{To: u.Email, Kind: notify.KindMagicLink,
+			Subject: "Your sign-in link", Links: []string{s.link("/magic-link", tok)},
+			Text: "Open the link to sign in. It works once, for " + s.cfg.MagicLinkTTL.String() +
+				". If you did not ask for it, ignore this message."})
+	})
+}
+
+type tokenRequest struct {
+	Token string `json:"token"`
+}
+
+// handleMagicLinkVerify serves POST /magic-link/verify: it spends the link
+// and signs the user in (or hands off to their second factor).
+func (s *Server) handleMagicLinkVerify(w http.ResponseWriter, r *http.Request) error {
+	var req tokenRequest
+	if err := web.DecodeJSON(r, &req); err != nil {
+		return err
+	}
+	v := web.NewValidator()
+	v.Length("token", req.Token, tokenLen, tokenLen)
+	if err := v.Err(); err != nil {
+		return err
+	}
+	if err := s.limit(r.Context(), ratelimit.Check{Limit: limitMagicVerifyNetwork, Key: s.network(r)}); err != nil {
+		return err
+	}
+	t, err := consumeLinkToken(r.Context(), s.d.Store, purposeMagicLink, req.Token, s.d.Now())
+	if err != nil {
+		return err
+	}
+	return s.firstFactorPassed(w, r, t.Subject, []string{"email"})
+}

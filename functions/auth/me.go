@@ -1,0 +1,220 @@
+package auth
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/shared/audit"
+	"github.com/gatehouse-dev/gatehouse/shared/notify"
+	"github.com/gatehouse-dev/gatehouse/shared/session"
+	"github.com/gatehouse-dev/gatehouse/shared/store"
+	"github.com/gatehouse-dev/gatehouse/shared/web"
+)
+
+// userJSON is a user as the API shows it; the password hash never leaves.
+type userJSON struct {
+	ID              string     `json:"id"`
+	Email           string     `json:"email"`
+	Name            string     `json:"name"`
+	EmailVerifiedAt *time.Time `json:"email_verified_at"`
+	CreatedAt       time.Time  `json:"created_at"`
+	HasPassword     bool       `json:"has_password"`
+}
+
+func toUserJSON(u store.User) userJSON {
+	j := userJSON{ID: u.ID, Email: u.Email, Name: u.Name, CreatedAt: u.CreatedAt.UTC(), HasPassword: u.PasswordHash != ""}
+	if !u.EmailVerifiedAt.IsZero() {
+		t := u.EmailVerifiedAt.UTC()
+		j.EmailVerifiedAt = &t
+	}
+	return j
+}
+
+type meResponse struct {
+	User       userJSON    `json:"user"`
+	MFAMethods []string    `json:"mfa_methods"`
+	Session    sessionJSON `json:"session"`
+}
+
+// handleMe serves GET /me.
+func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	p, _ := session.FromContext(ctx)
+	u, err := s.d.Store.User(ctx, p.UserID)
+	if err != nil {
+		return web.Unavailable(err)
+	}
+	methods, err := s.ext.Methods(ctx, p.UserID)
+	if err != nil {
+		return keepWebError(err)
+	}
+	sess, err := s.d.Store.Session(ctx, p.SessionID)
+	if err != nil {
+		return web.Unavailable(err)
+	}
+	return web.WriteTokenJSON(w, http.StatusOK, meResponse{User: toUserJSON(u), MFAMethods: nonNil(methods),
+		Session: toSessionJSON(sess, p.SessionID)})
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+type deviceJSON struct {
+	DeviceID    string    `json:"device_id"`
+	Network     string    `json:"network"`
+	FirstSeenAt time.Time `json:"first_seen_at"`
+	LastSeenAt  time.Time `json:"last_seen_at"`
+}
+
+type auditJSON struct {
+	Seq      int64     `json:"seq"`
+	Time     time.Time `json:"time"`
+	Action   string    `json:"action"`
+	Target   string    `json:"target"`
+	Outcome  string    `json:"outcome"`
+	Network  string    `json:"network"`
+	Metadata string    `json:"metadata"`
+}
+
+type exportResponse struct {
+	User        userJSON       `json:"user"`
+	Sessions    []sessionJSON  `json:"sessions"`
+	Devices     []deviceJSON   `json:"devices"`
+	AuditEvents []auditJSON    `json:"audit_events"`
+	Extension   map[string]any `json:"organizations_and_mfa"`
+}
+
+// maxExportEvents bounds the audit events one export lists.
+const maxExportEvents = 10000
+
+// handleExport serves GET /me/export: everything stored about the user,
+// secrets (password hash, token hashes, sealed keys) excluded.
+func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	p, _ := session.FromContext(ctx)
+	out, err := s.export(ctx, p)
+	if err != nil {
+		return keepWebError(err)
+	}
+	w.Header().Set("Content-Disposition", `attachment; filename="gatehouse-export.json"`)
+	return web.WriteTokenJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) export(ctx context.Context, p session.Principal) (exportResponse, error) {
+	var out exportResponse
+	u, err := s.d.Store.User(ctx, p.UserID)
+	if err != nil {
+		return out, err
+	}
+	out.User = toUserJSON(u)
+	sessions, err := s.d.Store.UserSessions(ctx, p.UserID, s.d.Now())
+	if err != nil {
+		return out, err
+	}
+	out.Sessions = make([]sessionJSON, 0, len(sessions))
+	for _, sess := range sessions {
+		out.Sessions = append(out.Sessions, toSessionJSON(sess, p.SessionID))
+	}
+	devices, err := s.d.Store.UserDevices(ctx, p.UserID)
+	if err != nil {
+		return out, err
+	}
+	out.Devices = make([]deviceJSON, 0, len(devices))
+	for _, d := range devices {
+		out.Devices = append(out.Devices, deviceJSON{DeviceID: d.DeviceID, Network: d.Network,
+			FirstSeenAt: d.FirstSeenAt.UTC(), LastSeenAt: d.LastSeenAt.UTC()})
+	}
+	if out.AuditEvents, err = s.userEvents(ctx, p.UserID); err != nil {
+		return out, err
+	}
+	if out.Extension, err = s.ext.Export(ctx, p.UserID); err != nil {
+		return out, err
+	}
+	return out, nil
+}
+
+// userEvents lists the audit events the user is the actor of.
+func (s *Server) userEvents(ctx context.Context, userID string) ([]auditJSON, error) {
+	out := []auditJSON{}
+	var after int64
+	for len(out) < maxExportEvents {
+		evs, err := s.d.Store.ActorAuditEvents(ctx, userID, after, 500)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range evs {
+			out = append(out, auditJSON{Seq: e.Seq, Time: e.Time.UTC(), Action: e.Action, Target: e.Target,
+				Outcome: string(e.Outcome), Network: e.Network, Metadata: e.Metadata})
+			after = e.Seq
+		}
+		if len(evs) < 500 {
+			break
+		}
+	}
+	return out, nil
+}
+
+// handleDeleteMe serves DELETE /me (step-up required). In one transaction
+// the extension removes its data (refusing, 409 sole_owner, while the user
+// solely owns an organization), the deletion is audited, and the user row
+// is deleted with everything that references it. Audit events keep the
+// opaque user id, which from then on names no one: that is the
+// pseudonymization (the audit log is append-only and cannot be rewritten).
+func (s *Server) handleDeleteMe(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	if err := s.sessions.RequireRecentAuth(ctx); err != nil {
+		return err
+	}
+	p, _ := session.FromContext(ctx)
+	var u store.User
+	err := s.d.Store.Tx(ctx, func(tx store.Store) error {
+		var err error
+		if u, err = tx.User(ctx, p.UserID); err != nil {
+			return err
+		}
+		if err := s.ext.BeforeDelete(ctx, tx, p.UserID); err != nil {
+			return err
+		}
+		if err := s.sessions.RevokeAllForUser(ctx, tx, p.UserID); err != nil {
+			return err
+		}
+		if _, err := s.d.Audit.RecordTx(ctx, tx, audit.Event{Actor: p.UserID, Action: "user.delete",
+			Target: p.UserID, Network: s.network(r)}); err != nil {
+			return err
+		}
+		if err := tx.ClearLockout(ctx, session.LockoutKey(u.Email)); err != nil {
+			return err
+		}
+		if err := tx.DeleteUser(ctx, p.UserID); err != nil {
+			return fmt.Errorf("delete user: %w", err)
+		}
+		return nil
+	})
+	if err := keepWebError(err); err != nil {
+		return err
+	}
+	s.notifyDeleted(ctx, u.Email)
+	for _, name := range []string{session.AccessCookie, session.RefreshCookie, session.CSRFCookie} {
+		http.SetCookie(w, &http.Cookie{Name: name, Path: "/", MaxAge: -1, Secure: true, HttpOnly: true,
+			SameSite: http.SameSiteLaxMode})
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// notifyDeleted confirms the deletion to the address that held the
+// account; the address is not kept afterwards.
+func (s *Server) notifyDeleted(ctx context.Context, email string) {
+	err := s.d.Notifier.Notify(ctx, notify.Message{To: email, Kind: notify.KindAlert,
+		Subject: "Your account was deleted",
+		Text:    "Your account and its personal data were deleted. If you did not do this, contact support."})
+	if err != nil {
+		s.d.Logger.ErrorContext(ctx, "deletion notice not sent", "error", err.Error())
+	}
+}

@@ -1,0 +1,105 @@
+package auth
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/gatehouse-dev/gatehouse/shared/mfa"
+	"github.com/gatehouse-dev/gatehouse/shared/web"
+)
+
+// mfaCeremonyRequest is the body that finishes a WebAuthn ceremony: the
+// ceremony id from the options and the PublicKeyCredential as JSON.
+type mfaCeremonyRequest struct {
+	Ceremony   string          `json:"ceremony"`
+	Credential json.RawMessage `json:"credential"`
+}
+
+func (req *mfaCeremonyRequest) check(v *web.Validator) {
+	v.Length("ceremony", req.Ceremony, 1, 64)
+	v.Require(len(req.Credential) > 0 && req.Credential[0] == '{', "credential", "must be a PublicKeyCredential object")
+}
+
+// mfaWebAuthnOptions answers POST /mfa/webauthn/options: creation options
+// for navigator.credentials.create and the ceremony id.
+func (x *ext) mfaWebAuthnOptions(w http.ResponseWriter, r *http.Request) error {
+	if err := extEmptyBody(r); err != nil {
+		return err
+	}
+	userID := extUserID(r)
+	name := userID
+	if u, err := x.d.Store.User(r.Context(), userID); err == nil {
+		name = u.Email
+	}
+	opts, err := x.webauthn.BeginRegistration(r.Context(), userID, name)
+	if errors.Is(err, mfa.ErrTooManyCredentials) {
+		return web.Conflict("too_many_credentials", "Remove a passkey before adding another.")
+	}
+	if err != nil {
+		return extUnavailable(err)
+	}
+	return web.WriteTokenJSON(w, http.StatusOK, opts)
+}
+
+// mfaWebAuthnRegister answers POST /mfa/webauthn {ceremony, credential}.
+func (x *ext) mfaWebAuthnRegister(w http.ResponseWriter, r *http.Request) error {
+	var req mfaCeremonyRequest
+	if err := extDecode(r, &req, req.check); err != nil {
+		return err
+	}
+	c, err := x.webauthn.FinishRegistration(r.Context(), extUserID(r), req.Ceremony, req.Credential)
+	switch {
+	case errors.Is(err, mfa.ErrCeremony):
+		return web.BadRequest("invalid_ceremony", "The registration expired or was already used; start again.")
+	case errors.Is(err, mfa.ErrWebAuthn):
+		return web.BadRequest("webauthn_failed", "The passkey could not be verified.").WithCause(err)
+	case errors.Is(err, mfa.ErrAlreadyEnrolled):
+		return web.Conflict("already_enrolled", "This passkey is already registered.")
+	case err != nil:
+		return extUnavailable(err)
+	}
+	if err := x.mfaEvent(r, "mfa.webauthn.register", map[string]any{"credential": c.ID}); err != nil {
+		return extUnavailable(err)
+	}
+	return web.WriteJSON(w, http.StatusCreated, mfaCredentialJSON{ID: c.ID, Transports: append([]string{}, c.Transports...),
+		CreatedAt: c.CreatedAt})
+}
+
+// mfaWebAuthnDelete answers DELETE /mfa/webauthn/{id}: only the signed-in
+// user's own credentials can be found.
+func (x *ext) mfaWebAuthnDelete(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	if len(id) > 64 {
+		return web.NotFound()
+	}
+	err := x.webauthn.DeleteCredential(r.Context(), extUserID(r), id)
+	if errors.Is(err, mfa.ErrNotEnrolled) {
+		return web.NotFound()
+	}
+	if err != nil {
+		return extUnavailable(err)
+	}
+	if err := x.mfaEvent(r, "mfa.webauthn.delete", map[string]any{"credential": id}); err != nil {
+		return extUnavailable(err)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// mfaStepUpOptions answers POST /mfa/webauthn/step-up/options: request
+// options for re-authenticating with a passkey before POST /reauthenticate
+// (method "webauthn", proof {ceremony, credential}).
+func (x *ext) mfaStepUpOptions(w http.ResponseWriter, r *http.Request) error {
+	if err := extEmptyBody(r); err != nil {
+		return err
+	}
+	opts, err := x.webauthn.BeginLogin(r.Context(), mfa.CeremonyStepUp, extUserID(r), nil)
+	if errors.Is(err, mfa.ErrNotEnrolled) {
+		return web.Conflict("not_enrolled", "No passkey is registered.")
+	}
+	if err != nil {
+		return extUnavailable(err)
+	}
+	return web.WriteTokenJSON(w, http.StatusOK, opts)
+}

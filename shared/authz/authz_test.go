@@ -1,0 +1,206 @@
+package authz
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"testing"
+
+	"github.com/gatehouse-dev/gatehouse/shared/bootstrap/bootstraptest"
+	"github.com/gatehouse-dev/gatehouse/shared/session"
+	"github.com/gatehouse-dev/gatehouse/shared/store"
+)
+
+// newTestAuthorizer returns an Authorizer over a store holding:
+// org-a (owner alice; admin ann, operator otto, viewer vic, support sue)
+// and org-b (owner bob).
+func newTestAuthorizer(t *testing.T) (*Authorizer, *bootstraptest.Env) {
+	t.Helper()
+	env := bootstraptest.New(t, bootstraptest.SQLite(t))
+	ctx := context.Background()
+	s := env.Store
+	for org, owner := range map[string]string{"org-a": "alice", "org-b": "bob"} {
+		if err := s.CreateOrg(ctx, store.Org{ID: org, Name: org, CreatedAt: env.Now()}, owner); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A custom role whose row also names an owner-only permission (as if
+	// written around the API): the permission must still not be granted.
+	if err := s.CreateOrgRole(ctx, store.OrgRole{OrgID: "org-a", Name: "support",
+		Permissions: []string{"read", "audit.read", "billing.manage"}, CreatedAt: env.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	for user, role := range map[string]string{"ann": RoleAdmin, "otto": RoleOperator, "vic": RoleViewer, "sue": "support", "gus": "ghost"} {
+		if err := s.AddMember(ctx, store.Member{OrgID: "org-a", UserID: user, Role: role, CreatedAt: env.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return New(env.Deps), env
+}
+
+// serve runs one request for user through Require(perm) on "GET /orgs/{org}/x".
+func serve(a *Authorizer, user string, perm Permission, org string) (*httptest.ResponseRecorder, Member) {
+	var seen Member
+	mux := http.NewServeMux()
+	mux.Handle("GET /orgs/{org}/x", a.Require(perm, OrgFromPath("org"))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen, _ = MemberFrom(r.Context())
+		w.WriteHeader(http.StatusNoContent)
+	})))
+	req := httptest.NewRequest("GET", "/orgs/"+org+"/x", nil)
+	if user != "" {
+		req = req.WithContext(session.WithPrincipal(req.Context(), session.Principal{UserID: user}))
+	}
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, req)
+	return rec, seen
+}
+
+// Controls: AUTHZ-1
+func TestBuiltinRolePermissions(t *testing.T) {
+	all := Permissions()
+	for _, tc := range []struct {
+		name string
+		role string
+		want []Permission
+	}{
+		{"owner holds everything", RoleOwner, all},
+		{"admin: members, integrations, features, audit", RoleAdmin,
+			[]Permission{PermRead, PermFeaturesUse, PermMembersManage, PermIntegrationsManage, PermAuditRead}},
+		{"operator: features only", RoleOperator, []Permission{PermRead, PermFeaturesUse}},
+		{"viewer: read only", RoleViewer, []Permission{PermRead}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := BuiltinPermissions(tc.role)
+			if !ok || !slices.Equal(got, tc.want) {
+				t.Fatalf("BuiltinPermissions(%q) = %v, %v; want %v", tc.role, got, ok, tc.want)
+			}
+		})
+	}
+	if _, ok := BuiltinPermissions("support"); ok {
+		t.Fatal("a custom role name resolved as built-in")
+	}
+}
+
+// Every role against every permission in its own organization, then across
+// organizations and without a principal: only the grants in the role
+// table pass; everything else is denied.
+//
+// Controls: AUTHZ-1, AUTHZ-2, AUTHZ-3
+func TestRequire(t *testing.T) {
+	a, _ := newTestAuthorizer(t)
+	grants := map[string][]Permission{
+		"alice": Permissions(),
+		"ann":   {PermRead, PermFeaturesUse, PermMembersManage, PermIntegrationsManage, PermAuditRead},
+		"otto":  {PermRead, PermFeaturesUse},
+		"vic":   {PermRead},
+		"sue":   {PermRead, PermAuditRead},
+		"gus":   nil, // a role the organization does not have grants nothing
+		"bob":   nil, // owner of org-b, not a member of org-a
+	}
+	for user, granted := range grants {
+		for _, perm := range Permissions() {
+			rec, m := serve(a, user, perm, "org-a")
+			want := http.StatusForbidden
+			if slices.Contains(granted, perm) {
+				want = http.StatusNoContent
+			}
+			if rec.Code != want {
+				t.Errorf("%s %s in org-a: status %d, want %d", user, perm, rec.Code, want)
+			}
+			if want == http.StatusNoContent && (m.UserID != user || m.OrgID != "org-a" || !m.Can(perm)) {
+				t.Errorf("%s %s: member in context = %+v", user, perm, m)
+			}
+		}
+	}
+	for _, tc := range []struct {
+		name, user string
+		perm       Permission
+		org        string
+		want       int
+	}{
+		{"owner of A reading B", "alice", PermRead, "org-b", http.StatusForbidden},
+		{"unknown organization", "alice", PermRead, "org-zzz", http.StatusForbidden},
+		{"unknown permission", "alice", Permission("root"), "org-a", http.StatusForbidden},
+		{"no principal", "", PermRead, "org-a", http.StatusUnauthorized},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if rec, _ := serve(a, tc.user, tc.perm, tc.org); rec.Code != tc.want {
+				t.Fatalf("status %d, want %d", rec.Code, tc.want)
+			}
+		})
+	}
+}
+
+// Denials are audited: in the organization for a member lacking the
+// permission, outside it for a non-member.
+//
+// Controls: AUDIT-1, AUTHZ-3
+func TestDenialsAudited(t *testing.T) {
+	a, env := newTestAuthorizer(t)
+	serve(a, "vic", PermMembersManage, "org-a")
+	serve(a, "bob", PermRead, "org-a")
+	evs, err := env.Store.AuditEvents(context.Background(), 0, 10)
+	if err != nil || len(evs) != 2 {
+		t.Fatalf("audit events = %d, %v; want 2", len(evs), err)
+	}
+	for i, want := range []struct{ actor, org string }{{"vic", "org-a"}, {"bob", ""}} {
+		e := evs[i]
+		var meta map[string]string
+		json.Unmarshal([]byte(e.Metadata), &meta)
+		if e.Action != "authz.deny" || e.Outcome != store.OutcomeDenied || e.Actor != want.actor || e.OrgID != want.org ||
+			e.Target != "org:org-a" || meta["route"] != "GET /orgs/{org}/x" {
+			t.Errorf("event %d = %+v", i, e)
+		}
+	}
+}
+
+// A store that cannot answer denies with 503, never lets the request through.
+//
+// Controls: APP-5, AUTHZ-2
+func TestRequireFailsClosed(t *testing.T) {
+	a, env := newTestAuthorizer(t)
+	env.Store.Close()
+	if rec, _ := serve(a, "alice", PermRead, "org-a"); rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("status %d with the store down, want 503", rec.Code)
+	}
+}
+
+// Controls: AUTHZ-1, APP-1
+func TestParseCustomPermissions(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		in    []string
+		want  []Permission
+		valid bool
+	}{
+		{"sorted and kept", []string{"audit.read", "read"}, []Permission{PermRead, PermAuditRead}, true},
+		{"empty", nil, nil, false},
+		{"unknown", []string{"read", "sudo"}, nil, false},
+		{"owner-only billing", []string{"billing.manage"}, nil, false},
+		{"owner-only transfer", []string{"org.transfer"}, nil, false},
+		{"duplicate", []string{"read", "read"}, nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ParseCustomPermissions(tc.in)
+			if (err == nil) != tc.valid || !slices.Equal(got, tc.want) {
+				t.Fatalf("ParseCustomPermissions(%v) = %v, %v", tc.in, got, err)
+			}
+		})
+	}
+	for name, ok := range map[string]bool{"support": true, "ci-bot_2": true, "admin": false, "owner": false,
+		"A": false, "x": false, "Support": false, "1abc": false, "a b": false, "abcdefghijklmnopqrstuvwxyz0123456": false} {
+		if ValidCustomRoleName(name) != ok {
+			t.Errorf("ValidCustomRoleName(%q) = %v", name, !ok)
+		}
+	}
+}
+
+// Controls: AUTHZ-1
+func TestGrants(t *testing.T) {
+	admin := Member{Permissions: []Permission{PermRead, PermMembersManage}}
+	if !Grants(admin, []Permission{PermRead}) || Grants(admin, []Permission{PermRead, PermIntegrationsManage}) {
+		t.Fatal("Grants must allow exactly subsets of the actor's permissions")
+	}
+}
