@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gatehouse-dev/gatehouse/functions/rotate"
 	"github.com/gatehouse-dev/gatehouse/shared/audit"
 	"github.com/gatehouse-dev/gatehouse/shared/bootstrap"
 	"github.com/gatehouse-dev/gatehouse/shared/store/postgres"
@@ -60,7 +61,7 @@ func newAudit() *cobra.Command {
 				return err
 			}
 			defer d.Close()
-			r, err := audit.Verify(cmd.Context(), d.Store)
+			r, err := audit.Verify(cmd.Context(), d.Store, audit.CheckCheckpoint(rotate.CheckpointChecker(d.Store, d.Keyring)))
 			var broken *audit.BrokenLinkError
 			if errors.As(err, &broken) {
 				fmt.Fprintf(cmd.OutOrStdout(), "BROKEN at event %d: %s\n", broken.Seq, broken.Reason)

@@ -181,6 +181,9 @@ func TestRetentionSignedCheckpoint(t *testing.T) {
 			if err := check(ctx, cp.AuditCheckpoint); err != nil {
 				t.Fatalf("CheckpointChecker: %v", err)
 			}
+			if _, err := audit.Verify(ctx, f.Store, audit.CheckCheckpoint(check)); err != nil {
+				t.Fatalf("audit.Verify with the checkpoint check: %v", err)
+			}
 			for _, tc := range []struct{ name, q string }{
 				{"signature replaced", `UPDATE audit_checkpoint SET signature = ?`},
 				{"sequence moved", `UPDATE audit_checkpoint SET seq = seq + 1, signature = ?`},
@@ -191,6 +194,10 @@ func TestRetentionSignedCheckpoint(t *testing.T) {
 				}
 				if err := check(ctx, cp.AuditCheckpoint); !errors.Is(err, ErrCheckpointSignature) {
 					t.Fatalf("%s: CheckpointChecker = %v, want ErrCheckpointSignature", tc.name, err)
+				}
+				var broken *audit.BrokenLinkError
+				if _, err := audit.Verify(ctx, f.Store, audit.CheckCheckpoint(check)); !errors.As(err, &broken) {
+					t.Fatalf("%s: audit.Verify with the checkpoint check = %v, want a broken link", tc.name, err)
 				}
 			}
 		})

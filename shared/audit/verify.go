@@ -24,6 +24,19 @@ type Report struct {
 	Head     [32]byte
 }
 
+// VerifyOption adjusts [Verify].
+type VerifyOption func(*verifyOptions)
+
+type verifyOptions struct {
+	checkpoint func(context.Context, store.AuditCheckpoint) error
+}
+
+// CheckCheckpoint makes [Verify] run check on a non-empty retention
+// checkpoint before trusting the chain that starts there.
+func CheckCheckpoint(check func(context.Context, store.AuditCheckpoint) error) VerifyOption {
+	return func(o *verifyOptions) { o.checkpoint = check }
+}
+
 // pageSize is how many events Verify reads at a time.
 const pageSize = 1000
 
@@ -32,10 +45,24 @@ const pageSize = 1000
 // first event that was changed, inserted, removed or reordered, or whose
 // successor's link does not match; a chain whose last events were removed
 // is caught against the stored head.
-func Verify(ctx context.Context, s store.AuditLog) (Report, error) {
+//
+// With [CheckCheckpoint], a chain that starts at a retention checkpoint is
+// trusted only if the checkpoint itself passes the given check (its
+// signature): otherwise anyone able to write the checkpoint could hide the
+// events before it.
+func Verify(ctx context.Context, s store.AuditLog, opts ...VerifyOption) (Report, error) {
+	var o verifyOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	cp, err := s.AuditCheckpoint(ctx)
 	if err != nil {
 		return Report{}, err
+	}
+	if cp.Seq > 0 && o.checkpoint != nil {
+		if err := o.checkpoint(ctx, cp); err != nil {
+			return Report{}, &BrokenLinkError{Seq: cp.Seq, Reason: "retention checkpoint fails its check: " + err.Error()}
+		}
 	}
 	r := Report{From: cp.Seq + 1, To: cp.Seq, Head: cp.Hash}
 	for {
