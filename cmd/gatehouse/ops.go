@@ -25,24 +25,21 @@ what the application needs, and only SELECT and INSERT on the audit log.
 The embedded SQLite database migrates itself on open.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			d, _, err := bootstrap.FromEnv(cmd.Context())
-			if err != nil {
+			return withDeps(cmd, func(d *bootstrap.Deps) error {
+				pg, ok := d.Store.(*postgres.DB)
+				if !ok {
+					fmt.Fprintln(cmd.OutOrStdout(), "SQLite database is up to date:", d.Config.SQLitePath())
+					return nil
+				}
+				applied, err := pg.Migrate(cmd.Context(), appRole)
+				for _, v := range applied {
+					fmt.Fprintln(cmd.OutOrStdout(), "applied", v)
+				}
+				if err == nil && len(applied) == 0 {
+					fmt.Fprintln(cmd.OutOrStdout(), "database is up to date")
+				}
 				return err
-			}
-			defer d.Close()
-			pg, ok := d.Store.(*postgres.DB)
-			if !ok {
-				fmt.Fprintln(cmd.OutOrStdout(), "SQLite database is up to date:", d.Config.SQLitePath())
-				return nil
-			}
-			applied, err := pg.Migrate(cmd.Context(), appRole)
-			for _, v := range applied {
-				fmt.Fprintln(cmd.OutOrStdout(), "applied", v)
-			}
-			if err == nil && len(applied) == 0 {
-				fmt.Fprintln(cmd.OutOrStdout(), "database is up to date")
-			}
-			return err
+			})
 		},
 	}
 	cmd.Flags().StringVar(&appRole, "app-role", "", "PostgreSQL role the functions connect as (granted least privilege)")
@@ -56,22 +53,19 @@ func newAudit() *cobra.Command {
 		Short: "Walk the hash chain and name the first broken link",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			d, _, err := bootstrap.FromEnv(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer d.Close()
-			r, err := audit.Verify(cmd.Context(), d.Store, audit.CheckCheckpoint(rotate.CheckpointChecker(d.Store, d.Keyring)))
-			var broken *audit.BrokenLinkError
-			if errors.As(err, &broken) {
-				fmt.Fprintf(cmd.OutOrStdout(), "BROKEN at event %d: %s\n", broken.Seq, broken.Reason)
-				return errors.New("audit chain verification failed")
-			}
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "ok: %d events verified (seq %d..%d), head %x\n", r.Events, r.From, r.To, r.Head)
-			return nil
+			return withDeps(cmd, func(d *bootstrap.Deps) error {
+				r, err := audit.Verify(cmd.Context(), d.Store, audit.CheckCheckpoint(rotate.CheckpointChecker(d.Store, d.Keyring)))
+				var broken *audit.BrokenLinkError
+				if errors.As(err, &broken) {
+					fmt.Fprintf(cmd.OutOrStdout(), "BROKEN at event %d: %s\n", broken.Seq, broken.Reason)
+					return errors.New("audit chain verification failed")
+				}
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "ok: %d events verified (seq %d..%d), head %x\n", r.Events, r.From, r.To, r.Head)
+				return nil
+			})
 		},
 	})
 	return cmd
@@ -84,21 +78,18 @@ func newKeys() *cobra.Command {
 		Short: "List data keys and their states",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			d, _, err := bootstrap.FromEnv(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer d.Close()
-			keys, err := d.Store.ListDataKeys(cmd.Context())
-			if err != nil {
-				return err
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tSTATE\tCREATED\tKEK VERSION")
-			for _, k := range keys {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.ID, k.State, k.CreatedAt.UTC().Format("2006-01-02T15:04:05Z"), k.KEKVersion)
-			}
-			return tw.Flush()
+			return withDeps(cmd, func(d *bootstrap.Deps) error {
+				keys, err := d.Store.ListDataKeys(cmd.Context())
+				if err != nil {
+					return err
+				}
+				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "ID\tSTATE\tCREATED\tKEK VERSION")
+				for _, k := range keys {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.ID, k.State, k.CreatedAt.UTC().Format("2006-01-02T15:04:05Z"), k.KEKVersion)
+				}
+				return tw.Flush()
+			})
 		},
 	})
 	cmd.AddCommand(&cobra.Command{
@@ -106,20 +97,17 @@ func newKeys() *cobra.Command {
 		Short: "Make a new primary data key (the old one stays decrypt-only)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			d, _, err := bootstrap.FromEnv(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer d.Close()
-			k, err := d.Keyring.Rotate(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if _, err := d.Audit.Record(cmd.Context(), audit.Event{Actor: "cli:" + currentUser(), Action: "keys.rotate", Target: k.ID}); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "new primary data key %s\n", k.ID)
-			return nil
+			return withDeps(cmd, func(d *bootstrap.Deps) error {
+				k, err := d.Keyring.Rotate(cmd.Context())
+				if err != nil {
+					return err
+				}
+				if _, err := d.Audit.Record(cmd.Context(), audit.Event{Actor: "cli:" + currentUser(), Action: "keys.rotate", Target: k.ID}); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "new primary data key %s\n", k.ID)
+				return nil
+			})
 		},
 	})
 	return cmd
@@ -130,4 +118,15 @@ func currentUser() string {
 		return u
 	}
 	return "operator"
+}
+
+// withDeps opens the dependencies the GATEHOUSE_* variables describe, runs
+// fn with them and closes them when fn returns.
+func withDeps(cmd *cobra.Command, fn func(d *bootstrap.Deps) error) error {
+	d, _, err := bootstrap.FromEnv(cmd.Context())
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return fn(d)
 }

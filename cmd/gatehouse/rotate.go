@@ -139,25 +139,22 @@ func newRotateCheckpoint() *cobra.Command {
 		Short: "Verify the signature of the audit retention checkpoint",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			d, _, err := bootstrap.FromEnv(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer d.Close()
-			cp, err := rotate.VerifyCheckpoint(cmd.Context(), d.Store, d.Keyring)
-			switch {
-			case errors.Is(err, rotate.ErrCheckpointSignature):
-				fmt.Fprintf(cmd.OutOrStdout(), "FORGED OR ALTERED checkpoint at event %d\n", cp.Seq)
-				return err
-			case err != nil:
-				return err
-			case cp.Seq == 0:
-				fmt.Fprintln(cmd.OutOrStdout(), "no checkpoint: no audit event was ever deleted")
-			default:
-				fmt.Fprintf(cmd.OutOrStdout(), "ok: checkpoint at event %d (%s), hash %x, signature verified\n",
-					cp.Seq, cp.Time.UTC().Format(time.RFC3339), cp.Hash)
-			}
-			return nil
+			return withDeps(cmd, func(d *bootstrap.Deps) error {
+				cp, err := rotate.VerifyCheckpoint(cmd.Context(), d.Store, d.Keyring)
+				switch {
+				case errors.Is(err, rotate.ErrCheckpointSignature):
+					fmt.Fprintf(cmd.OutOrStdout(), "FORGED OR ALTERED checkpoint at event %d\n", cp.Seq)
+					return err
+				case err != nil:
+					return err
+				case cp.Seq == 0:
+					fmt.Fprintln(cmd.OutOrStdout(), "no checkpoint: no audit event was ever deleted")
+				default:
+					fmt.Fprintf(cmd.OutOrStdout(), "ok: checkpoint at event %d (%s), hash %x, signature verified\n",
+						cp.Seq, cp.Time.UTC().Format(time.RFC3339), cp.Hash)
+				}
+				return nil
+			})
 		},
 	}
 }

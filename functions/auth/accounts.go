@@ -31,30 +31,11 @@ const (
 	tokenLen         = 43 // base64url of 32 bytes
 )
 
-type registerRequest struct {
-	Email string `json:"email"`
-}
-
 // handleRegister serves POST /register. Every well-formed request gets the
 // same 202 body: a new address is sent a confirmation link, an existing
 // one a notice that someone tried to sign up with it.
 func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) error {
-	var req registerRequest
-	if err := web.DecodeJSON(r, &req); err != nil {
-		return err
-	}
-	v := web.NewValidator()
-	email := emailField(v, req.Email)
-	if err := v.Err(); err != nil {
-		return err
-	}
-	if err := s.limit(r.Context(), ratelimit.Check{Limit: limitRegisterNetwork, Key: s.network(r)},
-		ratelimit.Check{Limit: limitRegisterAccount, Key: email}); err != nil {
-		return err
-	}
-	return s.respondThenRun(w, r, "register", func(ctx context.Context) error {
-		return s.sendSignup(ctx, email)
-	})
+	return s.acceptEmailRequest(w, r, "register", limitRegisterNetwork, limitRegisterAccount, s.sendSignup)
 }
 
 // sendSignup sends the confirmation link, or the "someone tried" notice.
@@ -90,17 +71,10 @@ type registerConfirmRequest struct {
 // starts a session.
 func (s *Server) handleRegisterConfirm(w http.ResponseWriter, r *http.Request) error {
 	var req registerConfirmRequest
-	if err := web.DecodeJSON(r, &req); err != nil {
-		return err
-	}
-	v := web.NewValidator()
-	v.Length("token", req.Token, tokenLen, tokenLen)
-	v.Length("name", req.Name, 0, maxNameLen)
-	s.checkPassword(v, req.Password)
-	if err := v.Err(); err != nil {
-		return err
-	}
-	if err := s.limit(r.Context(), ratelimit.Check{Limit: limitConfirmNetwork, Key: s.network(r)}); err != nil {
+	if err := s.decodeLinkRequest(r, &req, &req.Token, limitConfirmNetwork, func(v *web.Validator) {
+		v.Length("name", req.Name, 0, maxNameLen)
+		s.checkPassword(v, req.Password)
+	}); err != nil {
 		return err
 	}
 	hash, err := s.hasher.Hash(r.Context(), req.Password)

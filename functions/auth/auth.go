@@ -17,7 +17,6 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/shared/bootstrap"
 	"github.com/gatehouse-dev/gatehouse/shared/config"
-	"github.com/gatehouse-dev/gatehouse/shared/entrypoint"
 	"github.com/gatehouse-dev/gatehouse/shared/password"
 	"github.com/gatehouse-dev/gatehouse/shared/session"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
@@ -26,10 +25,8 @@ import (
 )
 
 func init() {
-	entrypoint.HTTP("Auth", func(ctx context.Context) (http.Handler, error) {
-		return bootstrap.Build(ctx, func(d *bootstrap.Deps, l *config.Loader) (http.Handler, error) {
-			return New(d, LoadConfig(l))
-		})
+	bootstrap.HTTP("Auth", func(d *bootstrap.Deps, l *config.Loader) (http.Handler, error) {
+		return New(d, LoadConfig(l))
 	})
 }
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/shared/audit"
+	"github.com/gatehouse-dev/gatehouse/shared/notify"
 	"github.com/gatehouse-dev/gatehouse/shared/ratelimit"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
 	"github.com/gatehouse-dev/gatehouse/shared/web"
@@ -71,6 +72,76 @@ func consumeLinkToken(ctx context.Context, st store.Store, purpose, tok string, 
 	return t, nil
 }
 
+// emailRequest is the body of the routes that e-mail an address.
+type emailRequest struct {
+	Email string `json:"email"`
+}
+
+// acceptEmailRequest serves a route that e-mails the address in the body
+// without telling the client whether an account has it: it validates the
+// address, spends the per-network limit network and the per-address limit
+// account, answers 202 (see respondThenRun) and then runs send for the
+// address. what names the route in the log.
+func (s *Server) acceptEmailRequest(w http.ResponseWriter, r *http.Request, what string,
+	network, account ratelimit.Limit, send func(ctx context.Context, email string) error) error {
+	var req emailRequest
+	if err := web.DecodeJSON(r, &req); err != nil {
+		return err
+	}
+	v := web.NewValidator()
+	email := emailField(v, req.Email)
+	if err := v.Err(); err != nil {
+		return err
+	}
+	if err := s.limit(r.Context(), ratelimit.Check{Limit: network, Key: s.network(r)},
+		ratelimit.Check{Limit: account, Key: email}); err != nil {
+		return err
+	}
+	return s.respondThenRun(w, r, what, func(ctx context.Context) error {
+		return send(ctx, email)
+	})
+}
+
+// mailAccountLink sends the account whose address is email a one-time link
+// to page for purpose, valid for ttl; msg gives the message's kind, subject
+// and text. An address no account has is sent nothing, and is no error.
+func (s *Server) mailAccountLink(ctx context.Context, email, purpose, page string, ttl time.Duration, msg notify.Message) error {
+	u, err := s.d.Store.UserByEmail(ctx, email)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	tok, err := s.newLinkToken(ctx, purpose, u.ID, "", ttl)
+	if err != nil {
+		return err
+	}
+	msg.To = u.Email
+	msg.Links = []string{s.link(page, tok)}
+	return s.d.Notifier.Notify(ctx, msg)
+}
+
+// decodeLinkRequest decodes r's body into req, a request that spends an
+// e-mailed link; tok points at req's token field. It checks the token's
+// size and whatever more check (if not nil) records, and then spends the
+// per-network limit network.
+func (s *Server) decodeLinkRequest(r *http.Request, req any, tok *string, network ratelimit.Limit,
+	check func(v *web.Validator)) error {
+	if err := web.DecodeJSON(r, req); err != nil {
+		return err
+	}
+	v := web.NewValidator()
+	v.Length("token", *tok, tokenLen, tokenLen)
+	if check != nil {
+		check(v)
+	}
+	if err := v.Err(); err != nil {
+		return err
+	}
+	return s.limit(r.Context(), ratelimit.Check{Limit: network, Key: s.network(r)})
+}
+
 // link returns the URL of an app page carrying tok in the fragment, which
 // browsers never send to a server or put in a Referer.
 func (s *Server) link(page, tok string) string {
@@ -93,16 +164,7 @@ func (s *Server) network(r *http.Request) string {
 // limit applies checks in order and maps the answer to a response: 429
 // with Retry-After, or 503 when the limiter cannot answer.
 func (s *Server) limit(ctx context.Context, checks ...ratelimit.Check) error {
-	err := s.d.Limiter.AllowAll(ctx, checks...)
-	var le *ratelimit.LimitedError
-	switch {
-	case err == nil:
-		return nil
-	case errors.As(err, &le):
-		return web.TooManyRequests(le.RetryAfter).WithCause(err)
-	default:
-		return web.Unavailable(err)
-	}
+	return ratelimit.HTTPError(s.d.Limiter.AllowAll(ctx, checks...))
 }
 
 // record appends an audit event outside any transaction, logging (not

@@ -132,43 +132,18 @@ func (s *Server) firstFactorPassed(w http.ResponseWriter, r *http.Request, userI
 	return web.WriteTokenJSON(w, http.StatusOK, mfaRequired{MFARequired: true, MFAToken: tok, Methods: second})
 }
 
-type magicLinkRequest struct {
-	Email string `json:"email"`
-}
-
 // handleMagicLink serves POST /magic-link: 202 with the same body for any
 // address; an account's address is sent a single-use sign-in link.
 func (s *Server) handleMagicLink(w http.ResponseWriter, r *http.Request) error {
-	var req magicLinkRequest
-	if err := web.DecodeJSON(r, &req); err != nil {
-		return err
-	}
-	v := web.NewValidator()
-	email := emailField(v, req.Email)
-	if err := v.Err(); err != nil {
-		return err
-	}
-	if err := s.limit(r.Context(), ratelimit.Check{Limit: limitMagicNetwork, Key: s.network(r)},
-		ratelimit.Check{Limit: limitMagicAccount, Key: email}); err != nil {
-		return err
-	}
-	return s.respondThenRun(w, r, "magic link", func(ctx context.Context) error {
-		u, err := s.d.Store.UserByEmail(ctx, email)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		tok, err := s.newLinkToken(ctx, purposeMagicLink, u.ID, "", s.cfg.MagicLinkTTL)
-		if err != nil {
-			return err
-		}
-		return s.d.Notifier.Notify(ctx, notify.Message{To: u.Email, Kind: notify.KindMagicLink,
-			Subject: "Your sign-in link", Links: []string{s.link("/magic-link", tok)},
-			Text: "Open the link to sign in. It works once, for " + s.cfg.MagicLinkTTL.String() +
-				". If you did not ask for it, ignore this message."})
-	})
+	return s.acceptEmailRequest(w, r, "magic link", limitMagicNetwork, limitMagicAccount, s.sendMagicLink)
+}
+
+// sendMagicLink sends the account with address email a sign-in link.
+func (s *Server) sendMagicLink(ctx context.Context, email string) error {
+	return s.mailAccountLink(ctx, email, purposeMagicLink, "/magic-link", s.cfg.MagicLinkTTL, notify.Message{
+		Kind: notify.KindMagicLink, Subject: "Your sign-in link",
+		Text: "Open the link to sign in. It works once, for " + s.cfg.MagicLinkTTL.String() +
+			". If you did not ask for it, ignore this message."})
 }
 
 type tokenRequest struct {
@@ -179,15 +154,7 @@ type tokenRequest struct {
 // and signs the user in (or hands off to their second factor).
 func (s *Server) handleMagicLinkVerify(w http.ResponseWriter, r *http.Request) error {
 	var req tokenRequest
-	if err := web.DecodeJSON(r, &req); err != nil {
-		return err
-	}
-	v := web.NewValidator()
-	v.Length("token", req.Token, tokenLen, tokenLen)
-	if err := v.Err(); err != nil {
-		return err
-	}
-	if err := s.limit(r.Context(), ratelimit.Check{Limit: limitMagicVerifyNetwork, Key: s.network(r)}); err != nil {
+	if err := s.decodeLinkRequest(r, &req, &req.Token, limitMagicVerifyNetwork, nil); err != nil {
 		return err
 	}
 	t, err := consumeLinkToken(r.Context(), s.d.Store, purposeMagicLink, req.Token, s.d.Now())

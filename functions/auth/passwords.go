@@ -2,7 +2,6 @@ package auth
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"time"
 
@@ -20,43 +19,18 @@ var (
 	limitResetAccount = ratelimit.Limit{Name: "reset-account", Burst: 3, Period: 15 * time.Minute}
 )
 
-type resetRequest struct {
-	Email string `json:"email"`
-}
-
 // handleResetRequest serves POST /password/reset: 202 with the same body
 // for any address; an account's address is sent a single-use reset link.
 func (s *Server) handleResetRequest(w http.ResponseWriter, r *http.Request) error {
-	var req resetRequest
-	if err := web.DecodeJSON(r, &req); err != nil {
-		return err
-	}
-	v := web.NewValidator()
-	email := emailField(v, req.Email)
-	if err := v.Err(); err != nil {
-		return err
-	}
-	if err := s.limit(r.Context(), ratelimit.Check{Limit: limitResetNetwork, Key: s.network(r)},
-		ratelimit.Check{Limit: limitResetAccount, Key: email}); err != nil {
-		return err
-	}
-	return s.respondThenRun(w, r, "password reset request", func(ctx context.Context) error {
-		u, err := s.d.Store.UserByEmail(ctx, email)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		tok, err := s.newLinkToken(ctx, purposeReset, u.ID, "", s.cfg.ResetTTL)
-		if err != nil {
-			return err
-		}
-		return s.d.Notifier.Notify(ctx, notify.Message{To: u.Email, Kind: notify.KindPasswordReset,
-			Subject: "Reset your password", Links: []string{s.link("/reset-password", tok)},
-			Text: "Open the link to choose a new password. It works once, for " + s.cfg.ResetTTL.String() +
-				". If you did not ask for it, ignore this message: your password stays as it is."})
-	})
+	return s.acceptEmailRequest(w, r, "password reset request", limitResetNetwork, limitResetAccount, s.sendResetLink)
+}
+
+// sendResetLink sends the account with address email a password-reset link.
+func (s *Server) sendResetLink(ctx context.Context, email string) error {
+	return s.mailAccountLink(ctx, email, purposeReset, "/reset-password", s.cfg.ResetTTL, notify.Message{
+		Kind: notify.KindPasswordReset, Subject: "Reset your password",
+		Text: "Open the link to choose a new password. It works once, for " + s.cfg.ResetTTL.String() +
+			". If you did not ask for it, ignore this message: your password stays as it is."})
 }
 
 type resetConfirmRequest struct {
@@ -70,33 +44,43 @@ type resetConfirmRequest struct {
 // the user. It answers 204; the user signs in with the new password.
 func (s *Server) handleResetConfirm(w http.ResponseWriter, r *http.Request) error {
 	var req resetConfirmRequest
-	if err := web.DecodeJSON(r, &req); err != nil {
+	if err := s.decodeLinkRequest(r, &req, &req.Token, limitConfirmNetwork, func(v *web.Validator) {
+		s.checkPassword(v, req.Password)
+	}); err != nil {
 		return err
 	}
-	v := web.NewValidator()
-	v.Length("token", req.Token, tokenLen, tokenLen)
-	s.checkPassword(v, req.Password)
-	if err := v.Err(); err != nil {
-		return err
-	}
+	return s.replacePassword(w, r, req.Password, "auth.password_reset", "",
+		func(ctx context.Context, tx store.Store) (store.User, error) {
+			t, err := consumeLinkToken(ctx, tx, purposeReset, req.Token, s.d.Now())
+			if err != nil {
+				return store.User{}, err
+			}
+			u, err := tx.User(ctx, t.Subject)
+			if err != nil {
+				return u, errInvalidLink.WithCause(err)
+			}
+			return u, nil
+		})
+}
+
+// replacePassword hashes pw and, in one transaction, finds the user with
+// find and sets the password, revoking the user's sessions but keep (see
+// setPassword). Once that commits it notifies the user and answers 204.
+// An error that is not a *web.Error is a 503.
+func (s *Server) replacePassword(w http.ResponseWriter, r *http.Request, pw, action, keep string,
+	find func(ctx context.Context, tx store.Store) (store.User, error)) error {
 	ctx := r.Context()
-	if err := s.limit(ctx, ratelimit.Check{Limit: limitConfirmNetwork, Key: s.network(r)}); err != nil {
-		return err
-	}
-	hash, err := s.hasher.Hash(ctx, req.Password)
+	hash, err := s.hasher.Hash(ctx, pw)
 	if err != nil {
 		return web.Unavailable(err)
 	}
 	var u store.User
 	err = s.d.Store.Tx(ctx, func(tx store.Store) error {
-		t, err := consumeLinkToken(ctx, tx, purposeReset, req.Token, s.d.Now())
-		if err != nil {
+		var err error
+		if u, err = find(ctx, tx); err != nil {
 			return err
 		}
-		if u, err = tx.User(ctx, t.Subject); err != nil {
-			return errInvalidLink.WithCause(err)
-		}
-		return s.setPassword(ctx, tx, r, u, req.Password, hash, "auth.password_reset", "")
+		return s.setPassword(ctx, tx, r, u, pw, hash, action, keep)
 	})
 	if err := keepWebError(err); err != nil {
 		return err
@@ -180,22 +164,8 @@ func (s *Server) handlePasswordChange(w http.ResponseWriter, r *http.Request) er
 		return err
 	}
 	p, _ := session.FromContext(ctx)
-	hash, err := s.hasher.Hash(ctx, req.Password)
-	if err != nil {
-		return web.Unavailable(err)
-	}
-	var u store.User
-	err = s.d.Store.Tx(ctx, func(tx store.Store) error {
-		var err error
-		if u, err = tx.User(ctx, p.UserID); err != nil {
-			return err
-		}
-		return s.setPassword(ctx, tx, r, u, req.Password, hash, "auth.password_change", p.SessionID)
-	})
-	if err := keepWebError(err); err != nil {
-		return err
-	}
-	s.notifyPasswordChanged(ctx, u)
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return s.replacePassword(w, r, req.Password, "auth.password_change", p.SessionID,
+		func(ctx context.Context, tx store.Store) (store.User, error) {
+			return tx.User(ctx, p.UserID)
+		})
 }

@@ -18,7 +18,6 @@ import (
 	"github.com/gatehouse-dev/gatehouse/shared/bootstrap"
 	"github.com/gatehouse-dev/gatehouse/shared/broker"
 	"github.com/gatehouse-dev/gatehouse/shared/config"
-	"github.com/gatehouse-dev/gatehouse/shared/entrypoint"
 	"github.com/gatehouse-dev/gatehouse/shared/mfa"
 	"github.com/gatehouse-dev/gatehouse/shared/oauthstate"
 	"github.com/gatehouse-dev/gatehouse/shared/provider"
@@ -29,10 +28,8 @@ import (
 )
 
 func init() {
-	entrypoint.HTTP("OAuthCallback", func(ctx context.Context) (http.Handler, error) {
-		return bootstrap.Build(ctx, func(d *bootstrap.Deps, l *config.Loader) (http.Handler, error) {
-			return New(d, LoadConfig(l))
-		})
+	bootstrap.HTTP("OAuthCallback", func(d *bootstrap.Deps, l *config.Loader) (http.Handler, error) {
+		return New(d, LoadConfig(l))
 	})
 }
 

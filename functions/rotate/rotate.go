@@ -21,7 +21,6 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/shared/bootstrap"
 	"github.com/gatehouse-dev/gatehouse/shared/config"
-	"github.com/gatehouse-dev/gatehouse/shared/entrypoint"
 	"github.com/gatehouse-dev/gatehouse/shared/envelope"
 	"github.com/gatehouse-dev/gatehouse/shared/outbox"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
@@ -29,14 +28,12 @@ import (
 )
 
 func init() {
-	entrypoint.CloudEvent("Rotate", func(ctx context.Context) (func(context.Context, event.Event) error, error) {
-		return bootstrap.Build(ctx, func(d *bootstrap.Deps, l *config.Loader) (func(context.Context, event.Event) error, error) {
-			r, err := New(d, LoadConfig(l))
-			if err != nil {
-				return nil, err
-			}
-			return r.HandleEvent, nil
-		})
+	bootstrap.CloudEvent("Rotate", func(d *bootstrap.Deps, l *config.Loader) (func(context.Context, event.Event) error, error) {
+		r, err := New(d, LoadConfig(l))
+		if err != nil {
+			return nil, err
+		}
+		return r.HandleEvent, nil
 	})
 }
 

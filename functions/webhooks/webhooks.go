@@ -18,7 +18,6 @@ import (
 	"github.com/gatehouse-dev/gatehouse/shared/authz"
 	"github.com/gatehouse-dev/gatehouse/shared/bootstrap"
 	"github.com/gatehouse-dev/gatehouse/shared/config"
-	"github.com/gatehouse-dev/gatehouse/shared/entrypoint"
 	"github.com/gatehouse-dev/gatehouse/shared/outbox"
 	"github.com/gatehouse-dev/gatehouse/shared/session"
 	"github.com/gatehouse-dev/gatehouse/shared/token"
@@ -26,10 +25,8 @@ import (
 )
 
 func init() {
-	entrypoint.HTTP("Webhooks", func(ctx context.Context) (http.Handler, error) {
-		return bootstrap.Build(ctx, func(d *bootstrap.Deps, l *config.Loader) (http.Handler, error) {
-			return New(d, LoadConfig(l))
-		})
+	bootstrap.HTTP("Webhooks", func(d *bootstrap.Deps, l *config.Loader) (http.Handler, error) {
+		return New(d, LoadConfig(l))
 	})
 }
 

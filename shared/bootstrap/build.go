@@ -6,9 +6,30 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/cloudevents/sdk-go/v2/event"
+
 	"github.com/gatehouse-dev/gatehouse/shared/config"
+	"github.com/gatehouse-dev/gatehouse/shared/entrypoint"
 	"github.com/gatehouse-dev/gatehouse/shared/web"
 )
+
+// HTTP registers the HTTP function name (see [entrypoint.HTTP]) whose
+// handler build makes from the Deps and the Loader, as [Build] runs it.
+// Function packages call it from init.
+func HTTP(name string, build func(*Deps, *config.Loader) (http.Handler, error)) {
+	entrypoint.HTTP(name, func(ctx context.Context) (http.Handler, error) {
+		return Build(ctx, build)
+	})
+}
+
+// CloudEvent registers the CloudEvent function name (see
+// [entrypoint.CloudEvent]) whose handler build makes from the Deps and the
+// Loader, as [Build] runs it. Function packages call it from init.
+func CloudEvent(name string, build func(*Deps, *config.Loader) (func(context.Context, event.Event) error, error)) {
+	entrypoint.CloudEvent(name, func(ctx context.Context) (func(context.Context, event.Event) error, error) {
+		return Build(ctx, build)
+	})
+}
 
 // Build opens the Deps from the environment and hands them, with the
 // Loader, to build, which reads its own settings. If the configuration has

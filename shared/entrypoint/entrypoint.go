@@ -1,6 +1,7 @@
 // Package entrypoint registers Gatehouse's Cloud Run functions with the
 // Functions Framework. Each function package calls [HTTP] or [CloudEvent]
-// from its init with a constructor that returns an error.
+// from its init (through bootstrap.HTTP or bootstrap.CloudEvent, which open
+// the shared dependencies first) with a constructor that returns an error.
 //
 // On Cloud Run, where FUNCTION_TARGET names the function, the constructor
 // runs at start and a failure (a missing secret, an unreachable database)

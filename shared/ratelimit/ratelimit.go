@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/shared/store"
+	"github.com/gatehouse-dev/gatehouse/shared/web"
 )
 
 // Limit is a named rate: at most Burst requests per Period for one key,
@@ -79,6 +80,23 @@ func (l *Limiter) AllowAll(ctx context.Context, checks ...Check) error {
 		}
 	}
 	return nil
+}
+
+// HTTPError maps an answer of [Limiter.Allow] or [Limiter.AllowAll] to what
+// a handler returns: nil when allowed, a 429 [*web.Error] with Retry-After
+// when denied, and a 503 when the limiter could not answer, so the request
+// is denied, never waved through. The limiter's error is kept as the cause,
+// for the log.
+func HTTPError(err error) error {
+	var le *LimitedError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &le):
+		return web.TooManyRequests(le.RetryAfter).WithCause(err)
+	default:
+		return web.Unavailable(err)
+	}
 }
 
 func storageKey(name, key string) string {

@@ -3,6 +3,8 @@ package ratelimit_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/http"
 	"path/filepath"
 	"testing"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/shared/store"
 	"github.com/gatehouse-dev/gatehouse/shared/store/postgres/pgtest"
 	"github.com/gatehouse-dev/gatehouse/shared/store/sqlite"
+	"github.com/gatehouse-dev/gatehouse/shared/web"
 )
 
 var epoch = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
@@ -89,6 +92,43 @@ func TestFailsClosedWhenStoreBreaks(t *testing.T) {
 			err := l.Allow(ctx, limit, "ada@example.com")
 			if !errors.Is(err, ratelimit.ErrUnavailable) {
 				t.Fatalf("Allow on a broken store: %v, want ErrUnavailable (deny)", err)
+			}
+		})
+	}
+}
+
+// A denial is a 429 with Retry-After and a limiter that cannot answer is a
+// 503: neither waves the request through.
+//
+// Controls: AUTH-3, APP-5
+func TestHTTPError(t *testing.T) {
+	limited := &ratelimit.LimitedError{Limit: "login-account", RetryAfter: 90 * time.Second}
+	broken := fmt.Errorf("%w: login-account: %w", ratelimit.ErrUnavailable, errors.New("connection refused"))
+	for _, tc := range []struct {
+		name       string
+		in         error
+		status     int
+		retryAfter time.Duration
+	}{
+		{"allowed", nil, 0, 0},
+		{"denied", limited, http.StatusTooManyRequests, 90 * time.Second},
+		{"denied, wrapped", fmt.Errorf("check: %w", limited), http.StatusTooManyRequests, 90 * time.Second},
+		{"unavailable", broken, http.StatusServiceUnavailable, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := ratelimit.HTTPError(tc.in)
+			if tc.in == nil {
+				if err != nil {
+					t.Fatalf("HTTPError(nil) = %v, want nil", err)
+				}
+				return
+			}
+			var we *web.Error
+			if !errors.As(err, &we) || we.Status != tc.status || we.RetryAfter != tc.retryAfter {
+				t.Fatalf("HTTPError(%v) = %#v, want status %d, Retry-After %s", tc.in, err, tc.status, tc.retryAfter)
+			}
+			if !errors.Is(err, tc.in) {
+				t.Fatalf("HTTPError(%v) lost its cause: %v", tc.in, err)
 			}
 		})
 	}

@@ -122,16 +122,7 @@ func (m *Manager) begin(ctx context.Context, r *http.Request, email, userID stri
 
 // allow maps limiter answers to responses.
 func (m *Manager) allow(ctx context.Context, l ratelimit.Limit, key string) error {
-	err := m.limiter.Allow(ctx, l, key)
-	var le *ratelimit.LimitedError
-	switch {
-	case err == nil:
-		return nil
-	case errors.As(err, &le):
-		return web.TooManyRequests(le.RetryAfter).WithCause(err)
-	default:
-		return web.Unavailable(err)
-	}
+	return ratelimit.HTTPError(m.limiter.Allow(ctx, l, key))
 }
 
 // Failed counts a failed attempt toward the lockout and locks the account

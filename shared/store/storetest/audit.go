@@ -3,7 +3,6 @@ package storetest
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -58,16 +57,16 @@ func testAuditChain(t *testing.T, open Opener) {
 func testAuditConcurrentAppend(t *testing.T, open Opener) {
 	s, ctx := open(t), context.Background()
 	const n = 50
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			if _, err := s.AppendAuditEvent(ctx, store.AuditEvent{Time: epoch, Actor: "a", Action: "race",
-				Target: fmt.Sprint(i), Outcome: store.OutcomeSuccess}); err != nil {
-				t.Errorf("append %d: %v", i, err)
-			}
-		})
+	errs := race(n, func(i int) error {
+		_, err := s.AppendAuditEvent(ctx, store.AuditEvent{Time: epoch, Actor: "a", Action: "race",
+			Target: fmt.Sprint(i), Outcome: store.OutcomeSuccess})
+		return err
+	})
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("append %d: %v", i, err)
+		}
 	}
-	wg.Wait()
 	got, err := s.AuditEvents(ctx, 0, 2*n)
 	if err != nil || len(got) != n {
 		t.Fatalf("%d events, %v; want %d", len(got), err, n)

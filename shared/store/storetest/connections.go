@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
@@ -189,25 +188,8 @@ func testShopConnections(t *testing.T, open Opener) {
 func testOAuthNonces(t *testing.T, open Opener) {
 	s, ctx := open(t), context.Background()
 	h := sha256.Sum256([]byte("nonce"))
-	const n = 50
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() { errs[i] = s.UseOAuthNonce(ctx, h, epoch.Add(10*time.Minute)) })
-	}
-	wg.Wait()
-	wins := 0
-	for _, err := range errs {
-		switch {
-		case err == nil:
-			wins++
-		case !errors.Is(err, store.ErrUsed):
-			t.Errorf("loser got %v, want ErrUsed", err)
-		}
-	}
-	if wins != 1 {
-		t.Fatalf("%d goroutines used the nonce, want exactly 1", wins)
-	}
+	errs := race(50, func(int) error { return s.UseOAuthNonce(ctx, h, epoch.Add(10*time.Minute)) })
+	exactlyOne(t, errs, store.ErrUsed)
 	if n, err := s.PurgeOAuthNonces(ctx, epoch.Add(10*time.Minute)); err != nil || n != 0 {
 		t.Fatalf("purge before expiry = %d, %v", n, err)
 	}

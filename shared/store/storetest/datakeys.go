@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -69,16 +68,10 @@ func testDataKeys(t *testing.T, open Opener) {
 // Many instances creating a primary at once end with exactly one primary.
 func testDataKeyConcurrentPrimary(t *testing.T, open Opener) {
 	s, ctx := open(t), context.Background()
-	const n = 20
-	var wg sync.WaitGroup
-	errs := make([]error, n)
-	for i := range n {
-		wg.Go(func() {
-			errs[i] = s.CreateDataKey(ctx, store.DataKey{ID: fmt.Sprintf("k%02d", i), State: store.DataKeyPrimary,
-				Wrapped: []byte{byte(i)}, KEKVersion: "v1", CreatedAt: epoch.Add(time.Duration(i) * time.Second)})
-		})
-	}
-	wg.Wait()
+	errs := race(20, func(i int) error {
+		return s.CreateDataKey(ctx, store.DataKey{ID: fmt.Sprintf("k%02d", i), State: store.DataKeyPrimary,
+			Wrapped: []byte{byte(i)}, KEKVersion: "v1", CreatedAt: epoch.Add(time.Duration(i) * time.Second)})
+	})
 	for i, err := range errs {
 		if err != nil && !errors.Is(err, store.ErrConflict) {
 			t.Fatalf("create k%02d: %v", i, err)

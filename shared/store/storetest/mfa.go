@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
@@ -85,31 +84,7 @@ func testTOTPReplayRace(t *testing.T, open Opener) {
 	if err := s.ConfirmTOTPSecret(ctx, "u", 10, epoch); err != nil {
 		t.Fatal(err)
 	}
-	assertOneWins(t, 50, func() error { return s.UseTOTPStep(ctx, "u", 11) }, store.ErrUsed)
-}
-
-// assertOneWins runs op in n goroutines and checks that exactly one
-// succeeds and every other fails with loser.
-func assertOneWins(t *testing.T, n int, op func() error, loser error) {
-	t.Helper()
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() { errs[i] = op() })
-	}
-	wg.Wait()
-	wins := 0
-	for _, err := range errs {
-		switch {
-		case err == nil:
-			wins++
-		case !errors.Is(err, loser):
-			t.Errorf("loser got %v, want %v", err, loser)
-		}
-	}
-	if wins != 1 {
-		t.Fatalf("%d of %d succeeded, want exactly 1", wins, n)
-	}
+	exactlyOne(t, race(50, func(int) error { return s.UseTOTPStep(ctx, "u", 11) }), store.ErrUsed)
 }
 
 // Controls: AUTH-5
@@ -140,7 +115,7 @@ func testRecoveryCodes(t *testing.T, open Opener) {
 	if n, err := s.RecoveryCodesLeft(ctx, "alice"); err != nil || n != 2 {
 		t.Fatalf("RecoveryCodesLeft = %d, %v; want 2", n, err)
 	}
-	assertOneWins(t, 30, func() error { return s.UseRecoveryCode(ctx, "alice", h("a2"), epoch) }, store.ErrUsed)
+	exactlyOne(t, race(30, func(int) error { return s.UseRecoveryCode(ctx, "alice", h("a2"), epoch) }), store.ErrUsed)
 	// Regenerating invalidates every old code.
 	if err := s.ReplaceRecoveryCodes(ctx, "alice", [][32]byte{h("n1")}, epoch); err != nil {
 		t.Fatal(err)
@@ -228,9 +203,9 @@ func testWebAuthnCounterRace(t *testing.T, open Opener) {
 	if err := s.CreateWebAuthnCredential(ctx, webauthnCred("c", "u", 1)); err != nil {
 		t.Fatal(err)
 	}
-	assertOneWins(t, 30, func() error {
+	exactlyOne(t, race(30, func(int) error {
 		return s.UseWebAuthnCredential(ctx, "u", "c", store.WebAuthnUse{SignCount: 6, Time: epoch})
-	}, store.ErrConflict)
+	}), store.ErrConflict)
 }
 
 func testDeleteUserMFA(t *testing.T, open Opener) {

@@ -217,18 +217,7 @@ func testOrgOwnerRace(t *testing.T, open Opener) {
 		wg.Go(func() { s.SetMemberRole(ctx, "org", to, "operator", later) })
 	}
 	wg.Wait()
-	wins := 0
-	for _, err := range transfers {
-		switch {
-		case err == nil:
-			wins++
-		case !errors.Is(err, store.ErrOwner):
-			t.Errorf("losing transfer got %v, want ErrOwner", err)
-		}
-	}
-	if wins != 1 {
-		t.Fatalf("%d transfers succeeded, want exactly 1", wins)
-	}
+	exactlyOne(t, transfers, store.ErrOwner)
 	if got := owners(t, s, "org"); len(got) != 1 || got[0] == "owner" {
 		t.Fatalf("owners after the race = %v, want exactly one new owner", got)
 	}

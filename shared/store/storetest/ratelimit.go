@@ -2,7 +2,6 @@ package storetest
 
 import (
 	"context"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -46,19 +45,18 @@ func testRateLimitConcurrent(t *testing.T, open Opener) {
 	s, ctx := open(t), context.Background()
 	const burst = 10
 	var allowed atomic.Int64
-	var wg sync.WaitGroup
-	for range 50 {
-		wg.Go(func() {
-			d, err := s.TakeRate(ctx, "k", burst, time.Hour, epoch)
-			if err != nil {
-				t.Errorf("TakeRate: %v", err)
-			}
-			if d.Allowed {
-				allowed.Add(1)
-			}
-		})
+	errs := race(50, func(int) error {
+		d, err := s.TakeRate(ctx, "k", burst, time.Hour, epoch)
+		if d.Allowed {
+			allowed.Add(1)
+		}
+		return err
+	})
+	for _, err := range errs {
+		if err != nil {
+			t.Errorf("TakeRate: %v", err)
+		}
 	}
-	wg.Wait()
 	if allowed.Load() != burst {
 		t.Fatalf("%d of 50 concurrent requests allowed, want exactly %d", allowed.Load(), burst)
 	}

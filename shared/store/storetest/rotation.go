@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -55,28 +54,12 @@ func testLease(t *testing.T, open Opener) {
 // 20 instances race for one free lease: exactly one gets it.
 func testLeaseRace(t *testing.T, open Opener) {
 	s, ctx := open(t), context.Background()
-	const n = 20
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			_, errs[i] = s.AcquireLease(ctx, store.Lease{Name: "rotate", Holder: fmt.Sprintf("h%d", i),
-				RunID: "m", Expires: epoch.Add(time.Minute)}, epoch)
-		})
-	}
-	wg.Wait()
-	wins := 0
-	for _, err := range errs {
-		switch {
-		case err == nil:
-			wins++
-		case !errors.Is(err, store.ErrConflict):
-			t.Errorf("loser got %v, want ErrConflict", err)
-		}
-	}
-	if wins != 1 {
-		t.Fatalf("%d holders got the lease, want 1", wins)
-	}
+	errs := race(20, func(i int) error {
+		_, err := s.AcquireLease(ctx, store.Lease{Name: "rotate", Holder: fmt.Sprintf("h%d", i),
+			RunID: "m", Expires: epoch.Add(time.Minute)}, epoch)
+		return err
+	})
+	exactlyOne(t, errs, store.ErrConflict)
 }
 
 func testRotationRuns(t *testing.T, open Opener) {

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +19,21 @@ func authSession(id, userID string) (store.Session, store.RefreshToken) {
 		Network: "192.0.2.0/24", UserAgent: "test", DeviceID: "dev", AuthMethods: []string{"pwd"},
 		AuthLevel: 1, AuthTime: epoch, RefreshKey: authSealed("dk1")}
 	return s, store.RefreshToken{Hash: sha256.Sum256([]byte("rt-" + id)), IssuedAt: epoch}
+}
+
+// signedIn creates user u1 with session s1 in s and returns the session's
+// refresh token.
+func signedIn(t *testing.T, s store.Store) store.RefreshToken {
+	t.Helper()
+	ctx := context.Background()
+	if err := s.CreateUser(ctx, authUser("u1", "a@example.com")); err != nil {
+		t.Fatal(err)
+	}
+	sess, rt := authSession("s1", "u1")
+	if err := s.CreateSession(ctx, sess, rt); err != nil {
+		t.Fatal(err)
+	}
+	return rt
 }
 
 // Controls: AUTH-6
@@ -85,13 +99,7 @@ func testSessions(t *testing.T, open Opener) {
 // Controls: AUTH-6
 func testRefreshRotation(t *testing.T, open Opener) {
 	s, ctx := open(t), context.Background()
-	if err := s.CreateUser(ctx, authUser("u1", "a@example.com")); err != nil {
-		t.Fatal(err)
-	}
-	sess, rt := authSession("s1", "u1")
-	if err := s.CreateSession(ctx, sess, rt); err != nil {
-		t.Fatal(err)
-	}
+	rt := signedIn(t, s)
 	next := store.RefreshToken{Hash: sha256.Sum256([]byte("next")), SessionID: "s1", IssuedAt: epoch.Add(time.Minute)}
 	if err := s.UseRefreshGrace(ctx, rt.Hash, epoch); !errors.Is(err, store.ErrUsed) {
 		t.Fatalf("grace on a current token: err = %v, want ErrUsed", err)
@@ -132,40 +140,17 @@ func testRefreshRotation(t *testing.T, open Opener) {
 // Controls: AUTH-6
 func testRefreshRotationRace(t *testing.T, open Opener) {
 	s, ctx := open(t), context.Background()
-	if err := s.CreateUser(ctx, authUser("u1", "a@example.com")); err != nil {
-		t.Fatal(err)
-	}
-	sess, rt := authSession("s1", "u1")
-	if err := s.CreateSession(ctx, sess, rt); err != nil {
-		t.Fatal(err)
-	}
-	const n = 50
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			next := store.RefreshToken{Hash: sha256.Sum256([]byte{byte(i)}), SessionID: "s1", IssuedAt: epoch}
-			errs[i] = s.Tx(ctx, func(tx store.Store) error {
-				if _, err := tx.RefreshToken(ctx, rt.Hash); err != nil {
-					return err
-				}
-				return tx.RotateRefreshToken(ctx, rt.Hash, next, epoch.Add(time.Hour))
-			})
+	rt := signedIn(t, s)
+	errs := race(50, func(i int) error {
+		next := store.RefreshToken{Hash: sha256.Sum256([]byte{byte(i)}), SessionID: "s1", IssuedAt: epoch}
+		return s.Tx(ctx, func(tx store.Store) error {
+			if _, err := tx.RefreshToken(ctx, rt.Hash); err != nil {
+				return err
+			}
+			return tx.RotateRefreshToken(ctx, rt.Hash, next, epoch.Add(time.Hour))
 		})
-	}
-	wg.Wait()
-	wins := 0
-	for _, err := range errs {
-		switch {
-		case err == nil:
-			wins++
-		case !errors.Is(err, store.ErrUsed):
-			t.Errorf("loser got %v, want ErrUsed", err)
-		}
-	}
-	if wins != 1 {
-		t.Fatalf("%d goroutines rotated the token, want exactly 1", wins)
-	}
+	})
+	exactlyOne(t, errs, store.ErrUsed)
 }
 
 func testSigningKeys(t *testing.T, open Opener) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
@@ -61,25 +60,11 @@ func testOneTimeTokenRace(t *testing.T, open Opener) {
 		CreatedAt: epoch, ExpiresAt: epoch.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
-	const n = 50
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() { _, errs[i] = s.ConsumeOneTimeToken(ctx, "magic_link", hash, epoch) })
-	}
-	wg.Wait()
-	wins := 0
-	for _, err := range errs {
-		switch {
-		case err == nil:
-			wins++
-		case !errors.Is(err, store.ErrUsed):
-			t.Errorf("loser got %v, want ErrUsed", err)
-		}
-	}
-	if wins != 1 {
-		t.Fatalf("%d goroutines consumed the token, want exactly 1", wins)
-	}
+	errs := race(50, func(int) error {
+		_, err := s.ConsumeOneTimeToken(ctx, "magic_link", hash, epoch)
+		return err
+	})
+	exactlyOne(t, errs, store.ErrUsed)
 }
 
 func testTxRollback(t *testing.T, open Opener) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
@@ -181,15 +180,15 @@ func testLockouts(t *testing.T, open Opener) {
 		t.Fatalf("LockAccount(new) err = %v, want ErrNotFound", err)
 	}
 	const n = 20
-	var wg sync.WaitGroup
-	for range n {
-		wg.Go(func() {
-			if _, err := s.AddLoginFailure(ctx, "k", epoch, window); err != nil {
-				t.Error(err)
-			}
-		})
+	errs := race(n, func(int) error {
+		_, err := s.AddLoginFailure(ctx, "k", epoch, window)
+		return err
+	})
+	for _, err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
 	}
-	wg.Wait()
 	l, err := s.AddLoginFailure(ctx, "k", epoch.Add(time.Minute), window)
 	if err != nil || l.Failures != n+1 {
 		t.Fatalf("after %d concurrent failures and one more: %+v, %v", n, l, err)

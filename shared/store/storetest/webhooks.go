@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"reflect"
-	"sync"
 	"testing"
 	"time"
 
@@ -78,29 +77,12 @@ func testWebhookClaim(t *testing.T, open Opener) {
 // Controls: HOOK-2
 func testWebhookClaimRace(t *testing.T, open Opener) {
 	s, ctx := open(t), context.Background()
-	const n = 50
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			errs[i] = s.Tx(ctx, func(tx store.Store) error {
-				return tx.ClaimWebhookEvent(ctx, stripeEvent("evt_race", epoch))
-			})
+	errs := race(50, func(int) error {
+		return s.Tx(ctx, func(tx store.Store) error {
+			return tx.ClaimWebhookEvent(ctx, stripeEvent("evt_race", epoch))
 		})
-	}
-	wg.Wait()
-	wins := 0
-	for _, err := range errs {
-		switch {
-		case err == nil:
-			wins++
-		case !errors.Is(err, store.ErrUsed):
-			t.Errorf("loser got %v, want ErrUsed", err)
-		}
-	}
-	if wins != 1 {
-		t.Fatalf("%d transactions claimed the event, want exactly 1", wins)
-	}
+	})
+	exactlyOne(t, errs, store.ErrUsed)
 }
 
 // A claim rolled back with its transaction leaves the event claimable.
@@ -261,23 +243,9 @@ func testOutboxLeaseRace(t *testing.T, open Opener) {
 	if err := s.EnqueueOutbox(ctx, outboxMessage("race", "projects/p/topics/t", epoch)); err != nil {
 		t.Fatal(err)
 	}
-	const n = 50
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() { _, errs[i] = s.LeaseOutbox(ctx, "race", epoch, epoch.Add(time.Minute)) })
-	}
-	wg.Wait()
-	wins := 0
-	for _, err := range errs {
-		switch {
-		case err == nil:
-			wins++
-		case !errors.Is(err, store.ErrUsed):
-			t.Errorf("loser got %v, want ErrUsed", err)
-		}
-	}
-	if wins != 1 {
-		t.Fatalf("%d sweepers leased the message, want exactly 1", wins)
-	}
+	errs := race(50, func(int) error {
+		_, err := s.LeaseOutbox(ctx, "race", epoch, epoch.Add(time.Minute))
+		return err
+	})
+	exactlyOne(t, errs, store.ErrUsed)
 }
