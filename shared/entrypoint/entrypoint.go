@@ -14,6 +14,7 @@ package entrypoint
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -34,20 +35,29 @@ func targeted(name string) bool { return os.Getenv("FUNCTION_TARGET") == name }
 
 // HTTP registers an HTTP function built by build.
 func HTTP(name string, build func(context.Context) (http.Handler, error)) {
+	functions.HTTP(name, httpHandler(name, build))
+}
+
+// httpHandler builds at once when targeted, else on first request, and
+// answers 503 while it cannot build.
+func httpHandler(name string, build func(context.Context) (http.Handler, error)) http.HandlerFunc {
 	get := lazy(name, build)
 	if targeted(name) {
 		if _, err := get(); err != nil {
 			startFailed(name, err)
 		}
 	}
-	functions.HTTP(name, func(w http.ResponseWriter, r *http.Request) {
+	return func(w http.ResponseWriter, r *http.Request) {
 		h, err := get()
 		if err != nil {
-			http.Error(w, `{"error":{"code":"unavailable","message":"Service unavailable."}}`, http.StatusServiceUnavailable)
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
+			w.Header().Set("Cache-Control", "no-store")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, `{"error":{"code":"unavailable","message":"Service unavailable."}}`)
 			return
 		}
 		h.ServeHTTP(w, r)
-	})
+	}
 }
 
 // CloudEvent registers a CloudEvent function built by build.

@@ -1,0 +1,78 @@
+package bootstrap_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse-dev/gatehouse/shared/bootstrap"
+	"github.com/gatehouse-dev/gatehouse/shared/config"
+	"github.com/gatehouse-dev/gatehouse/shared/envelope"
+	"github.com/gatehouse-dev/gatehouse/shared/notify"
+	"github.com/gatehouse-dev/gatehouse/shared/store/sqlite"
+)
+
+// Controls: CRED-3
+func TestDevDefaultsAreEmbedded(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("GATEHOUSE_DATA_DIR", dir)
+	d, l, err := bootstrap.FromEnv(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if err := l.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := d.Store.(*sqlite.DB); !ok {
+		t.Fatalf("store is %T, want the embedded SQLite store", d.Store)
+	}
+	if _, ok := d.Notifier.(*notify.Mailbox); !ok {
+		t.Fatalf("notifier is %T, want the development mailbox", d.Notifier)
+	}
+	b := envelope.Binding{Org: "org-1", Record: "r1", Field: "t.f"}
+	ct, err := d.Keyring.Seal(context.Background(), envelope.PurposeCredential, b, []byte("s3cret-value"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pt, err := d.Keyring.Open(context.Background(), envelope.PurposeCredential, b, ct); err != nil || string(pt) != "s3cret-value" {
+		t.Fatalf("Open = %q, %v", pt, err)
+	}
+	fi, err := os.Stat(filepath.Join(dir, "kek.key"))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("local key file: %v, %v; want mode 0600", fi, err)
+	}
+	keys, err := d.Store.ListDataKeys(context.Background())
+	if err != nil || len(keys) != 1 || len(keys[0].Wrapped) == 0 {
+		t.Fatalf("data keys = %+v, %v; want one, stored wrapped", keys, err)
+	}
+}
+
+// Controls: APP-5, CRED-9
+func TestDeployedFunctionRefusesToBuildWithoutItsSettings(t *testing.T) {
+	t.Setenv("GATEHOUSE_ENV", "prod")
+	t.Setenv("GATEHOUSE_DATA_DIR", t.TempDir())
+	t.Setenv("GATEHOUSE_DB_URL", "postgres://app:hunter2-db-password@db.internal/gatehouse")
+	built := false
+	_, err := bootstrap.Build(context.Background(), func(*bootstrap.Deps, *config.Loader) (struct{}, error) {
+		built = true
+		return struct{}{}, nil
+	})
+	if err == nil || built {
+		t.Fatalf("Build in prod with no configuration: err = %v, built = %v; want a refusal before building", err, built)
+	}
+	for _, name := range []string{"GATEHOUSE_PROJECT_ID", "GATEHOUSE_KMS_KEY", "GATEHOUSE_NOTIFY_TOPIC", "GATEHOUSE_DB_URL"} {
+		if !strings.Contains(err.Error(), name) {
+			t.Errorf("error does not name %s: %v", name, err)
+		}
+	}
+	if strings.Contains(err.Error(), "hunter2-db-password") {
+		t.Fatalf("error repeats a secret: %v", err)
+	}
+	if !errors.Is(err, config.ErrPlainSecret) {
+		t.Errorf("a plain database URL in prod is not reported as a plain secret: %v", err)
+	}
+}
