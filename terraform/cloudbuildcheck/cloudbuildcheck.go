@@ -66,6 +66,16 @@ func (s Step) shellScript() string {
 	return ""
 }
 
+// The test step's PostgreSQL contract with shared/store/postgres/pgtest:
+// the variable holding the test server's URL (pgtest.EnvURL), and the
+// setting that makes a PostgreSQL test fail instead of skipping when the
+// URL is missing, so the race-tested suite cannot silently run on SQLite
+// alone.
+const (
+	TestDatabaseVar = "GATEHOUSE_TEST_DATABASE_URL"
+	RequirePostgres = "GATEHOUSE_REQUIRE_POSTGRES=1"
+)
+
 // Stage is one required pipeline stage and how to recognise its step.
 type Stage struct {
 	Name    string
@@ -88,7 +98,7 @@ func runs(parts ...string) func(Step) bool {
 func Stages() []Stage {
 	return []Stage{
 		{"gofmt and go vet", runs("gofmt -l", "go vet ./...")},
-		{"go test -race with PostgreSQL", runs("go test -race", "./...", "GATEHOUSE_TEST_POSTGRES_DSN")},
+		{"go test -race with PostgreSQL", runs("go test -race", "./...", TestDatabaseVar+"=", RequirePostgres)},
 		{"govulncheck", runs("govulncheck")},
 		{"gosec", runs("gosec")},
 		{"gitleaks", runs("gitleaks")},

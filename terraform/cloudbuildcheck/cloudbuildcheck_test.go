@@ -4,6 +4,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/gatehouse-dev/gatehouse/shared/store/postgres/pgtest"
 )
 
 const pipeline = "../../cloudbuild.yaml"
@@ -41,6 +43,16 @@ func TestRepositoryPipeline(t *testing.T) {
 	}
 }
 
+// The pipeline's test database variable is the one the PostgreSQL test
+// helper reads.
+//
+// Controls: INFRA-6
+func TestTestDatabaseVariableMatchesPgtest(t *testing.T) {
+	if TestDatabaseVar != pgtest.EnvURL {
+		t.Fatalf("the pipeline sets %s, pgtest reads %s", TestDatabaseVar, pgtest.EnvURL)
+	}
+}
+
 // Controls: INFRA-6, CRED-9
 func TestPipelineChecksCatchBreakage(t *testing.T) {
 	deploy := "  - id: deploy\n"
@@ -49,6 +61,8 @@ func TestPipelineChecksCatchBreakage(t *testing.T) {
 	}{
 		{"no gitleaks", "gitleaks dir . --redact --no-banner --exit-code 1", "echo skipped", "missing stage: gitleaks"},
 		{"no race detector", "go test -race -count=1 ./...", "go test ./...", "missing stage: go test -race"},
+		{"old test database variable", "export GATEHOUSE_TEST_DATABASE_URL=", "export GATEHOUSE_TEST_POSTGRES_DSN=", "missing stage: go test -race"},
+		{"PostgreSQL tests may skip", "        export GATEHOUSE_REQUIRE_POSTGRES=1\n", "", "missing stage: go test -race"},
 		{"no govulncheck", "go run golang.org/x/vuln/cmd/govulncheck@v1.9.0 ./...", "true", "missing stage: govulncheck"},
 		{"no validate", "terraform -chdir=terraform/environments/$$env validate", "true", "missing stage: terraform fmt and validate"},
 		{"deploy before scans", "  - id: gofmt-vet\n", deployStep + "  - id: gofmt-vet\n", "must come after"},

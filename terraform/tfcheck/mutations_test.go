@@ -14,6 +14,8 @@ const (
 	functionsTF = "modules/gatehouse/functions.tf"
 	accountsTF  = "modules/gatehouse/service_accounts.tf"
 	secretsTF   = "modules/gatehouse/secrets.tf"
+	envTF       = "modules/gatehouse/env.tf"
+	schedulerTF = "modules/gatehouse/scheduler.tf"
 )
 
 func mutations() []mutation {
@@ -48,7 +50,8 @@ func infraMutations() []mutation {
 		{"no API deletion protection", databaseTF, "deletion_protection_enabled = true", "deletion_protection_enabled = false", "sql-deletion-protection"},
 		{"temp files not logged", databaseTF, "\"log_temp_files\"\n      value = \"0\"", "\"log_temp_files\"\n      value = \"-1\"", "sql-logging-flags"},
 		{"statements logged", databaseTF, "\"log_min_duration_statement\"\n      value = \"-1\"", "\"log_min_duration_statement\"\n      value = \"0\"", "sql-logging-flags"},
-		{"too few connections", "environments/prod/main.tf", "db_max_connections       = 800", "db_max_connections       = 300", "db-connection-budget"},
+		{"too few connections", "environments/prod/main.tf", "db_max_connections       = 900", "db_max_connections       = 800", "db-connection-budget"},
+		{"more staging instances", "environments/staging/main.tf", "auth          = { min = 0, max = 10 }", "auth          = { min = 0, max = 20 }", "db-connection-budget"},
 		{"yearly rotation", kmsTF, `"7776000s"`, `"31536000s"`, "kms-rotation-period"},
 		{"key ring destroyable", kmsTF, "location = var.location\n\n  lifecycle {\n    prevent_destroy = true", "location = var.location\n\n  lifecycle {\n    prevent_destroy = false", "kms-prevent-destroy"},
 		{"webhooks may decrypt", accountsTF, "", `resource "google_kms_crypto_key_iam_member" "webhooks" {
@@ -77,18 +80,45 @@ func iamMutations() []mutation {
 		{"rotate public", functionsTF, "public                   = false", "public                   = true", "public-invoker-only-public-routes"},
 		{"rotate ingress open", functionsTF, `ingress                  = "ALLOW_INTERNAL_ONLY"`, `ingress                  = "ALLOW_ALL"`, "public-invoker-only-public-routes"},
 		{"allUsers on a secret", secretsTF, "", `resource "google_secret_manager_secret_iam_member" "open" {
-  secret_id = google_secret_manager_secret.token_broker.secret_id
+  secret_id = google_secret_manager_secret.password_pepper.secret_id
   role      = "roles/secretmanager.secretAccessor"
   member    = "allUsers"
 }`, "public-invoker-only-public-routes"},
 		{"pepper readable by oauthcallback", secretsTF, "member    = \"serviceAccount:${google_service_account.auth.email}\"", "member    = \"serviceAccount:${google_service_account.oauthcallback.email}\"", "secret-accessor-per-function"},
-		{"shopify reader that does not use it", functionsTF, "    { GATEHOUSE_SHOPIFY_APP_SECRET = google_secret_manager_secret.shopify_app.secret_id },\n", "", "secret-accessor-per-function"},
+		{"stripe reader that does not use it", functionsTF, "    { GATEHOUSE_STRIPE_WEBHOOK_SECRETS = google_secret_manager_secret.stripe_webhook.secret_id },\n", "", "secret-accessor-per-function"},
+		{"shared secret", secretsTF, "", `resource "google_secret_manager_secret_iam_member" "stripe_rotate" {
+  secret_id = google_secret_manager_secret.stripe_webhook.secret_id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = "serviceAccount:${google_service_account.rotate.email}"
+}`, "secret-accessor-per-function"},
 		{"project-wide secret access", accountsTF, `role    = "roles/cloudsql.client"`, `role    = "roles/secretmanager.secretAccessor"`, "secret-accessor-per-function"},
 		{"secret value in state", secretsTF, "", `resource "google_secret_manager_secret_version" "pepper" {
   secret      = google_secret_manager_secret.password_pepper.id
   secret_data = "not-a-real-pepper"
 }`, "secrets-not-in-state"},
-		{"secret in plain env", functionsTF, "GATEHOUSE_ARGON2_MAX_CONCURRENT = tostring(var.argon2_concurrency)", "GATEHOUSE_ARGON2_MAX_CONCURRENT = tostring(var.argon2_concurrency)\n    GATEHOUSE_PASSWORD_PEPPER = \"x\"", "no-secrets-in-plain-env"},
+		{"secret in plain env", envTF, "GOMEMLIMIT                        =", "GATEHOUSE_PASSWORD_PEPPER = \"x\"\n    GOMEMLIMIT =", "no-secrets-in-plain-env"},
+		{"secret in plain env from a for expression", envTF, `"GATEHOUSE_OAUTH_${upper(p)}_CLIENT_ID" => id`, `"GATEHOUSE_OAUTH_${upper(p)}_CLIENT_SECRET" => id`, "no-secrets-in-plain-env"},
+		{"secret mounted by Cloud Run", functionTF, "    direct_vpc_egress                = \"VPC_EGRESS_PRIVATE_RANGES_ONLY\"\n", `    direct_vpc_egress                = "VPC_EGRESS_PRIVATE_RANGES_ONLY"
+
+    dynamic "secret_environment_variables" {
+      for_each = var.secret_env
+      content {
+        key        = secret_environment_variables.key
+        project_id = var.project_id
+        secret     = secret_environment_variables.value
+        version    = "latest"
+      }
+    }
+`, "secret-delivery-reference"},
+		{"secret references dropped", functionTF, "runtime_env = merge(var.env, local.secret_refs)", "runtime_env = var.env", "secret-delivery-reference"},
+		{"secret pinned to a version", functionTF, "secrets/${s}/versions/latest", "secrets/${s}/versions/1", "secret-delivery-reference"},
+		{"webhooks sends notifications", accountsTF, "topic   = module.pubsub.topic_names[\"notifications\"]\n  role    = \"roles/pubsub.publisher\"\n  member  = \"serviceAccount:${google_service_account.oauthcallback.email}\"", "topic   = module.pubsub.topic_names[\"notifications\"]\n  role    = \"roles/pubsub.publisher\"\n  member  = \"serviceAccount:${google_service_account.webhooks.email}\"", "pubsub-publishers"},
+		{"rotate cannot republish billing events", accountsTF, "resource \"google_pubsub_topic_iam_member\" \"rotate_billing\" {\n  project = var.project_id\n  topic   = module.pubsub.topic_names[\"billing-events\"]", "resource \"google_pubsub_topic_iam_member\" \"rotate_billing\" {\n  project = var.project_id\n  topic   = module.pubsub.topic_names[\"rotation\"]", "pubsub-publishers"},
+		{"project-wide publisher", accountsTF, `role    = "roles/cloudsql.client"`, `role    = "roles/pubsub.publisher"`, "pubsub-publishers"},
+		{"GOMEMLIMIT below the hashes", envTF, "GOMEMLIMIT                        = \"${local.auth_gomemlimit_mib}MiB\"", "GOMEMLIMIT                        = \"100MiB\"", "auth-memory-bound"},
+		{"no GOMEMLIMIT", envTF, "GOMEMLIMIT                        = \"${local.auth_gomemlimit_mib}MiB\"", "", "auth-memory-bound"},
+		{"auth memory too small", functionsTF, "memory                   = \"${local.auth_memory_mib}Mi\"", "memory                   = \"256Mi\"", "auth-memory-bound"},
+		{"memory not derived from the hashes", envTF, "auth_memory_mib     = max(512, 128 * ceil(2 * local.auth_gomemlimit_mib / 128))", "auth_memory_mib     = 384", "auth-memory-bound"},
 	}
 }
 
@@ -104,18 +134,32 @@ func opsMutations() []mutation {
 		{"no latency alert", "modules/observability/monitoring.tf", `run.googleapis.com/request_latencies`, `run.googleapis.com/container/cpu/utilizations`, "alert-policies"},
 		{"no 5xx alert", "modules/observability/monitoring.tf", `response_code_class=\"5xx\"`, `response_code_class=\"4xx\"`, "alert-policies"},
 		{"subscription without dead letters", "modules/pubsub/main.tf", "  dead_letter_policy {", "  dead_letter_policy_removed {", "pubsub-dead-letters"},
-		{"no rotation topic", "modules/gatehouse/main.tf", `topics     = ["notifications", "billing-events", "rotation"]`, `topics     = ["notifications", "billing-events"]`, "pubsub-dead-letters"},
-		{"rotate without retry", functionTF, `"RETRY_POLICY_RETRY"`, `"RETRY_POLICY_DO_NOT_RETRY"`, "rotate-trigger-retry"},
-		{"typo in a module output", functionsTF, `module.kms.key_id
-  })
+		{"no rotation topic", "modules/gatehouse/main.tf", `topics     = ["notifications", "billing-events", "webhook-events", "rotation"]`, `topics     = ["notifications", "billing-events", "webhook-events"]`, "pubsub-dead-letters"},
+		{"no webhook events topic", "modules/gatehouse/main.tf", `topics     = ["notifications", "billing-events", "webhook-events", "rotation"]`, `topics     = ["notifications", "billing-events", "rotation"]`, "pubsub-dead-letters"},
+		{"audit lines not kept", "modules/observability/logging.tf", `jsonPayload.log_type="audit"`, `jsonPayload.audit:*`, "audit-log-routing"},
+		{"alert on an event never logged", "modules/observability/variables.tf", `jsonPayload.outcome=\"failure\"`, `jsonPayload.event=\"auth.login.failed\"`, "audit-log-routing"},
+		{"rotate without retry", schedulerTF, "  retry_policy {\n    minimum_backoff = \"10s\"", "  no_retry_policy {\n    minimum_backoff = \"10s\"", "rotate-trigger-retry"},
+		{"rotate without dead letters", schedulerTF, "dead_letter_topic_ids[\"rotation\"]", "dead_letter_topic_ids[\"notifications\"]", "rotate-trigger-retry"},
+		{"push signed as rotate itself", schedulerTF, "service_account_email = google_service_account.rotate_trigger.email", "service_account_email = google_service_account.rotate.email", "rotate-trigger-retry"},
+		{"ack deadline shorter than a run", schedulerTF, "ack_deadline_seconds       = 600", "ack_deadline_seconds       = 60", "rotate-trigger-retry"},
+		{"no push to rotate", schedulerTF, "push_endpoint = \"${module.rotate.service_uri}", "push_endpoint = \"${module.webhooks.service_uri}", "rotate-trigger-retry"},
+		{"rotate on Eventarc", functionTF, "  lifecycle {\n    precondition {", `  event_trigger {
+    trigger_region        = var.region
+    event_type            = "google.cloud.pubsub.topic.v1.messagePublished"
+    pubsub_topic          = "projects/p/topics/rotation"
+    retry_policy          = "RETRY_POLICY_RETRY"
+    service_account_email = var.service_account_email
+  }
 
-  event_trigger`, `module.kms.kek_id
-  })
-
-  event_trigger`, "references-resolve"},
+  lifecycle {
+    precondition {`, "rotate-trigger-retry"},
+		{"message the rotate function refuses", schedulerTF, `jsonencode({ reason = "schedule" })`, `jsonencode({ task = "daily" })`, "rotation-message"},
+		{"scheduled dry run", schedulerTF, `jsonencode({ reason = "schedule" })`, `jsonencode({ reason = "schedule", dry_run = true })`, "rotation-message"},
+		{"scheduled subset of tasks", schedulerTF, `jsonencode({ reason = "schedule" })`, `jsonencode({ reason = "schedule", tasks = ["purge"] })`, "rotation-message"},
+		{"typo in a module output", envTF, "GATEHOUSE_KMS_KEY      = module.kms.key_id", "GATEHOUSE_KMS_KEY      = module.kms.kek_id", "references-resolve"},
 		{"undeclared variable", "modules/gatehouse/scheduler.tf", "var.rotation_schedule", "var.rotation_cron", "references-resolve"},
 		{"missing required module argument", "environments/dev/main.tf", "  public_base_url          = var.public_base_url\n", "", "references-resolve"},
 		{"unknown module argument", "environments/dev/main.tf", "  public_base_url          = var.public_base_url\n", "  public_base_url          = var.public_base_url\n  public_url = \"x\"\n", "references-resolve"},
-		{"rotation every 5 minutes", "modules/gatehouse/variables.tf", `default     = "17 3 * * *"`, `default     = "*/5 * * * *"`, "rotate-trigger-retry"},
+		{"rotation every 5 minutes", "modules/gatehouse/variables.tf", `default     = "17 * * * *"`, `default     = "*/5 * * * *"`, "rotate-trigger-retry"},
 	}
 }

@@ -39,6 +39,23 @@ func kmsUsers() []string { return []string{"auth", "oauthcallback", "rotate"} }
 // publicRoutes returns the functions anyone on the internet may invoke.
 func publicRoutes() []string { return []string{"auth", "oauthcallback", "webhooks"} }
 
+// publishers returns, per Pub/Sub topic, the functions that publish to it:
+// auth (e-mails, alerts) and oauthcallback (the new-device alert of a
+// social sign-in) send notifications; webhooks (its outbox relay) and
+// rotate (the outbox task) publish billing and webhook events.
+func publishers() map[string][]string {
+	return map[string][]string{
+		"notifications":  {"auth", "oauthcallback"},
+		"billing-events": {"rotate", "webhooks"},
+		"webhook-events": {"rotate", "webhooks"},
+	}
+}
+
+// topics returns the Pub/Sub topics Gatehouse needs.
+func topics() []string {
+	return []string{"notifications", "billing-events", "webhook-events", "rotation"}
+}
+
 // Rules returns every check, in a stable order.
 func Rules() []Rule {
 	return []Rule{
@@ -65,12 +82,17 @@ func Rules() []Rule {
 		{"secret-accessor-per-function", []string{"INFRA-4", "CRED-9"}, checkSecretAccessors},
 		{"secrets-not-in-state", []string{"CRED-9"}, checkSecretsNotInState},
 		{"no-secrets-in-plain-env", []string{"CRED-9"}, checkNoPlainSecretEnv},
+		{"secret-delivery-reference", []string{"CRED-9"}, checkSecretDelivery},
+		{"pubsub-publishers", []string{"INFRA-4"}, checkPublishers},
+		{"auth-memory-bound", []string{"AUTH-1"}, checkAuthMemory},
 		{"environments-separate", []string{"INFRA-5"}, checkEnvironments},
 		{"provider-pinned", []string{"INFRA-5"}, checkProviderPinned},
 		{"log-bucket-locked", []string{"INFRA-7", "AUDIT-3"}, checkLockedLogBucket},
 		{"alert-policies", []string{"INFRA-7"}, checkAlertPolicies},
+		{"audit-log-routing", []string{"INFRA-7", "AUDIT-1"}, checkAuditLogRouting},
 		{"pubsub-dead-letters", nil, checkPubSubDeadLetters},
 		{"rotate-trigger-retry", []string{"CRED-8"}, checkRotateTrigger},
+		{"rotation-message", []string{"CRED-8"}, checkRotationMessage},
 		{"references-resolve", nil, checkReferences},
 	}
 }

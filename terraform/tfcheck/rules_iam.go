@@ -67,7 +67,7 @@ func checkOneServiceAccountPerFunction(c *Config) []Issue {
 	}
 	for _, b := range calls {
 		for _, sa := range append(attrRefs(b.Body, "google_service_account", "build_service_account_id"),
-			attrRefs(b.Body, "google_service_account", "event_trigger")...) {
+			attrRefs(b.Body, "google_service_account", "invokers")...) {
 			if fn, ok := owner[sa]; ok {
 				issues = append(issues, issuef(b, "reuses %s's runtime account google_service_account.%s", fn, sa))
 			}
@@ -193,8 +193,8 @@ func checkPublicInvokers(c *Config) []Issue {
 		}
 		if v.True() {
 			public = append(public, b.label(0))
-			if attr(b.Body, "event_trigger") != nil {
-				issues = append(issues, issuef(b, "an event-triggered function must not be public"))
+			if attr(b.Body, "invokers") != nil {
+				issues = append(issues, issuef(b, "a function with named invokers must not be public"))
 			}
 		}
 		if ing, _ := literalString(b.Body, "ingress"); b.label(0) == "rotate" && ing != "ALLOW_INTERNAL_ONLY" {

@@ -180,14 +180,14 @@ func checkAlertPolicies(c *Config) []Issue {
 	return issues
 }
 
-// checkPubSubDeadLetters: the three topics exist, each with a dead-letter
-// topic, and every consumer subscription dead-letters.
+// checkPubSubDeadLetters: the topics exist, each with a dead-letter topic,
+// and every subscription dead-letters.
 func checkPubSubDeadLetters(c *Config) []Issue {
 	var issues []Issue
 	for _, b := range c.ModuleCalls("pubsub") {
-		topics, _ := literalList(b.Body, "topics")
-		if !hasAll(topics, []string{"notifications", "billing-events", "rotation"}) {
-			issues = append(issues, issuef(b, "topics %v must include notifications, billing-events and rotation", topics))
+		got, _ := literalList(b.Body, "topics")
+		if !hasAll(got, topics()) {
+			issues = append(issues, issuef(b, "topics %v must include %v", got, topics()))
 		}
 	}
 	deadLetter := ""
@@ -208,36 +208,36 @@ func checkPubSubDeadLetters(c *Config) []Issue {
 	return append(issues, requireSome(c.ModuleCalls("pubsub"), "module call of modules/pubsub")...)
 }
 
-// checkRotateTrigger: rotate runs from the rotation topic with retry, and a
-// Scheduler job publishes to that topic daily (CRED-8).
-func checkRotateTrigger(c *Config) []Issue {
+// checkAuditLogRouting: the functions' audit lines (shared/audit logs each
+// event with "log_type":"audit") and warnings reach the locked bucket, and
+// the authentication-failure metric counts the audit lines of refused
+// sign-ins: action auth.login (or auth.mfa), outcome failure, from auth
+// (INFRA-7, AUDIT-1). TestAuditFiltersMatchFunctionLogs checks both filters
+// against the lines the code really writes.
+func checkAuditLogRouting(c *Config) []Issue {
 	var issues []Issue
-	for _, b := range c.ModuleCalls("function") {
-		if b.label(0) == "rotate" && !strings.Contains(c.attrSource(b.Body, "event_trigger"), `topic_ids["rotation"]`) {
-			issues = append(issues, issuef(b, "rotate must be triggered by the rotation topic"))
-		}
-	}
-	for _, b := range c.Resources("google_cloudfunctions2_function") {
-		for _, t := range nested(b.Body, "event_trigger") {
-			if p, _ := literalString(t, "retry_policy"); p != "RETRY_POLICY_RETRY" {
-				issues = append(issues, issuef(b, "event_trigger.retry_policy must be RETRY_POLICY_RETRY"))
+	sinks := c.Resources("google_logging_project_sink")
+	issues = append(issues, requireSome(sinks, "google_logging_project_sink")...)
+	for _, b := range sinks {
+		filter := c.attrSource(b.Body, "filter")
+		for _, want := range []string{`jsonPayload.log_type="audit"`, `severity>=WARNING`, `resource.type="cloud_run_revision"`} {
+			if !strings.Contains(filter, want) {
+				issues = append(issues, issuef(b, "sink filter does not select %s", want))
 			}
 		}
 	}
-	jobs := c.Resources("google_cloud_scheduler_job")
-	issues = append(issues, requireSome(jobs, "google_cloud_scheduler_job")...)
-	for _, b := range jobs {
-		topic := c.attrSource(b.Body, "pubsub_target", "topic_name")
-		schedule, _ := c.String(b, "schedule")
-		if !strings.Contains(topic, `topic_ids["rotation"]`) || !daily(schedule) {
-			issues = append(issues, issuef(b, "must publish to the rotation topic on a daily schedule (got %q)", schedule))
+	metrics := c.Resources("google_logging_metric")
+	issues = append(issues, requireSome(metrics, "google_logging_metric")...)
+	for _, b := range metrics {
+		if b.label(1) != "auth_failures" {
+			continue
+		}
+		filter, _ := c.String(b, "filter")
+		for _, want := range []string{`resource.labels.service_name="auth"`, `jsonPayload.log_type="audit"`, `"auth.login"`, `jsonPayload.outcome="failure"`} {
+			if !strings.Contains(filter, want) {
+				issues = append(issues, issuef(b, "auth failure filter does not require %s", want))
+			}
 		}
 	}
 	return issues
-}
-
-// daily reports whether a cron schedule fires once a day.
-func daily(cron string) bool {
-	f := strings.Fields(cron)
-	return len(f) == 5 && !strings.ContainsAny(f[0]+f[1], "*,/-") && f[2] == "*" && f[3] == "*" && f[4] == "*"
 }

@@ -1,12 +1,16 @@
 package tfcheck
 
 import (
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/gatehouse-dev/gatehouse/shared/config"
 )
 
 const secretAccessor = "roles/secretmanager.secretAccessor"
@@ -96,10 +100,15 @@ func checkSecretsNotInState(c *Config) []Issue {
 	return issues
 }
 
+// secretish matches the names of variables that hold secrets: client and
+// webhook secrets, the pepper, keys, passwords and URLs that embed one
+// (GATEHOUSE_DB_URL, GATEHOUSE_SMTP_URL). GATEHOUSE_PASSWORD_MAX_CONCURRENT
+// is a setting about passwords, not one.
+var secretish = regexp.MustCompile(`(?i)(SECRET|PEPPER|PRIVATE_KEY|API_KEY|PASSWORD$|_DB_URL$|_SMTP_URL$)`)
+
 // checkNoPlainSecretEnv: no function receives a secret-looking variable as
 // plain environment; secrets go through secret_env (CRED-9).
 func checkNoPlainSecretEnv(c *Config) []Issue {
-	secretish := regexp.MustCompile(`(?i)(SECRET|PEPPER|PASSWORD|PRIVATE_KEY|API_KEY)`)
 	var issues []Issue
 	for _, b := range c.ModuleCalls("function") {
 		a := b.Body.Attributes["env"]
@@ -122,22 +131,85 @@ func checkNoPlainSecretEnv(c *Config) []Issue {
 }
 
 // objectKeys returns the literal keys of the object constructors in expr,
-// including those passed to functions such as merge.
+// including those passed to functions such as merge, and the key templates
+// of for expressions with "*" for each interpolation
+// ("GATEHOUSE_OAUTH_*_CLIENT_ID").
 func objectKeys(expr hclsyntax.Expression) []string {
 	var keys []string
 	_ = hclsyntax.VisitAll(expr, func(n hclsyntax.Node) hcl.Diagnostics {
-		item, ok := n.(*hclsyntax.ObjectConsExpr)
-		if !ok {
-			return nil
-		}
-		for _, it := range item.Items {
-			if v, ok := literal(it.KeyExpr); ok {
-				if s, ok := asString(v); ok {
-					keys = append(keys, s)
+		switch e := n.(type) {
+		case *hclsyntax.ObjectConsExpr:
+			for _, it := range e.Items {
+				if v, ok := literal(it.KeyExpr); ok {
+					if s, ok := asString(v); ok {
+						keys = append(keys, s)
+					}
 				}
+			}
+		case *hclsyntax.ForExpr:
+			if e.KeyExpr != nil {
+				keys = append(keys, keyPattern(e.KeyExpr))
 			}
 		}
 		return nil
 	})
 	return keys
+}
+
+// keyPattern returns the literal parts of a key expression, with "*" for
+// everything else.
+func keyPattern(expr hclsyntax.Expression) string {
+	t, ok := expr.(*hclsyntax.TemplateExpr)
+	if !ok {
+		if v, ok := literal(expr); ok {
+			if s, ok := asString(v); ok {
+				return s
+			}
+		}
+		return "*"
+	}
+	var b strings.Builder
+	for _, p := range t.Parts {
+		if v, ok := literal(p); ok {
+			if s, ok := asString(v); ok {
+				b.WriteString(s)
+				continue
+			}
+		}
+		b.WriteString("*")
+	}
+	return b.String()
+}
+
+// checkSecretDelivery: the function module delivers every secret as a
+// reference to its latest version in Secret Manager, which the function's
+// configuration loader reads and checks itself (CRED-9), and never through
+// Cloud Run's secret environment variables or volumes: in staging and prod
+// the loader refuses a secret that does not arrive as an sm:// reference.
+func checkSecretDelivery(c *Config) []Issue {
+	fns := c.Resources("google_cloudfunctions2_function")
+	issues := requireSome(fns, "google_cloudfunctions2_function")
+	for _, b := range fns {
+		for _, typ := range []string{"secret_environment_variables", "secret_volumes"} {
+			if len(nested(b.Body, "service_config", typ)) > 0 {
+				issues = append(issues, issuef(b, "service_config.%s delivers a plain secret value; use secret_env (sm:// references)", typ))
+			}
+		}
+		scope := c.NewScope(b.Dir, map[string]cty.Value{
+			"project_id": cty.StringVal("p"),
+			"env":        cty.MapVal(map[string]cty.Value{"PLAIN": cty.StringVal("v")}),
+			"secret_env": cty.MapVal(map[string]cty.Value{"REFERENCED": cty.StringVal("s")}),
+		}, nil)
+		v, err := scope.EvalAttr(b, "service_config", "environment_variables")
+		if err != nil {
+			issues = append(issues, issuef(b, "service_config.environment_variables: %v", err))
+			continue
+		}
+		got, err := StringMap(v)
+		want := map[string]string{"PLAIN": "v", "REFERENCED": config.SecretRefPrefix + "projects/p/secrets/s/versions/latest"}
+		if err != nil || !maps.Equal(got, want) {
+			issues = append(issues, issuef(b, "environment_variables from env {PLAIN=v} and secret_env {REFERENCED=s} is %v, want %v", got, want))
+		}
+	}
+	return issues
 }

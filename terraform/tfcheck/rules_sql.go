@@ -163,8 +163,14 @@ func checkSQLLogFlags(c *Config) []Issue {
 // connectionReserve is left for operators, migrations and Cloud SQL itself.
 const connectionReserve = 25
 
+// poolPerInstance is the pgx pool size of a function instance: the default
+// of shared/store/postgres.Options.MaxConns, which no GATEHOUSE_* variable
+// changes when connecting through the Cloud SQL connector.
+const poolPerInstance = 8
+
 // checkConnectionBudget: in every environment, two revisions' worth of
-// connections (a rollout) plus the reserve fit max_connections.
+// connections (a rollout), each instance holding up to poolPerInstance,
+// plus the reserve fit max_connections.
 func checkConnectionBudget(c *Config) []Issue {
 	calls := c.ModuleCalls("gatehouse")
 	issues := requireSome(calls, "module call of modules/gatehouse")
@@ -182,9 +188,12 @@ func checkConnectionBudget(c *Config) []Issue {
 				continue
 			}
 			s := scaling.GetAttr(fn)
+			if !s.Type().IsObjectType() || !s.Type().HasAttribute("max") {
+				issues = append(issues, issuef(b, "scaling.%s has no max", fn))
+				continue
+			}
 			maxI, _ := cty2int(s.GetAttr("max"))
-			pool, _ := cty2int(s.GetAttr("pool"))
-			total += maxI * pool
+			total += maxI * poolPerInstance
 		}
 		if need := 2*total + connectionReserve; need > limit {
 			issues = append(issues, issuef(b, "needs %d connections (2 x %d + %d), max_connections is %d", need, total, connectionReserve, limit))

@@ -2,3 +2,4 @@
 project_id      = "gatehouse-dev"
 region          = "europe-west1"
 public_base_url = "https://auth.dev.gatehouse.example.com"
+allowed_origins = ["https://app.dev.gatehouse.example.com"]

@@ -18,10 +18,27 @@ variable "source_object" {
   type        = string
 }
 
+variable "allowed_origins" {
+  description = "Browser origins of the app (https://host[:port])."
+  type        = list(string)
+}
+
 variable "oauth_client_ids" {
-  description = "Platform => OAuth client id."
+  description = "Platform => OAuth client id (google_business_profile, google_ads, linkedin, meta_ads, shopify)."
   type        = map(string)
   default     = {}
+}
+
+variable "signin_client_ids" {
+  description = "Sign-in provider => OAuth client id (google, github)."
+  type        = map(string)
+  default     = {}
+}
+
+variable "broker_callers" {
+  description = "Service accounts allowed to call the token broker."
+  type        = list(string)
+  default     = []
 }
 
 variable "standard_webhook_sources" {

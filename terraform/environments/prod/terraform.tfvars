@@ -2,3 +2,4 @@
 project_id      = "gatehouse-prod"
 region          = "europe-west1"
 public_base_url = "https://auth.gatehouse.example.com"
+allowed_origins = ["https://app.gatehouse.example.com"]

@@ -6,21 +6,25 @@ module "gatehouse" {
   region                   = var.region
   subnet_cidr              = "10.20.0.0/22"
   db_tier                  = "db-custom-2-7680"
-  db_max_connections       = 300
+  db_max_connections       = 400
   kms_protection_level     = "SOFTWARE"
   public_base_url          = var.public_base_url
+  allowed_origins          = var.allowed_origins
   source_object            = var.source_object
   oauth_client_ids         = var.oauth_client_ids
+  signin_client_ids        = var.signin_client_ids
+  broker_callers           = var.broker_callers
   standard_webhook_sources = var.standard_webhook_sources
   notification_channels    = var.notification_channels
 
-  # Connection budget (docs/scaling.md): 2 x sum(max x pool), for the two
-  # revisions of a rollout, plus a reserve of 25 must fit db_max_connections.
-  # The Go test in terraform/tfcheck checks it.
+  # Connection budget (docs/scaling.md): every instance opens at most 8
+  # connections, so 2 x 8 x sum(max), for the two revisions of a rollout,
+  # plus a reserve of 25 must fit db_max_connections. The Go test in
+  # terraform/tfcheck checks it.
   scaling = {
-    auth          = { min = 0, max = 10, pool = 8 }
-    oauthcallback = { min = 0, max = 5, pool = 4 }
-    webhooks      = { min = 0, max = 5, pool = 4 }
-    rotate        = { min = 0, max = 1, pool = 4 }
+    auth          = { min = 0, max = 10 }
+    oauthcallback = { min = 0, max = 5 }
+    webhooks      = { min = 0, max = 5 }
+    rotate        = { min = 0, max = 1 }
   }
 }

@@ -2,3 +2,4 @@
 project_id      = "gatehouse-staging"
 region          = "europe-west1"
 public_base_url = "https://auth.staging.gatehouse.example.com"
+allowed_origins = ["https://app.staging.gatehouse.example.com"]

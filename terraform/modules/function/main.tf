@@ -1,12 +1,14 @@
 locals {
+  # Secrets arrive as references only (CRED-9): the variable holds
+  # sm://projects/P/secrets/S/versions/latest and shared/config reads the
+  # payload with the function's own identity at start, checking its CRC32C.
+  # In staging and prod the loader refuses a secret variable holding
+  # anything else, so a Cloud Run secret environment variable (a plain value
+  # by the time the process sees it) would stop the function from starting.
   secret_refs = {
     for k, s in var.secret_env : k => "sm://projects/${var.project_id}/secrets/${s}/versions/latest"
   }
-  runtime_env = merge(
-    var.env,
-    var.secret_delivery == "reference" ? local.secret_refs : {},
-  )
-  mounted_secrets = var.secret_delivery == "mount" ? var.secret_env : {}
+  runtime_env = merge(var.env, local.secret_refs)
 }
 
 # One Cloud Run function (gen2). The source is the whole repository (one Go
@@ -52,33 +54,16 @@ resource "google_cloudfunctions2_function" "this" {
       subnetwork = var.subnetwork
       tags       = var.network_tags
     }
-
-    dynamic "secret_environment_variables" {
-      for_each = local.mounted_secrets
-      content {
-        key        = secret_environment_variables.key
-        project_id = var.project_id
-        secret     = secret_environment_variables.value
-        version    = "latest"
-      }
-    }
-  }
-
-  dynamic "event_trigger" {
-    for_each = var.event_trigger == null ? [] : [var.event_trigger]
-    content {
-      trigger_region        = var.region
-      event_type            = "google.cloud.pubsub.topic.v1.messagePublished"
-      pubsub_topic          = event_trigger.value.topic_id
-      retry_policy          = "RETRY_POLICY_RETRY"
-      service_account_email = event_trigger.value.service_account_email
-    }
   }
 
   lifecycle {
     precondition {
-      condition     = !(var.public && var.event_trigger != null)
-      error_message = "An event-triggered function must not be public."
+      condition     = !(var.public && length(var.invokers) > 0)
+      error_message = "A function with named invokers must not be public."
+    }
+    precondition {
+      condition     = length(setintersection(keys(var.env), keys(var.secret_env))) == 0
+      error_message = "A variable is either plain (env) or a secret reference (secret_env), not both."
     }
   }
 }
@@ -95,13 +80,14 @@ resource "google_cloud_run_v2_service_iam_member" "public" {
   member   = "allUsers" #tfsec:ignore:google-iam-no-public-access-granted public HTTP route by design (INFRA-4); request auth is in the function
 }
 
-# Event functions: only the trigger's identity may invoke.
-resource "google_cloud_run_v2_service_iam_member" "trigger" {
-  count = var.event_trigger == null ? 0 : 1
+# Private functions: only the named identities (e.g. the Pub/Sub push
+# subscription's) may invoke.
+resource "google_cloud_run_v2_service_iam_member" "invoker" {
+  for_each = var.invokers
 
   project  = var.project_id
   location = var.region
   name     = google_cloudfunctions2_function.this.name
   role     = "roles/run.invoker"
-  member   = "serviceAccount:${var.event_trigger.service_account_email}"
+  member   = "serviceAccount:${each.value}"
 }

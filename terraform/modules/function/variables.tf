@@ -75,7 +75,7 @@ variable "timeout_seconds" {
 }
 
 variable "ingress" {
-  description = "ALLOW_ALL for public routes, ALLOW_INTERNAL_ONLY for event functions."
+  description = "ALLOW_ALL for public routes, ALLOW_INTERNAL_ONLY for functions only Google services in the project call (Pub/Sub push)."
   type        = string
 
   validation {
@@ -90,26 +90,15 @@ variable "public" {
 }
 
 variable "env" {
-  description = "Plain GATEHOUSE_* configuration. Never a secret value."
+  description = "Plain configuration: GATEHOUSE_* variables and Go runtime settings (GOMEMLIMIT). Never a secret value."
   type        = map(string)
   default     = {}
 }
 
 variable "secret_env" {
-  description = "Environment variable => Secret Manager secret id (short name) whose latest version it receives."
+  description = "Secret variable => Secret Manager secret id (short name). The variable receives sm://projects/P/secrets/S/versions/latest, which the function reads with its own identity; the service account must hold secretAccessor on exactly that secret."
   type        = map(string)
   default     = {}
-}
-
-variable "secret_delivery" {
-  description = "mount: secret environment variables resolved by Cloud Run at instance start. reference: the variable holds sm://projects/P/secrets/S/versions/latest and the function reads it with its own identity."
-  type        = string
-  default     = "mount"
-
-  validation {
-    condition     = contains(["mount", "reference"], var.secret_delivery)
-    error_message = "secret_delivery must be mount or reference."
-  }
 }
 
 variable "network" {
@@ -127,11 +116,8 @@ variable "network_tags" {
   type        = list(string)
 }
 
-variable "event_trigger" {
-  description = "Pub/Sub trigger: topic id and the identity that invokes the function. null for HTTP functions."
-  type = object({
-    topic_id              = string
-    service_account_email = string
-  })
-  default = null
+variable "invokers" {
+  description = "Name => service account e-mail granted roles/run.invoker on a private function (e.g. the identity of a Pub/Sub push subscription). A map, so for_each keys are known before the accounts exist. Empty for public functions."
+  type        = map(string)
+  default     = {}
 }

@@ -4,20 +4,12 @@ locals {
     subnetwork = module.network.subnet_name
     tags       = [module.network.function_tag]
   }
-  common_env = {
-    GATEHOUSE_ENV         = var.env
-    GATEHOUSE_PROJECT     = var.project_id
-    GATEHOUSE_DB_INSTANCE = module.database.connection_name
-    GATEHOUSE_DB_NAME     = module.database.database_name
-  }
-  oauth_client_id_env = {
-    for p, id in var.oauth_client_ids : "GATEHOUSE_OAUTH_${upper(p)}_CLIENT_ID" => id
-  }
 }
 
-# Public: accounts, sign-in, sessions. Argon2id needs 19 MiB per hash and
-# the semaphore allows argon2_concurrency hashes at once, so memory and CPU
-# are sized for that (docs/scaling.md).
+# Public: accounts, sign-in, sessions, MFA, organizations. Argon2id needs
+# 19 MiB per hash and the semaphore allows argon2_concurrency hashes at
+# once, so GOMEMLIMIT and memory are derived from it (env.tf,
+# docs/scaling.md).
 module "auth" {
   source = "../function"
 
@@ -32,7 +24,7 @@ module "auth" {
   build_service_account_id = google_service_account.build.id
   source_bucket            = google_storage_bucket.source.name
   source_object            = var.source_object
-  memory                   = "1Gi"
+  memory                   = "${local.auth_memory_mib}Mi"
   cpu                      = "2"
   concurrency              = 40
   min_instances            = var.scaling["auth"].min
@@ -40,23 +32,17 @@ module "auth" {
   network                  = local.network.network
   subnetwork               = local.network.subnetwork
   network_tags             = local.network.tags
-  secret_delivery          = var.secret_delivery
 
-  env = merge(local.common_env, {
-    GATEHOUSE_DB_USER               = module.database.iam_users["auth"]
-    GATEHOUSE_DB_MAX_CONNS          = tostring(var.scaling["auth"].pool)
-    GATEHOUSE_KMS_KEY               = module.kms.key_id
-    GATEHOUSE_NOTIFY_TOPIC          = module.pubsub.topic_ids["notifications"]
-    GATEHOUSE_PUBLIC_URL            = var.public_base_url
-    GATEHOUSE_ARGON2_MAX_CONCURRENT = tostring(var.argon2_concurrency)
+  env = merge(local.common_env, local.browser_env, local.auth_env, {
+    GATEHOUSE_DB_USER = module.database.iam_users["auth"]
   })
   secret_env = {
     GATEHOUSE_PASSWORD_PEPPER = google_secret_manager_secret.password_pepper.secret_id
   }
 }
 
-# Public: connect/callback/disconnect for platforms, social sign-in and the
-# internal token broker.
+# Public: connect/callback/disconnect for platforms, social and SSO sign-in
+# and the token broker (ID-token authenticated).
 module "oauthcallback" {
   source = "../function"
 
@@ -79,25 +65,21 @@ module "oauthcallback" {
   network                  = local.network.network
   subnetwork               = local.network.subnetwork
   network_tags             = local.network.tags
-  secret_delivery          = var.secret_delivery
 
-  env = merge(local.common_env, local.oauth_client_id_env, {
-    GATEHOUSE_DB_USER      = module.database.iam_users["oauthcallback"]
-    GATEHOUSE_DB_MAX_CONNS = tostring(var.scaling["oauthcallback"].pool)
-    GATEHOUSE_KMS_KEY      = module.kms.key_id
-    GATEHOUSE_PUBLIC_URL   = var.public_base_url
+  env = merge(local.common_env, local.browser_env, local.oauthcallback_env, {
+    GATEHOUSE_DB_USER = module.database.iam_users["oauthcallback"]
   })
   secret_env = merge(
     { for p, s in google_secret_manager_secret.oauth_client : "GATEHOUSE_OAUTH_${upper(p)}_CLIENT_SECRET" => s.secret_id },
-    {
-      GATEHOUSE_SHOPIFY_APP_SECRET  = google_secret_manager_secret.shopify_app.secret_id
-      GATEHOUSE_TOKEN_BROKER_SECRET = google_secret_manager_secret.token_broker.secret_id
-    },
+    { for p, s in google_secret_manager_secret.signin_client : "GATEHOUSE_SIGNIN_${upper(p)}_CLIENT_SECRET" => s.secret_id },
   )
 }
 
-# Public: Stripe, Shopify and Standard Webhooks receivers. No KMS access:
-# it verifies signatures and stores billing metadata only.
+# Public: Stripe, Shopify and Standard Webhooks receivers, and the owner's
+# billing view. No KMS access: it verifies signatures, stores billing
+# metadata and verifies access tokens with the published public keys; it
+# seals and opens nothing. It starts after auth, whose first start creates
+# the first token-signing key (sealing it needs the KEK).
 module "webhooks" {
   source = "../function"
 
@@ -120,22 +102,24 @@ module "webhooks" {
   network                  = local.network.network
   subnetwork               = local.network.subnetwork
   network_tags             = local.network.tags
-  secret_delivery          = var.secret_delivery
 
-  env = merge(local.common_env, {
-    GATEHOUSE_DB_USER       = module.database.iam_users["webhooks"]
-    GATEHOUSE_DB_MAX_CONNS  = tostring(var.scaling["webhooks"].pool)
-    GATEHOUSE_BILLING_TOPIC = module.pubsub.topic_ids["billing-events"]
+  env = merge(local.common_env, local.browser_env, local.webhooks_env, {
+    GATEHOUSE_DB_USER = module.database.iam_users["webhooks"]
   })
   secret_env = merge(
-    { for n, s in google_secret_manager_secret.stripe_webhook : "GATEHOUSE_STRIPE_WEBHOOK_SECRET_${n}" => s.secret_id },
-    { for src, s in google_secret_manager_secret.standard_webhooks : "GATEHOUSE_STANDARD_WEBHOOKS_SECRET_${upper(replace(src, "-", "_"))}" => s.secret_id },
-    { GATEHOUSE_SHOPIFY_APP_SECRET = google_secret_manager_secret.shopify_app.secret_id },
+    { GATEHOUSE_STRIPE_WEBHOOK_SECRETS = google_secret_manager_secret.stripe_webhook.secret_id },
+    { for s in google_secret_manager_secret.shopify_webhook : "GATEHOUSE_SHOPIFY_API_SECRET" => s.secret_id },
+    { for src, s in google_secret_manager_secret.standard_webhook : "GATEHOUSE_STANDARD_WEBHOOK_SECRET_${upper(replace(src, "-", "_"))}" => s.secret_id },
   )
+
+  depends_on = [module.auth]
 }
 
-# Private: runs on the daily rotation message, with retry; one instance at a
-# time (it also takes a lease in the database).
+# Private: runs each rotation message pushed by the rotation subscription
+# (scheduler.tf), with retry and a dead-letter topic; one instance at a
+# time (it also takes a lease in the database). It seals and opens (data
+# keys, re-encryption, re-wrap after probing the KEK version with Encrypt)
+# and republishes outbox messages to billing-events and webhook-events.
 module "rotate" {
   source = "../function"
 
@@ -159,18 +143,9 @@ module "rotate" {
   network                  = local.network.network
   subnetwork               = local.network.subnetwork
   network_tags             = local.network.tags
-  secret_delivery          = var.secret_delivery
 
   env = merge(local.common_env, {
-    GATEHOUSE_DB_USER      = module.database.iam_users["rotate"]
-    GATEHOUSE_DB_MAX_CONNS = tostring(var.scaling["rotate"].pool)
-    GATEHOUSE_KMS_KEY      = module.kms.key_id
+    GATEHOUSE_DB_USER = module.database.iam_users["rotate"]
   })
-
-  event_trigger = {
-    topic_id              = module.pubsub.topic_ids["rotation"]
-    service_account_email = google_service_account.rotate_trigger.email
-  }
-
-  depends_on = [google_project_iam_member.rotate_trigger_receiver]
+  invokers = { rotation_push = google_service_account.rotate_trigger.email }
 }

@@ -6,7 +6,6 @@ locals {
     "cloudkms.googleapis.com",
     "cloudscheduler.googleapis.com",
     "compute.googleapis.com",
-    "eventarc.googleapis.com",
     "iam.googleapis.com",
     "logging.googleapis.com",
     "monitoring.googleapis.com",
@@ -66,10 +65,11 @@ module "pubsub" {
   source = "../pubsub"
 
   project_id = var.project_id
-  topics     = ["notifications", "billing-events", "rotation"]
+  topics     = ["notifications", "billing-events", "webhook-events", "rotation"]
   subscriptions = {
     "notifications-delivery"  = "notifications"
     "billing-events-consumer" = "billing-events"
+    "webhook-events-consumer" = "webhook-events"
   }
 
   depends_on = [google_project_service.api]

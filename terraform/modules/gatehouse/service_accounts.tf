@@ -24,8 +24,8 @@ resource "google_service_account" "rotate" {
   display_name = "Gatehouse rotate function"
 }
 
-# Identity of the Eventarc trigger that delivers rotation messages; it may
-# only invoke the rotate function.
+# Identity of the rotation push subscription (scheduler.tf): Pub/Sub signs
+# its pushes with an ID token for it, and it may only invoke rotate.
 resource "google_service_account" "rotate_trigger" {
   project      = var.project_id
   account_id   = "gh-rotate-trigger"
@@ -65,8 +65,11 @@ resource "google_project_iam_member" "sql_instance_user" {
   member  = "serviceAccount:${each.value.email}"
 }
 
-# KEK use: only the functions that seal or open data keys (CRED-3, INFRA-3).
-# webhooks stores billing metadata only and has no key access.
+# KEK use: only the functions that seal or open (CRED-3, INFRA-3): auth
+# (signing keys, refresh-token keys, TOTP secrets), oauthcallback (OAuth
+# tokens, state, SSO client secrets) and rotate (new data keys, re-wrap
+# after probing the key version with Encrypt). Each needs Encrypt and
+# Decrypt. webhooks seals and opens nothing and has no key access.
 resource "google_kms_crypto_key_iam_member" "auth" {
   crypto_key_id = module.kms.key_id
   role          = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
@@ -85,12 +88,23 @@ resource "google_kms_crypto_key_iam_member" "rotate" {
   member        = "serviceAccount:${google_service_account.rotate.email}"
 }
 
-# Publishers: auth sends notifications, webhooks sends billing events.
+# Publishers, per topic, exactly the functions that publish to it:
+# notifications: auth (links, alerts) and oauthcallback (new-device alert of
+# a social sign-in); billing-events and webhook-events: webhooks (outbox
+# relay after each delivery) and rotate (outbox task republishing what the
+# relay could not send).
 resource "google_pubsub_topic_iam_member" "auth_notifications" {
   project = var.project_id
   topic   = module.pubsub.topic_names["notifications"]
   role    = "roles/pubsub.publisher"
   member  = "serviceAccount:${google_service_account.auth.email}"
+}
+
+resource "google_pubsub_topic_iam_member" "oauthcallback_notifications" {
+  project = var.project_id
+  topic   = module.pubsub.topic_names["notifications"]
+  role    = "roles/pubsub.publisher"
+  member  = "serviceAccount:${google_service_account.oauthcallback.email}"
 }
 
 resource "google_pubsub_topic_iam_member" "webhooks_billing" {
@@ -100,10 +114,32 @@ resource "google_pubsub_topic_iam_member" "webhooks_billing" {
   member  = "serviceAccount:${google_service_account.webhooks.email}"
 }
 
-resource "google_project_iam_member" "rotate_trigger_receiver" {
+resource "google_pubsub_topic_iam_member" "webhooks_events" {
   project = var.project_id
-  role    = "roles/eventarc.eventReceiver"
-  member  = "serviceAccount:${google_service_account.rotate_trigger.email}"
+  topic   = module.pubsub.topic_names["webhook-events"]
+  role    = "roles/pubsub.publisher"
+  member  = "serviceAccount:${google_service_account.webhooks.email}"
+}
+
+resource "google_pubsub_topic_iam_member" "rotate_billing" {
+  project = var.project_id
+  topic   = module.pubsub.topic_names["billing-events"]
+  role    = "roles/pubsub.publisher"
+  member  = "serviceAccount:${google_service_account.rotate.email}"
+}
+
+resource "google_pubsub_topic_iam_member" "rotate_events" {
+  project = var.project_id
+  topic   = module.pubsub.topic_names["webhook-events"]
+  role    = "roles/pubsub.publisher"
+  member  = "serviceAccount:${google_service_account.rotate.email}"
+}
+
+# Pub/Sub mints the push subscription's ID tokens for rotate_trigger.
+resource "google_service_account_iam_member" "rotate_trigger_token" {
+  service_account_id = google_service_account.rotate_trigger.name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = module.pubsub.service_agent
 }
 
 resource "google_project_iam_member" "build_logs" {

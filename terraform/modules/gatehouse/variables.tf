@@ -34,11 +34,10 @@ variable "db_max_connections" {
 }
 
 variable "scaling" {
-  description = "Per function: instance bounds and database pool size per instance (GATEHOUSE_DB_MAX_CONNS)."
+  description = "Per function: instance bounds. Each instance opens at most 8 database connections (the pool size of shared/store/postgres; see docs/scaling.md)."
   type = map(object({
-    min  = number
-    max  = number
-    pool = number
+    min = number
+    max = number
   }))
 
   validation {
@@ -48,9 +47,25 @@ variable "scaling" {
 }
 
 variable "argon2_concurrency" {
-  description = "Argon2id hashes one auth instance runs at once (GATEHOUSE_ARGON2_MAX_CONCURRENT); each takes 19 MiB."
+  description = "Argon2id hashes one auth instance runs at once (GATEHOUSE_PASSWORD_MAX_CONCURRENT); each holds 19 MiB. GOMEMLIMIT and the instance memory follow from it (docs/scaling.md)."
   type        = number
   default     = 4
+
+  validation {
+    condition     = var.argon2_concurrency >= 1 && var.argon2_concurrency <= 32
+    error_message = "argon2_concurrency must be between 1 and 32."
+  }
+}
+
+variable "auth_heap_headroom_mib" {
+  description = "MiB of Go heap the auth function needs besides Argon2id (runtime, pools, caches, request bodies); GOMEMLIMIT = argon2_concurrency x 19 MiB + this."
+  type        = number
+  default     = 128
+
+  validation {
+    condition     = var.auth_heap_headroom_mib >= 64
+    error_message = "auth_heap_headroom_mib must be at least 64 (the headroom TestLoginMemoryBound allows)."
+  }
 }
 
 variable "go_runtime" {
@@ -65,26 +80,85 @@ variable "source_object" {
 }
 
 variable "public_base_url" {
-  description = "Public origin of the API (GATEHOUSE_PUBLIC_URL), e.g. https://auth.example.com."
+  description = "Public origin of the API (GATEHOUSE_PUBLIC_URL, https), e.g. https://auth.example.com. Every function gets the same value: it is the issuer of the access tokens they all verify."
   type        = string
+
+  validation {
+    condition     = startswith(var.public_base_url, "https://")
+    error_message = "public_base_url must be an https URL."
+  }
+}
+
+variable "allowed_origins" {
+  description = "Browser origins (https://host[:port]) of the app, GATEHOUSE_ALLOWED_ORIGINS: CORS, CSRF Origin checks, WebAuthn origins, e-mailed links and OAuth return URLs."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.allowed_origins) > 0 && alltrue([for o in var.allowed_origins : can(regex("^https://[a-z0-9.-]+(:[0-9]+)?$", o))])
+    error_message = "allowed_origins must list at least one https://host[:port] origin."
+  }
+}
+
+variable "trusted_proxy_hops" {
+  description = "Proxies that append to X-Forwarded-For in front of the public functions (GATEHOUSE_TRUSTED_PROXY_HOPS): 1 for Cloud Run's front end alone, 2 when public_base_url is served through a Google Cloud load balancer. Wrong, every client shares one address for rate limits and lockouts, or clients choose their own."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.trusted_proxy_hops >= 1 && var.trusted_proxy_hops <= 10
+    error_message = "trusted_proxy_hops must be between 1 and 10."
+  }
 }
 
 variable "oauth_client_ids" {
-  description = "Platform => OAuth client id (not secret). Platforms: google, linkedin, meta, github, shopify."
+  description = "Platform => OAuth client id (not secret), GATEHOUSE_OAUTH_<PLATFORM>_CLIENT_ID. Each listed platform gets a client secret in Secret Manager. Platforms: google_business_profile, google_ads, linkedin, meta_ads, shopify (listing shopify also creates the Shopify webhook secret)."
   type        = map(string)
   default     = {}
+
+  validation {
+    condition     = length(setsubtract(keys(var.oauth_client_ids), ["google_business_profile", "google_ads", "linkedin", "meta_ads", "shopify"])) == 0
+    error_message = "oauth_client_ids keys must be among google_business_profile, google_ads, linkedin, meta_ads, shopify."
+  }
 }
 
-variable "standard_webhook_sources" {
-  description = "Senders verified with Standard Webhooks; each gets its own signing secret."
-  type        = set(string)
+variable "signin_client_ids" {
+  description = "Sign-in provider => OAuth client id, GATEHOUSE_SIGNIN_<PROVIDER>_CLIENT_ID. Each listed provider gets a client secret in Secret Manager. Providers: google, github."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = length(setsubtract(keys(var.signin_client_ids), ["google", "github"])) == 0
+    error_message = "signin_client_ids keys must be among google, github."
+  }
+}
+
+variable "oauth_callback_base" {
+  description = "Public URL of the oauthcallback function (GATEHOUSE_OAUTH_CALLBACK_BASE); empty means public_base_url + /oauth."
+  type        = string
+  default     = ""
+}
+
+variable "broker_callers" {
+  description = "Service account e-mails allowed to call the token broker (GATEHOUSE_BROKER_ALLOWED_SERVICE_ACCOUNTS) with a Google-signed ID token. Empty: the broker refuses every call."
+  type        = list(string)
   default     = []
 }
 
-variable "secret_delivery" {
-  description = "mount (secret environment variables) or reference (sm:// references read by the function); see README."
+variable "broker_audience" {
+  description = "Audience of the broker callers' ID tokens (GATEHOUSE_BROKER_AUDIENCE); empty means public_base_url."
   type        = string
-  default     = "mount"
+  default     = ""
+}
+
+variable "standard_webhook_sources" {
+  description = "Senders verified with Standard Webhooks (GATEHOUSE_STANDARD_WEBHOOK_SOURCES); each gets its own signing secret."
+  type        = set(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for s in var.standard_webhook_sources : can(regex("^[a-z0-9][a-z0-9_-]{0,31}$", s))])
+    error_message = "standard_webhook_sources names are 1-32 of a-z 0-9 _ - starting with a letter or digit."
+  }
 }
 
 variable "kms_protection_level" {
@@ -100,7 +174,7 @@ variable "notification_channels" {
 }
 
 variable "rotation_schedule" {
-  description = "Cron schedule (UTC) of the daily rotation message."
+  description = "Cron schedule (UTC) of the rotation message. Hourly, as docs/rotate.md recommends: each task acts only when due, so a run that finds nothing due is cheap, and a failed run is retried within the hour."
   type        = string
-  default     = "17 3 * * *"
+  default     = "17 * * * *"
 }

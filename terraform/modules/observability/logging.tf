@@ -19,7 +19,10 @@ locals {
 }
 
 # Cloud Audit Logs (admin activity, data access on KMS and Secret Manager,
-# policy denied) and the functions' own audit and security entries.
+# policy denied) and, from the functions, every audit event (shared/audit
+# writes each one also as a JSON log line with "log_type":"audit", action,
+# outcome, actor, org_id, audit_seq and hash) and every entry at WARNING or
+# above (refused requests, failed dependencies, security warnings).
 resource "google_logging_project_sink" "audit" {
   project                = var.project_id
   name                   = "gatehouse-audit"
@@ -29,7 +32,7 @@ resource "google_logging_project_sink" "audit" {
     logName:"cloudaudit.googleapis.com"
     OR (resource.type="cloud_run_revision"
         AND resource.labels.service_name=(${local.services_filter})
-        AND (jsonPayload.audit:* OR jsonPayload.security:* OR severity>=WARNING))
+        AND (jsonPayload.log_type="audit" OR severity>=WARNING))
   EOT
 }
 

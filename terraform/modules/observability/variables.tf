@@ -21,9 +21,9 @@ variable "notification_channels" {
 }
 
 variable "auth_failure_log_filter" {
-  description = "Log filter matching one failed sign-in of the auth function."
+  description = "Log filter matching one failed sign-in of the auth function: the audit line of a refused password (action auth.login) or second factor (auth.mfa), outcome failure."
   type        = string
-  default     = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"auth\" AND jsonPayload.event=\"auth.login.failed\""
+  default     = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"auth\" AND jsonPayload.log_type=\"audit\" AND jsonPayload.action=(\"auth.login\" OR \"auth.mfa\") AND jsonPayload.outcome=\"failure\""
 }
 
 variable "auth_failure_threshold" {

@@ -12,3 +12,8 @@ output "dead_letter_topic_ids" {
   description = "Topic name => its dead-letter topic id."
   value       = { for name, t in google_pubsub_topic.dead_letter : name => t.id }
 }
+
+output "service_agent" {
+  description = "IAM member of the project's Pub/Sub service agent (dead-lettering, push ID tokens)."
+  value       = local.pubsub_agent
+}

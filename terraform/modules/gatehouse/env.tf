@@ -1,0 +1,76 @@
+# What the functions read at start (shared/config LoadBase and each
+# function's LoadConfig). Every name here is read by the code: the Go test
+# TestTerraformEnvPassesLoadConfig (terraform/tfcheck) builds each
+# function's environment from this module, runs the function's own
+# configuration loader on it as a deployed instance would, and fails on a
+# variable the code does not read or a setting it refuses.
+
+locals {
+  # shared/config refuses GATEHOUSE_ENV=dev on Cloud Run, so the dev project
+  # runs with the staging rules (Secret Manager, Cloud KMS, PostgreSQL).
+  gatehouse_env = var.env == "prod" ? "prod" : "staging"
+
+  # LoadBase requires all of these in staging and prod, for every function:
+  # a function that never uses one (rotate and webhooks send no e-mail,
+  # webhooks seals nothing) still gets it, but no IAM on it.
+  common_env = {
+    GATEHOUSE_ENV          = local.gatehouse_env
+    GATEHOUSE_PROJECT_ID   = var.project_id
+    GATEHOUSE_DB_INSTANCE  = module.database.connection_name
+    GATEHOUSE_DB_NAME      = module.database.database_name
+    GATEHOUSE_KMS_KEY      = module.kms.key_id
+    GATEHOUSE_PUBLIC_URL   = var.public_base_url
+    GATEHOUSE_NOTIFY_TOPIC = module.pubsub.topic_ids["notifications"]
+  }
+
+  # The functions browsers call: CORS, CSRF Origin checks, WebAuthn
+  # origins, e-mailed links, allowed OAuth return URLs; and the proxies in
+  # front of them, which decide the client address that rate limits and
+  # lockouts key on.
+  browser_env = {
+    GATEHOUSE_ALLOWED_ORIGINS    = join(",", var.allowed_origins)
+    GATEHOUSE_TRUSTED_PROXY_HOPS = tostring(var.trusted_proxy_hops)
+  }
+
+  # Argon2id with m = 19456 KiB holds 19 MiB per hash, and the auth function
+  # runs at most argon2_concurrency at once (GATEHOUSE_PASSWORD_MAX_CONCURRENT).
+  # GOMEMLIMIT makes the collector reclaim finished hashes' memory before the
+  # heap grows past that bound plus the rest of the heap; the instance gets
+  # twice the soft limit (at least 512 MiB) so non-Go memory and any
+  # overshoot stay well below the hard limit (docs/scaling.md).
+  argon2_hash_mib     = 19
+  auth_gomemlimit_mib = var.argon2_concurrency * local.argon2_hash_mib + var.auth_heap_headroom_mib
+  auth_memory_mib     = max(512, 128 * ceil(2 * local.auth_gomemlimit_mib / 128))
+
+  auth_env = {
+    GATEHOUSE_PASSWORD_MAX_CONCURRENT = tostring(var.argon2_concurrency)
+    GOMEMLIMIT                        = "${local.auth_gomemlimit_mib}MiB"
+  }
+
+  oauthcallback_env = merge(
+    { for p, id in var.oauth_client_ids : "GATEHOUSE_OAUTH_${upper(p)}_CLIENT_ID" => id },
+    { for p, id in var.signin_client_ids : "GATEHOUSE_SIGNIN_${upper(p)}_CLIENT_ID" => id },
+    var.oauth_callback_base == "" ? {} : { GATEHOUSE_OAUTH_CALLBACK_BASE = var.oauth_callback_base },
+    # ID-token broker authentication; the shared-secret mode is dev only.
+    length(var.broker_callers) == 0 ? {} : {
+      GATEHOUSE_BROKER_AUDIENCE                 = coalesce(var.broker_audience, var.public_base_url)
+      GATEHOUSE_BROKER_ALLOWED_SERVICE_ACCOUNTS = join(",", var.broker_callers)
+    },
+  )
+
+  # Stripe events go to billing-events; Shopify and Standard Webhooks events
+  # to webhook-events.
+  webhooks_env = merge(
+    {
+      GATEHOUSE_BILLING_TOPIC = module.pubsub.topic_ids["billing-events"]
+      GATEHOUSE_WEBHOOK_TOPIC = module.pubsub.topic_ids["webhook-events"]
+    },
+    length(var.standard_webhook_sources) == 0 ? {} : {
+      GATEHOUSE_STANDARD_WEBHOOK_SOURCES = join(",", sort(var.standard_webhook_sources))
+    },
+  )
+
+  # Shopify webhooks are signed with the Shopify app's secret, so they exist
+  # only when the Shopify app is configured.
+  shopify = contains(keys(var.oauth_client_ids), "shopify")
+}
