@@ -87,7 +87,7 @@ func authorizedOrg(r *http.Request) string {
 // signing keys, so its access tokens and cookies are accepted here.
 func newSessions(d *bootstrap.Deps) (*session.Manager, error) {
 	signer, err := token.NewSigner(context.Background(), d.Store, d.Keyring,
-		token.Options{Issuer: d.Config.PublicURL.String(), Now: d.Now, Rand: d.Rand})
+		token.Options{Issuer: d.Config.PublicURL.String(), Now: d.Now, Rand: d.Rand, VerifyOnly: true})
 	if err != nil {
 		return nil, fmt.Errorf("open token signer: %w", err)
 	}

@@ -67,6 +67,10 @@ type Options struct {
 	Reload time.Duration
 	Now    func() time.Time // time.Now when nil
 	Rand   io.Reader        // crypto/rand when nil
+	// VerifyOnly makes a Signer that only verifies: it never creates a
+	// key, so a function that only checks tokens (webhooks) starts without
+	// the KMS access that sealing a new private key needs, and Sign fails.
+	VerifyOnly bool
 }
 
 // Signer signs and verifies access tokens. It is safe for concurrent use.
@@ -98,7 +102,7 @@ func NewSigner(ctx context.Context, s store.SigningKeys, kr *envelope.Keyring, o
 	if err := sg.load(ctx); err != nil {
 		return nil, err
 	}
-	if len(sg.keys) == 0 {
+	if len(sg.keys) == 0 && !o.VerifyOnly {
 		if err := sg.create(ctx, o.Now()); err != nil {
 			return nil, err
 		}
@@ -144,6 +148,9 @@ func (s *Signer) TTL() time.Duration { return s.opts.TTL }
 // expiring after the TTL, signed by the newest active key. It fills in the
 // returned Claims' times and KeyID.
 func (s *Signer) Sign(ctx context.Context, c Claims) (string, Claims, error) {
+	if s.opts.VerifyOnly {
+		return "", c, errors.New("token: this signer only verifies")
+	}
 	now := s.opts.Now()
 	if err := s.maybeReload(ctx, now); err != nil {
 		return "", c, err

@@ -273,3 +273,34 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// A verify-only signer creates no key on an empty store, never signs, and
+// verifies what a full signer on the same store signed.
+func TestVerifyOnly(t *testing.T) {
+	env := bootstraptest.New(t, bootstraptest.SQLite(t))
+	ctx := context.Background()
+	opts := token.Options{Issuer: "https://gatehouse.example.com", Now: env.Clock.Now, VerifyOnly: true}
+	v, err := token.NewSigner(ctx, env.Store, env.Keyring, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if keys, err := env.Store.SigningKeys(ctx); err != nil || len(keys) != 0 {
+		t.Fatalf("a verify-only signer created keys: %v, %v", keys, err)
+	}
+	if _, _, err := v.Sign(ctx, token.Claims{Subject: "u", SessionID: "s"}); err == nil {
+		t.Fatal("a verify-only signer signed")
+	}
+	opts.VerifyOnly = false
+	full, err := token.NewSigner(ctx, env.Store, env.Keyring, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _, err := full.Sign(ctx, token.Claims{Subject: "u", SessionID: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.Clock.Advance(2 * time.Minute) // past the key-set reload interval
+	if c, err := v.Verify(ctx, tok); err != nil || c.Subject != "u" {
+		t.Fatalf("verify-only signer: %+v, %v", c, err)
+	}
+}
