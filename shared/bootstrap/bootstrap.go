@@ -106,7 +106,7 @@ func openStore(ctx context.Context, base config.Base) (store.Store, error) {
 		return sqlite.Open(ctx, base.SQLitePath())
 	}
 	return postgres.Open(ctx, postgres.Options{URL: base.DBURL.Reveal(), Instance: base.DBInstance,
-		User: base.DBUser, Database: base.DBName})
+		User: base.DBUser, Database: base.DBName, MaxConns: int32(base.DBMaxConns)})
 }
 
 func openKEK(ctx context.Context, base config.Base, d *Deps) (envelope.KEK, error) {

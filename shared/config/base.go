@@ -16,6 +16,7 @@ type Base struct {
 	DBInstance       string // Cloud SQL project:region:instance; "" when unset
 	DBUser           string
 	DBName           string
+	DBMaxConns       int    // PostgreSQL pool size per instance
 	KMSKey           string // Cloud KMS key name; "" means the local file key (dev only)
 	LogLevel         slog.Level
 	ProjectID        string
@@ -64,6 +65,10 @@ func loadDatabase(l *Loader, b *Base) {
 	b.DBInstance = l.String("GATEHOUSE_DB_INSTANCE", "")
 	b.DBUser = l.String("GATEHOUSE_DB_USER", "")
 	b.DBName = l.String("GATEHOUSE_DB_NAME", "")
+	b.DBMaxConns = l.Int("GATEHOUSE_DB_MAX_CONNS", 8)
+	if b.DBMaxConns < 1 || b.DBMaxConns > 100 {
+		l.Fail("GATEHOUSE_DB_MAX_CONNS", "must be between 1 and 100")
+	}
 	if !b.DBURL.IsZero() && !isPostgresDSN(b.DBURL.Reveal()) {
 		l.Fail("GATEHOUSE_DB_URL", "not a PostgreSQL connection string (postgres://... or key=value)")
 	}

@@ -26,6 +26,7 @@ func TestLoadBaseDevDefaults(t *testing.T) {
 		{"sqlite path", b.SQLitePath(), ".gatehouse/gatehouse.db"},
 		{"log level", b.LogLevel, slog.LevelInfo},
 		{"proxy hops", b.TrustedProxyHops, 1},
+		{"pool size", b.DBMaxConns, 8},
 		{"public url", b.PublicURL.String(), "http://localhost:8080"},
 		{"no topic", b.NotifyTopic, ""},
 		{"no kms key", b.KMSKey, ""},

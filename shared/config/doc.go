@@ -42,6 +42,7 @@ func Variables() []Variable {
 		{"GATEHOUSE_DB_INSTANCE", "", false, "Cloud SQL instance connection name, project:region:instance, reached through the Cloud SQL connector with IAM authentication. Requires DB_USER and DB_NAME."},
 		{"GATEHOUSE_DB_USER", "", false, "Database user; with DB_INSTANCE, the IAM database user (service account e-mail without .gserviceaccount.com)."},
 		{"GATEHOUSE_DB_NAME", "", false, "Database name."},
+		{"GATEHOUSE_DB_MAX_CONNS", "8", false, "PostgreSQL connections per instance (1-100); see docs/scaling.md for the budget against Cloud SQL max_connections."},
 		{"GATEHOUSE_KMS_KEY", "", false, "Cloud KMS key-encryption key, projects/P/locations/L/keyRings/R/cryptoKeys/K. Empty means a local file key, allowed only in dev."},
 		{"GATEHOUSE_LOG_LEVEL", "info", false, "Minimum log level: debug, info, warn or error."},
 		{"GATEHOUSE_PROJECT_ID", "", false, "Google Cloud project ID. Required in staging and prod."},
