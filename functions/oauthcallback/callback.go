@@ -40,15 +40,35 @@ func fail(code string, cause error) error { return &flowError{code: code, cause:
 // an error code and stores no credential; a state that cannot be trusted
 // gets a plain error page instead.
 func (s *server) callback(w http.ResponseWriter, r *http.Request) error {
+	return s.finishFlow(w, r, oauthstate.KindConnect, "platform",
+		func(_ http.ResponseWriter, r *http.Request, st oauthstate.State) (string, error) {
+			return s.complete(r, st)
+		},
+		func(r *http.Request, st oauthstate.State, fe *flowError) string {
+			s.logger.InfoContext(r.Context(), "oauth callback refused", "platform", st.Platform, "org_id", st.OrgID,
+				"error_code", fe.code, "error", fe.cause.Error())
+			s.auditFailure(r, st, fe.code)
+			return withParams(st.ReturnTo, "oauth_error", fe.code, "platform", st.Platform)
+		})
+}
+
+// finishFlow is what every callback does around its own completion: clear
+// the flow cookie, verify the state of kind for the platform or provider
+// named by the route's path value, run complete, and redirect to where it
+// says. A failure with a trusted state goes through refused, which logs it
+// and returns the error redirect; an untrusted state gets a plain error page.
+func (s *server) finishFlow(w http.ResponseWriter, r *http.Request, kind oauthstate.Kind, route string,
+	complete func(http.ResponseWriter, *http.Request, oauthstate.State) (string, error),
+	refused func(*http.Request, oauthstate.State, *flowError) string) error {
 	http.SetCookie(w, &http.Cookie{Name: flowCookie, Path: "/", MaxAge: -1, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	web.NoStore(w)
-	st, err := s.verifyState(r, oauthstate.KindConnect, r.PathValue("platform"))
+	st, err := s.verifyState(r, kind, r.PathValue(route))
 	if st.ReturnTo == "" {
 		return plainError(w, r, s, err)
 	}
 	var location string
 	if err == nil {
-		location, err = s.complete(r, st)
+		location, err = complete(w, r, st)
 	}
 	if err == nil {
 		http.Redirect(w, r, location, http.StatusFound)
@@ -58,10 +78,7 @@ func (s *server) callback(w http.ResponseWriter, r *http.Request) error {
 	if !errors.As(err, &fe) {
 		fe = &flowError{code: "server_error", cause: err}
 	}
-	s.logger.InfoContext(r.Context(), "oauth callback refused", "platform", st.Platform, "org_id", st.OrgID,
-		"error_code", fe.code, "error", fe.cause.Error())
-	s.auditFailure(r, st, fe.code)
-	http.Redirect(w, r, withParams(st.ReturnTo, "oauth_error", fe.code, "platform", st.Platform), http.StatusFound)
+	http.Redirect(w, r, refused(r, st, fe), http.StatusFound)
 	return nil
 }
 

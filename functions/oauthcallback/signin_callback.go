@@ -22,7 +22,6 @@ import (
 	"github.com/gatehouse-dev/gatehouse/shared/oauthstate"
 	"github.com/gatehouse-dev/gatehouse/shared/session"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
-	"github.com/gatehouse-dev/gatehouse/shared/web"
 )
 
 // amrFederated is the authentication method recorded for a session that a
@@ -44,27 +43,12 @@ type who struct {
 // by the provider's subject, and a session issued by the auth function's
 // code (or, for a user with MFA, an MFA token to finish with).
 func (s *server) signInCallback(w http.ResponseWriter, r *http.Request) error {
-	http.SetCookie(w, &http.Cookie{Name: flowCookie, Path: "/", MaxAge: -1, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
-	web.NoStore(w)
-	st, err := s.verifyState(r, oauthstate.KindSignIn, r.PathValue("provider"))
-	if st.ReturnTo == "" {
-		return plainError(w, r, s, err)
-	}
-	var location string
-	if err == nil {
-		location, err = s.completeSignIn(w, r, st)
-	}
-	if err == nil {
-		http.Redirect(w, r, location, http.StatusFound)
-		return nil
-	}
-	var fe *flowError
-	if !errors.As(err, &fe) {
-		fe = &flowError{code: "server_error", cause: err}
-	}
-	s.logger.InfoContext(r.Context(), "sign-in callback refused", "provider", st.Platform, "error_code", fe.code, "error", fe.cause.Error())
-	http.Redirect(w, r, withParams(st.ReturnTo, "signin_error", fe.code), http.StatusFound)
-	return nil
+	return s.finishFlow(w, r, oauthstate.KindSignIn, "provider", s.completeSignIn,
+		func(r *http.Request, st oauthstate.State, fe *flowError) string {
+			s.logger.InfoContext(r.Context(), "sign-in callback refused", "provider", st.Platform,
+				"error_code", fe.code, "error", fe.cause.Error())
+			return withParams(st.ReturnTo, "signin_error", fe.code)
+		})
 }
 
 func (s *server) completeSignIn(w http.ResponseWriter, r *http.Request, st oauthstate.State) (string, error) {
