@@ -78,8 +78,8 @@ module "oauthcallback" {
 # Public: Stripe, Shopify and Standard Webhooks receivers, and the owner's
 # billing view. No KMS access: it verifies signatures, stores billing
 # metadata and verifies access tokens with the published public keys; it
-# seals and opens nothing. It starts after auth, whose first start creates
-# the first token-signing key (sealing it needs the KEK).
+# seals and opens nothing. Its token signer is verify-only, so it starts on
+# an empty database without creating a signing key.
 module "webhooks" {
   source = "../function"
 
@@ -111,8 +111,6 @@ module "webhooks" {
     { for s in google_secret_manager_secret.shopify_webhook : "GATEHOUSE_SHOPIFY_API_SECRET" => s.secret_id },
     { for src, s in google_secret_manager_secret.standard_webhook : "GATEHOUSE_STANDARD_WEBHOOK_SECRET_${upper(replace(src, "-", "_"))}" => s.secret_id },
   )
-
-  depends_on = [module.auth]
 }
 
 # Private: runs each rotation message pushed by the rotation subscription
