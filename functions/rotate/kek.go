@@ -2,19 +2,11 @@ package rotate
 
 import (
 	"context"
-	"crypto/rand"
-	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"sync/atomic"
 
-	kms "cloud.google.com/go/kms/apiv1"
-
-	"github.com/gatehouse-dev/gatehouse/shared/bootstrap"
 	"github.com/gatehouse-dev/gatehouse/shared/envelope"
-	"github.com/gatehouse-dev/gatehouse/shared/envelope/filekek"
-	"github.com/gatehouse-dev/gatehouse/shared/envelope/kmskek"
 )
 
 // countingKEK counts the calls made to the key-encryption key, so a run's
@@ -57,32 +49,4 @@ func (k *countingKEK) currentVersion(ctx context.Context, rnd io.Reader) (string
 		return "", fmt.Errorf("probe KEK version: %w", envelope.Unavailable(err))
 	}
 	return version, nil
-}
-
-// openKEK opens the key-encryption key d's configuration names, as
-// bootstrap does for d.Keyring: Cloud KMS when a key is configured, the
-// local key file otherwise (development only). The closer, if not nil,
-// releases the KMS client.
-func openKEK(d *bootstrap.Deps) (envelope.KEK, func(), error) {
-	if d.Config.KMSKey == "" {
-		if d.Config.Env.Deployed() {
-			return nil, nil, errors.New("a Cloud KMS key is required outside dev")
-		}
-		rnd := d.Rand
-		if rnd == nil {
-			rnd = rand.Reader
-		}
-		kek, err := filekek.Load(filepath.Join(d.Config.DataDir, "kek.key"), rnd)
-		return kek, nil, err
-	}
-	client, err := kms.NewKeyManagementClient(context.Background())
-	if err != nil {
-		return nil, nil, fmt.Errorf("Cloud KMS client: %w", err)
-	}
-	kek, err := kmskek.New(client, d.Config.KMSKey)
-	if err != nil {
-		client.Close()
-		return nil, nil, err
-	}
-	return kek, func() { client.Close() }, nil
 }

@@ -122,8 +122,7 @@ type Rotator struct {
 // Option configures a Rotator beyond what [New] derives from its Deps.
 type Option func(*Rotator)
 
-// WithKEK makes the Rotator wrap data keys with kek instead of opening the
-// key-encryption key its Deps' configuration names.
+// WithKEK makes the Rotator wrap data keys with kek instead of its Deps' KEK.
 func WithKEK(kek envelope.KEK) Option { return func(r *Rotator) { r.kek = &countingKEK{inner: kek} } }
 
 // WithSealedColumns replaces [store.SealedColumns] as the columns the
@@ -150,9 +149,9 @@ func WithSigningKeys(s SigningKeys) Option {
 // WithSessions sets how a suspected exposure revokes sessions.
 func WithSessions(s SessionRevoker) Option { return func(r *Rotator) { r.sessions = s } }
 
-// New returns a Rotator on d. Unless [WithKEK] says otherwise it opens the
-// key-encryption key d's configuration names (Cloud KMS, or the local key
-// file in development), counting every call; [Rotator.Close] releases it.
+// New returns a Rotator on d. Its own keyring wraps data keys with d.KEK
+// (or the [WithKEK] one), counting every call so reports say what a run
+// cost in KMS requests; [Rotator.Close] releases what New opened.
 func New(d *bootstrap.Deps, cfg Config, opts ...Option) (*Rotator, error) {
 	if d == nil || d.Store == nil || d.Keyring == nil || d.Audit == nil || d.Logger == nil {
 		return nil, errors.New("rotate: New needs a store, a keyring, an audit log and a logger")
@@ -203,14 +202,10 @@ func (r *Rotator) Close() {
 
 func (r *Rotator) openKeyring() error {
 	if r.kek == nil {
-		kek, closer, err := openKEK(r.d)
-		if err != nil {
-			return fmt.Errorf("rotate: %w", err)
+		if r.d.KEK == nil {
+			return errors.New("rotate: no key-encryption key in the dependencies")
 		}
-		if closer != nil {
-			r.closers = append(r.closers, closer)
-		}
-		r.kek = &countingKEK{inner: kek}
+		r.kek = &countingKEK{inner: r.d.KEK}
 	}
 	kr, err := envelope.New(r.store, r.kek, envelope.Options{Now: r.now, Rand: r.rand, PrimaryTTL: r.cfg.KeyPrimaryTTL})
 	if err != nil {

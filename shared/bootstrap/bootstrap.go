@@ -37,6 +37,7 @@ type Deps struct {
 	Logger   *slog.Logger
 	Store    store.Store
 	Keyring  *envelope.Keyring
+	KEK      envelope.KEK // what Keyring wraps data keys with; for jobs that build their own keyring view
 	Audit    *audit.Log
 	Limiter  *ratelimit.Limiter
 	Notifier notify.Notifier
@@ -83,11 +84,10 @@ func Open(ctx context.Context, base config.Base, logger *slog.Logger) (d *Deps, 
 		return nil, err
 	}
 	d.closers = append(d.closers, d.Store.Close)
-	kek, err := openKEK(ctx, base, d)
-	if err != nil {
+	if d.KEK, err = openKEK(ctx, base, d); err != nil {
 		return nil, err
 	}
-	if d.Keyring, err = envelope.New(d.Store, kek, envelope.Options{Now: d.Now, Rand: d.Rand}); err != nil {
+	if d.Keyring, err = envelope.New(d.Store, d.KEK, envelope.Options{Now: d.Now, Rand: d.Rand}); err != nil {
 		return nil, fmt.Errorf("keyring: %w", err)
 	}
 	if d.Notifier, err = openNotifier(ctx, base, d); err != nil {

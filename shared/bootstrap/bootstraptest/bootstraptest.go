@@ -106,7 +106,7 @@ func New(t testing.TB, s store.Store) *Env {
 	base := config.Base{Env: config.EnvDev, DataDir: dir, TrustedProxyHops: 1, PublicURL: public,
 		AllowedOrigins: []string{"https://app.example.com"}}
 	return &Env{
-		Deps: &bootstrap.Deps{Config: base, Logger: logger, Store: s, Keyring: kr,
+		Deps: &bootstrap.Deps{Config: base, Logger: logger, Store: s, Keyring: kr, KEK: kek,
 			Audit: audit.New(s, logger, clock.Now), Limiter: ratelimit.New(s, clock.Now),
 			Notifier: mb, Now: clock.Now, Rand: rand.Reader},
 		Clock: clock, Logs: logs, Mailbox: mb,
