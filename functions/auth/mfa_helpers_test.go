@@ -10,6 +10,7 @@ import (
 	"github.com/descope/virtualwebauthn"
 
 	"github.com/gatehouse-dev/gatehouse/shared/mfa"
+	"github.com/gatehouse-dev/gatehouse/shared/mfa/mfatest"
 )
 
 // extDecodeBody decodes a JSON response with the given status into v.
@@ -93,7 +94,7 @@ type mfaAuthenticator struct {
 var mfaTestRP = virtualwebauthn.RelyingParty{Name: "Gatehouse", ID: "app.example.com", Origin: "https://app.example.com"}
 
 func newMFAAuthenticator() *mfaAuthenticator {
-	return &mfaAuthenticator{auth: virtualwebauthn.NewAuthenticator(), cred: virtualwebauthn.NewCredential(virtualwebauthn.KeyTypeEC2)}
+	return &mfaAuthenticator{auth: virtualwebauthn.NewAuthenticator(), cred: mfatest.NewCredential()}
 }
 
 // attest answers registration options as the browser would.

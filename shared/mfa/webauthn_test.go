@@ -12,6 +12,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/shared/bootstrap/bootstraptest"
 	"github.com/gatehouse-dev/gatehouse/shared/mfa"
+	"github.com/gatehouse-dev/gatehouse/shared/mfa/mfatest"
 )
 
 var testRP = virtualwebauthn.RelyingParty{Name: "Gatehouse", ID: "app.example.com", Origin: "https://app.example.com"}
@@ -23,7 +24,7 @@ type authenticator struct {
 }
 
 func newAuthenticator() *authenticator {
-	return &authenticator{auth: virtualwebauthn.NewAuthenticator(), cred: virtualwebauthn.NewCredential(virtualwebauthn.KeyTypeEC2)}
+	return &authenticator{auth: virtualwebauthn.NewAuthenticator(), cred: mfatest.NewCredential()}
 }
 
 // attest answers creation options as navigator.credentials.create would.
