@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -55,6 +56,29 @@ func TestServeMountsEveryFunction(t *testing.T) {
 		}
 		if path != "/dev/mailbox" && resp.Header.Get("Strict-Transport-Security") == "" {
 			t.Errorf("GET %s: no security headers", path)
+		}
+	}
+	// Outside every mount, and inside one with the wrong method: JSON errors.
+	for _, c := range []struct {
+		method, path, code string
+		status             int
+	}{
+		{"GET", "/nope", "not_found", http.StatusNotFound},
+		{"GET", "/auth/nope", "not_found", http.StatusNotFound},
+		{"DELETE", "/webhooks/stripe", "method_not_allowed", http.StatusMethodNotAllowed},
+	} {
+		req, _ := http.NewRequest(c.method, base+c.path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct {
+			Error struct{ Code string } `json:"error"`
+		}
+		derr := json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if resp.StatusCode != c.status || derr != nil || body.Error.Code != c.code || resp.Header.Get("Strict-Transport-Security") == "" {
+			t.Errorf("%s %s: %d %+v (%v), want %d %s with security headers", c.method, c.path, resp.StatusCode, body, derr, c.status, c.code)
 		}
 	}
 	cancel()

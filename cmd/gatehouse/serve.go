@@ -20,6 +20,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/shared/config"
 	"github.com/gatehouse-dev/gatehouse/shared/notify"
 	"github.com/gatehouse-dev/gatehouse/shared/notify/devmailbox"
+	"github.com/gatehouse-dev/gatehouse/shared/web"
 )
 
 func newServe() *cobra.Command {
@@ -118,7 +119,8 @@ func mountAll(d *bootstrap.Deps, l *config.Loader) (http.Handler, []string, erro
 		mux.Handle("GET /dev/mailbox", devmailbox.MailboxHandler(mb))
 		mounts = append(mounts, fmt.Sprintf("%-10s %s", "/dev/mailbox", "development mailbox ("+mb.Path()+")"))
 	}
-	return mux, mounts, nil
+	// Paths outside every mount get the functions' JSON 404 and headers.
+	return web.Chain(web.Routes(mux), web.SecurityHeaders), mounts, nil
 }
 
 // rootPath serves a mount's bare prefix ("/rotate") as its root ("/").

@@ -66,7 +66,8 @@ func (d *Deps) Health() http.Handler {
 }
 
 // Wrap adds what every function's responses need: request ids, trace
-// correlation, security headers and, when origins are configured, CORS.
+// correlation, security headers, when origins are configured CORS, and for
+// a ServeMux the JSON error shape on requests no route matches.
 func (d *Deps) Wrap(h http.Handler) (http.Handler, error) {
 	mws := []web.Middleware{web.RequestID(d.Rand), web.Trace, web.SecurityHeaders}
 	if len(d.Config.AllowedOrigins) > 0 {
@@ -75,6 +76,9 @@ func (d *Deps) Wrap(h http.Handler) (http.Handler, error) {
 			return nil, fmt.Errorf("CORS: %w", err)
 		}
 		mws = append(mws, cors)
+	}
+	if mux, ok := h.(*http.ServeMux); ok {
+		h = web.Routes(mux)
 	}
 	return web.Chain(h, mws...), nil
 }
