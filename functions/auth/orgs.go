@@ -36,6 +36,8 @@ func (x *ext) registerOrgs(mux *http.ServeMux) {
 	mux.Handle("PATCH /orgs/{org}/members/{user}", x.orgRoute(authz.PermMembersManage, x.stepUp(x.orgSetRole)))
 	mux.Handle("DELETE /orgs/{org}/members/{user}", x.orgRoute(authz.PermMembersManage, x.stepUp(x.orgRemoveMember)))
 	mux.Handle("POST /orgs/{org}/owner", x.orgRoute(authz.PermOwnershipTransfer, x.stepUp(x.orgTransfer)))
+	mux.Handle("DELETE /orgs/{org}", x.orgRoute(authz.PermOrgDelete, x.stepUp(x.orgDelete)))
+	mux.Handle("POST /orgs/{org}/leave", x.orgRoute(authz.PermRead, x.orgLeave))
 	mux.Handle("GET /orgs/{org}/roles", x.orgRoute(authz.PermRead, x.orgRoles))
 	mux.Handle("POST /orgs/{org}/roles", x.orgRoute(authz.PermMembersManage, x.stepUp(x.orgCreateRole)))
 	mux.Handle("GET /orgs/{org}/audit", x.orgRoute(authz.PermAuditRead, x.orgAudit))

@@ -51,7 +51,7 @@ func (x *ext) BeforeDelete(ctx context.Context, tx store.Store, userID string) e
 		return err
 	}
 	if _, err := tx.DeleteUserMemberships(ctx, userID); errors.Is(err, store.ErrOwner) {
-		return web.Conflict("sole_owner", "Transfer ownership of your organizations before deleting your account.")
+		return web.Conflict("sole_owner", "Transfer ownership of your organizations, or delete them, before deleting your account.")
 	} else if err != nil {
 		return err
 	}

@@ -94,4 +94,19 @@ type Orgs interface {
 	// deletion) and returns how many there were. Returns ErrOwner, and
 	// removes nothing, if the user owns an organization.
 	DeleteUserMemberships(ctx context.Context, userID string) (int64, error)
+	// DeleteOrg deletes the organization with its memberships, custom
+	// roles, OAuth connections (their sealed tokens with them) and SSO
+	// configuration, and returns what it removed. Billing records, webhook
+	// events and audit events are kept for their retention. Returns
+	// ErrNotFound if the organization does not exist, ErrOwner (removing
+	// nothing) if ownerID is not its owner, say after a concurrent transfer.
+	DeleteOrg(ctx context.Context, orgID, ownerID string) (OrgDeletion, error)
+}
+
+// OrgDeletion counts what [Orgs.DeleteOrg] removed.
+type OrgDeletion struct {
+	Members     int64
+	Roles       int64
+	Connections int64
+	SSO         bool
 }

@@ -277,3 +277,42 @@ func (db *DB) DeleteUserMemberships(ctx context.Context, userID string) (int64, 
 	})
 	return n, err
 }
+
+// DeleteOrg implements [store.Orgs]. The organization's lock orders it
+// after any membership change or transfer in flight, so the owner check
+// and the deletes are one step.
+func (db *DB) DeleteOrg(ctx context.Context, orgID, ownerID string) (store.OrgDeletion, error) {
+	var d store.OrgDeletion
+	err := db.tx(ctx, func(c Conn) error {
+		if err := db.lockOrg(ctx, c, orgID); err != nil {
+			return err
+		}
+		m, err := lockedMember(ctx, c, orgID, ownerID)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && m.Role != store.RoleOwner) {
+			return fmt.Errorf("delete org %s as %s: %w", orgID, ownerID, store.ErrOwner)
+		} else if err != nil {
+			return err
+		}
+		// Memberships and roles would go with the org row (ON DELETE
+		// CASCADE); deleting them first counts them.
+		if d.Members, err = c.Exec(ctx, `DELETE FROM org_members WHERE org_id = $1`, orgID); err != nil {
+			return fmt.Errorf("delete members of org %s: %w", orgID, err)
+		}
+		if d.Roles, err = c.Exec(ctx, `DELETE FROM org_roles WHERE org_id = $1`, orgID); err != nil {
+			return fmt.Errorf("delete roles of org %s: %w", orgID, err)
+		}
+		if d.Connections, err = c.Exec(ctx, `DELETE FROM connections WHERE org_id = $1`, orgID); err != nil {
+			return fmt.Errorf("delete connections of org %s: %w", orgID, err)
+		}
+		sso, err := c.Exec(ctx, `DELETE FROM sso_configs WHERE org_id = $1`, orgID)
+		if err != nil {
+			return fmt.Errorf("delete sso configuration of org %s: %w", orgID, err)
+		}
+		if _, err := c.Exec(ctx, `DELETE FROM orgs WHERE id = $1`, orgID); err != nil {
+			return fmt.Errorf("delete org %s: %w", orgID, err)
+		}
+		d.SSO = sso > 0
+		return nil
+	})
+	return d, err
+}

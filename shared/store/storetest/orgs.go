@@ -222,3 +222,117 @@ func testOrgOwnerRace(t *testing.T, open Opener) {
 		t.Fatalf("owners after the race = %v, want exactly one new owner", got)
 	}
 }
+
+// Deleting an organization removes its members, roles, connections and
+// SSO configuration, and nothing of another organization's.
+//
+// Controls: AUTHZ-3
+func testDeleteOrg(t *testing.T, open Opener) {
+	s, ctx := open(t), context.Background()
+	newOrg(t, s, "org-a", "alice", map[string]string{"bob": "admin", "carol": "auditor"})
+	newOrg(t, s, "org-b", "dave", map[string]string{"bob": "viewer"})
+	for _, org := range []string{"org-a", "org-b"} {
+		if err := s.CreateOrgRole(ctx, store.OrgRole{OrgID: org, Name: "auditor", Permissions: []string{"read"}, CreatedAt: epoch}); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []store.Connection{connFixture(org+"-c1", org, "github", "acct-1"), connFixture(org+"-c2", org, "slack", "acct-2")} {
+			if err := s.CreateConnection(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.PutSSOConfig(ctx, store.SSOConfig{ID: "sso-" + org, OrgID: org, Issuer: "https://idp.example.com",
+			ClientID: "cid", ClientSecret: connSealedLike("dk1", "secret"), UpdatedBy: "u", CreatedAt: epoch, UpdatedAt: epoch}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	for _, tc := range []struct{ org, as string }{{"org-a", "bob"}, {"org-a", "dave"}, {"org-a", "nobody"}} {
+		if _, err := s.DeleteOrg(ctx, tc.org, tc.as); !errors.Is(err, store.ErrOwner) {
+			t.Fatalf("DeleteOrg(%s) as %s: err = %v, want ErrOwner", tc.org, tc.as, err)
+		}
+	}
+	if _, err := s.DeleteOrg(ctx, "org-none", "alice"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("DeleteOrg of a missing org: err = %v, want ErrNotFound", err)
+	}
+	got, err := s.DeleteOrg(ctx, "org-a", "alice")
+	if want := (store.OrgDeletion{Members: 3, Roles: 1, Connections: 2, SSO: true}); err != nil || got != want {
+		t.Fatalf("DeleteOrg(org-a) = %+v, %v; want %+v", got, err, want)
+	}
+	if _, err := s.Org(ctx, "org-a"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("org-a still there: %v", err)
+	}
+	if ms, err := s.Members(ctx, "org-a", "", 100); err != nil || len(ms) != 0 {
+		t.Fatalf("members of deleted org: %v, %v", ms, err)
+	}
+	if cs, err := s.ListConnections(ctx, "org-a"); err != nil || len(cs) != 0 {
+		t.Fatalf("connections of deleted org: %d, %v", len(cs), err)
+	}
+	if _, err := s.SSOConfig(ctx, "org-a"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("sso of deleted org: %v", err)
+	}
+	if orgs, err := s.UserOrgs(ctx, "bob"); err != nil || len(orgs) != 1 || orgs[0].ID != "org-b" {
+		t.Fatalf("bob's orgs after the deletion: %v, %v", orgs, err)
+	}
+	// The other organization is untouched.
+	if ms, _ := s.Members(ctx, "org-b", "", 100); len(ms) != 2 {
+		t.Fatalf("org-b members: %v", ms)
+	}
+	if roles, _ := s.OrgRoles(ctx, "org-b"); len(roles) != 1 {
+		t.Fatalf("org-b roles: %v", roles)
+	}
+	if cs, _ := s.ListConnections(ctx, "org-b"); len(cs) != 2 {
+		t.Fatalf("org-b connections: %d", len(cs))
+	}
+	if _, err := s.SSOConfig(ctx, "org-b"); err != nil {
+		t.Fatalf("org-b sso: %v", err)
+	}
+	if _, err := s.DeleteOrg(ctx, "org-a", "alice"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("second deletion: err = %v, want ErrNotFound", err)
+	}
+}
+
+// The owner deleting the organization races transfers of its ownership:
+// exactly one wins. If a transfer won, the organization is still there with
+// one owner and the deletions were refused; if the deletion won, nothing of
+// the organization is left.
+//
+// Controls: AUTHZ-1
+func testDeleteOrgRace(t *testing.T, open Opener) {
+	s, ctx := open(t), context.Background()
+	const n = 12
+	members := map[string]string{}
+	for i := range n {
+		members[fmt.Sprintf("m%02d", i)] = "admin"
+	}
+	newOrg(t, s, "org", "owner", members)
+	errs := race(2*n, func(i int) error {
+		if i < n {
+			return s.TransferOwnership(ctx, "org", "owner", fmt.Sprintf("m%02d", i), epoch.Add(1000))
+		}
+		_, err := s.DeleteOrg(ctx, "org", "owner")
+		return err
+	})
+	winner := -1
+	for i, err := range errs {
+		switch {
+		case err == nil && winner >= 0:
+			t.Fatalf("racers %d and %d both won", winner, i)
+		case err == nil:
+			winner = i
+		case !errors.Is(err, store.ErrOwner) && !errors.Is(err, store.ErrNotFound):
+			t.Errorf("racer %d: %v", i, err)
+		}
+	}
+	if winner < 0 {
+		t.Fatal("no racer won")
+	}
+	_, err := s.Org(ctx, "org")
+	if deleted := winner >= n; deleted != errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("winner %d, but Org says %v", winner, err)
+	}
+	if winner < n {
+		if o := owners(t, s, "org"); len(o) != 1 || o[0] != fmt.Sprintf("m%02d", winner) {
+			t.Fatalf("owners after the race: %v", o)
+		}
+	}
+}

@@ -41,6 +41,8 @@ func Run(t *testing.T, newStore Opener) {
 		{"OrgRoles", testOrgRoles},
 		{"OrgOwnerRace", testOrgOwnerRace},
 		{"DeleteUserMemberships", testDeleteUserMemberships},
+		{"DeleteOrg", testDeleteOrg},
+		{"DeleteOrgRace", testDeleteOrgRace},
 		{"TOTPSecrets", testTOTPSecrets},
 		{"TOTPReplayRace", testTOTPReplayRace},
 		{"RecoveryCodes", testRecoveryCodes},

@@ -1,0 +1,79 @@
+package auth
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/gatehouse-dev/gatehouse/shared/audit"
+	"github.com/gatehouse-dev/gatehouse/shared/authz"
+	"github.com/gatehouse-dev/gatehouse/shared/store"
+	"github.com/gatehouse-dev/gatehouse/shared/web"
+)
+
+// orgDelete answers DELETE /orgs/{org} {confirm}: the owner, recently
+// authenticated, deletes the organization. confirm must be its name, so a
+// request aimed at the wrong id deletes nothing. Members, custom roles,
+// OAuth connections (with their sealed tokens) and the SSO configuration
+// go in the transaction that records org.delete; billing records and audit
+// events stay for their retention. Pending invitations die with it: they
+// can no longer be accepted.
+func (x *ext) orgDelete(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		Confirm string `json:"confirm"`
+	}
+	if err := extDecode(r, &req, func(v *web.Validator) { v.Length("confirm", req.Confirm, 1, 100) }); err != nil {
+		return err
+	}
+	actor, ctx := orgMember(r), r.Context()
+	err := x.d.Store.Tx(ctx, func(tx store.Store) error {
+		org, err := tx.Org(ctx, actor.OrgID)
+		if err != nil {
+			return err
+		}
+		if req.Confirm != org.Name {
+			return web.Invalid(map[string]string{"confirm": "must be the organization's name"})
+		}
+		gone, err := tx.DeleteOrg(ctx, actor.OrgID, actor.UserID)
+		if err != nil {
+			return err
+		}
+		return x.record(r, tx, audit.Event{Actor: actor.UserID, OrgID: actor.OrgID, Action: "org.delete",
+			Target: "org:" + actor.OrgID, Metadata: map[string]any{"name": org.Name, "members": gone.Members,
+				"roles": gone.Roles, "connections": gone.Connections, "sso": gone.SSO}})
+	})
+	if errors.Is(err, store.ErrOwner) {
+		// A transfer committed after authz checked the caller.
+		return web.Forbidden().WithCause(err)
+	}
+	if err != nil {
+		return orgStoreError(err)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// orgLeave answers POST /orgs/{org}/leave: the caller gives up their own
+// membership. The owner cannot leave; they transfer ownership or delete
+// the organization.
+func (x *ext) orgLeave(w http.ResponseWriter, r *http.Request) error {
+	actor, ctx := orgMember(r), r.Context()
+	if actor.Role == authz.RoleOwner {
+		return web.Conflict("owner", "The owner cannot leave; transfer ownership or delete the organization.")
+	}
+	err := x.d.Store.Tx(ctx, func(tx store.Store) error {
+		old, err := tx.RemoveMember(ctx, actor.OrgID, actor.UserID)
+		if err != nil {
+			return err
+		}
+		return x.record(r, tx, audit.Event{Actor: actor.UserID, OrgID: actor.OrgID, Action: "org.member.leave",
+			Target: "user:" + actor.UserID, Metadata: map[string]any{"role": old.Role}})
+	})
+	if errors.Is(err, store.ErrOwner) {
+		return web.Conflict("owner", "The owner cannot leave; transfer ownership or delete the organization.")
+	}
+	if err != nil {
+		return orgStoreError(err)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
