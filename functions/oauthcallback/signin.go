@@ -52,6 +52,7 @@ type idp struct {
 	verifier *oidc.IDTokenVerifier // nil for GitHub
 	apiURL   string                // GitHub's API
 	domains  []string              // organization SSO: allowed e-mail domains
+	sso      store.SSOConfig       // organization SSO: its configuration (for provisioning)
 }
 
 var errUnknownProvider = &web.Error{Status: http.StatusNotFound, Code: "unknown_provider",
@@ -118,7 +119,13 @@ func (s *server) orgIDP(ctx context.Context, orgID, redirect string) (*idp, erro
 		return nil, web.Unavailable(fmt.Errorf("open sso client secret: %w", err))
 	}
 	defer clear(secret)
-	return s.oidcIDP(ctx, "oidc:"+c.Issuer, c.Issuer, c.ClientID, string(secret), redirect, c.AllowedDomains)
+	p, err := s.oidcIDP(ctx, "oidc:"+c.Issuer, c.Issuer, c.ClientID, string(secret), redirect, c.AllowedDomains)
+	if err != nil {
+		return nil, err
+	}
+	c.ClientSecret = nil
+	p.sso = c
+	return p, nil
 }
 
 func ssoBinding(c store.SSOConfig) envelope.Binding {

@@ -77,6 +77,9 @@ func (s *server) completeSignIn(w http.ResponseWriter, r *http.Request, st oauth
 	if err != nil || st.Link {
 		return withParams(st.ReturnTo, "signin_linked", st.Platform), err
 	}
+	if err := s.provision(r, p.sso, userID); err != nil {
+		return "", err
+	}
 	return s.startSession(w, r, userID, st.ReturnTo)
 }
 

@@ -2,6 +2,7 @@ package oauthcallback
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -12,6 +13,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/shared/bootstrap/bootstraptest"
 	"github.com/gatehouse-dev/gatehouse/shared/oauthtest"
 	"github.com/gatehouse-dev/gatehouse/shared/session"
+	"github.com/gatehouse-dev/gatehouse/shared/store"
 )
 
 // signInFlow runs /signin/{provider} through the authorization server and
@@ -154,11 +156,80 @@ func TestOrganizationSSO(t *testing.T) {
 		if rec := e.signInFlow(t, "/signin/oidc?org=org-a&return_to=/", nil); sessionCookie(rec) == "" {
 			t.Fatalf("allowed domain: %d %q", rec.Code, rec.Header().Get("Location"))
 		}
-		if _, err := e.Store.IdentityUser(context.Background(), "oidc:"+e.srv.Issuer(), "emp-2"); err != nil {
+		emp, err := e.Store.IdentityUser(context.Background(), "oidc:"+e.srv.Issuer(), "emp-2")
+		if err != nil {
 			t.Fatalf("identity: %v", err)
+		}
+		if _, err := e.Store.Member(context.Background(), orgA, emp); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("SSO without a provision role made a member: %v", err)
 		}
 		if rec := e.do(t, http.MethodGet, "/signin/oidc?org=org-b&return_to=/", ""); rec.Code != http.StatusNotFound {
 			t.Fatalf("org without SSO: %d", rec.Code)
+		}
+	})
+}
+
+// With a provision role, a first SSO sign-in makes the user a member with
+// that role (audited); later sign-ins and existing members keep their
+// role; the role must be one an owner may hand out.
+//
+// Controls: AUTH-10, AUTHZ-1, AUTHZ-4
+func TestOrganizationSSOProvisioning(t *testing.T) {
+	eachBackend(t, func(t *testing.T, e *testEnv) {
+		ctx := context.Background()
+		put := func(role string) *httptest.ResponseRecorder {
+			body := `{"issuer":"` + e.srv.Issuer() + `","client_id":"sso-client","client_secret":"sso-secret-value",` +
+				`"allowed_domains":["corp.example.com"],"provision_role":"` + role + `"}`
+			return e.do(t, http.MethodPut, "/sso?org=org-a", body, append(bearer(e.users["ownerA"]), "Content-Type", "application/json")...)
+		}
+		for _, bad := range []string{"owner", "no-such-role", strings.Repeat("r", 33)} {
+			if rec := put(bad); rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "provision_role") {
+				t.Fatalf("provision role %q: %d %s", bad, rec.Code, rec.Body)
+			}
+		}
+		if _, err := e.Store.SSOConfig(ctx, orgA); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("refused configurations were stored: %v", err)
+		}
+		if err := e.Store.CreateOrgRole(ctx, store.OrgRole{OrgID: orgA, Name: "staff", Permissions: []string{"read", "features.use"}}); err != nil {
+			t.Fatal(err)
+		}
+		if rec := put("staff"); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"provision_role":"staff"`) {
+			t.Fatalf("configure: %d %s", rec.Code, rec.Body)
+		}
+
+		e.srv.SetUser(oauthtest.User{Subject: "emp-9", Email: "nine@corp.example.com", EmailVerified: true})
+		for range 2 {
+			if rec := e.signInFlow(t, "/signin/oidc?org=org-a&return_to=/", nil); sessionCookie(rec) == "" {
+				t.Fatalf("sign-in: %d %q", rec.Code, rec.Header().Get("Location"))
+			}
+		}
+		emp, err := e.Store.IdentityUser(ctx, "oidc:"+e.srv.Issuer(), "emp-9")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m, err := e.Store.Member(ctx, orgA, emp); err != nil || m.Role != "staff" {
+			t.Fatalf("membership after SSO: %+v, %v", m, err)
+		}
+		evs, err := e.Store.OrgAuditEvents(ctx, orgA, 0, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		adds := 0
+		for _, ev := range evs {
+			if ev.Action == "org.member.add" && ev.Target == "user:"+emp && strings.Contains(string(ev.Metadata), `"via":"sso"`) {
+				adds++
+			}
+		}
+		if adds != 1 {
+			t.Fatalf("%d org.member.add events for the provisioned user, want 1", adds)
+		}
+		// A role changed since stays.
+		if _, err := e.Store.SetMemberRole(ctx, orgA, emp, "admin", e.Now()); err != nil {
+			t.Fatal(err)
+		}
+		e.signInFlow(t, "/signin/oidc?org=org-a&return_to=/", nil)
+		if m, _ := e.Store.Member(ctx, orgA, emp); m.Role != "admin" {
+			t.Fatalf("SSO sign-in reset the role to %q", m.Role)
 		}
 	})
 }

@@ -1,6 +1,7 @@
 package oauthcallback
 
 import (
+	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -23,6 +24,7 @@ type ssoRequest struct {
 	ClientID       string   `json:"client_id"`
 	ClientSecret   string   `json:"client_secret"`
 	AllowedDomains []string `json:"allowed_domains"`
+	ProvisionRole  string   `json:"provision_role"`
 }
 
 // ssoJSON is a configuration as read back: never the secret.
@@ -30,6 +32,7 @@ type ssoJSON struct {
 	Issuer         string    `json:"issuer"`
 	ClientID       string    `json:"client_id"`
 	AllowedDomains []string  `json:"allowed_domains"`
+	ProvisionRole  string    `json:"provision_role,omitempty"`
 	UpdatedAt      time.Time `json:"updated_at"`
 	SignInURL      string    `json:"sign_in_url"`
 }
@@ -56,8 +59,7 @@ func (s *server) getSSO(w http.ResponseWriter, r *http.Request) error {
 	} else if err != nil {
 		return web.Unavailable(err)
 	}
-	return web.WriteJSON(w, http.StatusOK, ssoJSON{Issuer: c.Issuer, ClientID: c.ClientID, AllowedDomains: c.AllowedDomains,
-		UpdatedAt: c.UpdatedAt, SignInURL: s.callbackBase + "/signin/oidc?org=" + url.QueryEscape(c.OrgID)})
+	return web.WriteJSON(w, http.StatusOK, s.ssoView(c))
 }
 
 // putSSO answers PUT /sso?org=: creates or replaces the configuration,
@@ -87,23 +89,30 @@ func (s *server) putSSO(w http.ResponseWriter, r *http.Request) error {
 		return web.Unavailable(err)
 	}
 	c.Issuer, c.ClientID, c.AllowedDomains, c.UpdatedBy, c.UpdatedAt = req.Issuer, req.ClientID, req.AllowedDomains, m.UserID, s.d.Now()
+	c.ProvisionRole = req.ProvisionRole
 	if c.ClientSecret, err = s.d.Keyring.Seal(r.Context(), envelope.PurposeCredential, ssoBinding(c), []byte(req.ClientSecret)); err != nil {
 		return web.Unavailable(err)
 	}
 	err = s.d.Store.Tx(r.Context(), func(tx store.Store) error {
+		if err := checkProvisionRole(r.Context(), tx, m.OrgID, c.ProvisionRole); err != nil {
+			return err
+		}
 		if err := tx.PutSSOConfig(r.Context(), c); err != nil {
 			return err
 		}
 		_, err := s.d.Audit.RecordTx(r.Context(), tx, audit.Event{Actor: m.UserID, OrgID: m.OrgID, Action: "sso.configure",
-			Target: c.ID, Network: s.network(r), Metadata: map[string]any{"issuer": c.Issuer, "domains": c.AllowedDomains}})
+			Target: c.ID, Network: s.network(r), Metadata: map[string]any{"issuer": c.Issuer, "domains": c.AllowedDomains,
+				"provision_role": c.ProvisionRole}})
 		return err
 	})
-	if err != nil {
+	var we *web.Error
+	if errors.As(err, &we) {
+		return err
+	} else if err != nil {
 		return web.Unavailable(fmt.Errorf("store sso config: %w", err))
 	}
 	s.signin.forget(c.Issuer)
-	return web.WriteJSON(w, http.StatusOK, ssoJSON{Issuer: c.Issuer, ClientID: c.ClientID, AllowedDomains: c.AllowedDomains,
-		UpdatedAt: c.UpdatedAt, SignInURL: s.callbackBase + "/signin/oidc?org=" + url.QueryEscape(c.OrgID)})
+	return web.WriteJSON(w, http.StatusOK, s.ssoView(c))
 }
 
 // deleteSSO answers DELETE /sso?org=. Step-up required.
@@ -142,6 +151,7 @@ func (s *server) validateSSO(req *ssoRequest) error {
 		"issuer", "must be the provider's https issuer URL")
 	v.Length("client_id", req.ClientID, 1, 256)
 	v.Length("client_secret", req.ClientSecret, 1, 512)
+	v.Length("provision_role", req.ProvisionRole, 0, 32)
 	v.Require(len(req.AllowedDomains) >= 1 && len(req.AllowedDomains) <= 20, "allowed_domains", "1 to 20 domains")
 	for i, d := range req.AllowedDomains {
 		d = strings.ToLower(d)
@@ -164,4 +174,68 @@ func (si *signIn) forget(issuer string) {
 	si.mu.Lock()
 	defer si.mu.Unlock()
 	delete(si.oidc, issuer)
+}
+
+// ssoView is a configuration as GET and PUT /sso answer it.
+func (s *server) ssoView(c store.SSOConfig) ssoJSON {
+	return ssoJSON{Issuer: c.Issuer, ClientID: c.ClientID, AllowedDomains: c.AllowedDomains, ProvisionRole: c.ProvisionRole,
+		UpdatedAt: c.UpdatedAt, SignInURL: s.callbackBase + "/signin/oidc?org=" + url.QueryEscape(c.OrgID)}
+}
+
+// checkProvisionRole accepts no provisioning, a built-in role other than
+// owner, or a custom role of the organization.
+func checkProvisionRole(ctx context.Context, tx store.Orgs, orgID, role string) error {
+	invalid := web.Invalid(map[string]string{"provision_role": "must be empty, a built-in role other than owner, or a custom role of the organization"})
+	switch {
+	case role == "":
+		return nil
+	case role == authz.RoleOwner:
+		return invalid
+	case authz.IsBuiltin(role):
+		return nil
+	}
+	if _, err := tx.OrgRole(ctx, orgID, role); errors.Is(err, store.ErrNotFound) {
+		return invalid
+	} else if err != nil {
+		return err
+	}
+	return nil
+}
+
+// provision makes userID, just signed in through the organization's SSO,
+// a member with the configuration's provision role if they are not one
+// yet (just-in-time membership). Existing members keep their role. A
+// custom role deleted since the configuration was saved provisions
+// nothing, and the sign-in goes on.
+func (s *server) provision(r *http.Request, c store.SSOConfig, userID string) error {
+	if c.OrgID == "" || c.ProvisionRole == "" {
+		return nil
+	}
+	ctx := r.Context()
+	err := s.d.Store.Tx(ctx, func(tx store.Store) error {
+		if _, err := tx.Member(ctx, c.OrgID, userID); err == nil || !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if err := checkProvisionRole(ctx, tx, c.OrgID, c.ProvisionRole); err != nil {
+			var we *web.Error
+			if errors.As(err, &we) {
+				s.logger.WarnContext(ctx, "sso provisioning skipped: role no longer exists", "org_id", c.OrgID)
+				return nil
+			}
+			return err
+		}
+		if err := tx.AddMember(ctx, store.Member{OrgID: c.OrgID, UserID: userID, Role: c.ProvisionRole, CreatedAt: s.d.Now()}); err != nil {
+			return err
+		}
+		_, err := s.d.Audit.RecordTx(ctx, tx, audit.Event{Actor: userID, OrgID: c.OrgID, Action: "org.member.add",
+			Target: "user:" + userID, Network: s.network(r), Metadata: map[string]any{"role": c.ProvisionRole, "via": "sso"}})
+		return err
+	})
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		return nil // a concurrent sign-in added them
+	case err != nil:
+		return fail("unavailable", fmt.Errorf("sso provisioning: %w", err))
+	}
+	return nil
 }

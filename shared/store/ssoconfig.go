@@ -15,6 +15,7 @@ type SSOConfig struct {
 	ClientID       string
 	ClientSecret   []byte
 	AllowedDomains []string // lower-case e-mail domains allowed to sign in
+	ProvisionRole  string   // role given on SSO sign-in to a user not yet a member; "" for none
 	UpdatedBy      string   // user id
 	CreatedAt      time.Time
 	UpdatedAt      time.Time

@@ -206,12 +206,15 @@ func testSSOConfigs(t *testing.T, open Opener) {
 	if err := s.PutSSOConfig(ctx, c); err != nil {
 		t.Fatal(err)
 	}
-	c.ClientID, c.UpdatedAt = "cid2", epoch.Add(time.Hour)
+	if got, err := s.SSOConfig(ctx, "org-a"); err != nil || got.ProvisionRole != "" {
+		t.Fatalf("SSOConfig = %+v, %v; want no provisioning", got, err)
+	}
+	c.ClientID, c.UpdatedAt, c.ProvisionRole = "cid2", epoch.Add(time.Hour), "viewer"
 	if err := s.PutSSOConfig(ctx, c); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.SSOConfig(ctx, "org-a")
-	if err != nil || got.ClientID != "cid2" || !got.CreatedAt.Equal(epoch) || got.AllowedDomains[0] != "example.com" {
+	if err != nil || got.ClientID != "cid2" || !got.CreatedAt.Equal(epoch) || got.AllowedDomains[0] != "example.com" || got.ProvisionRole != "viewer" {
 		t.Fatalf("SSOConfig = %+v, %v", got, err)
 	}
 	for _, tc := range []struct {
