@@ -213,7 +213,7 @@ func (s *server) exchange(ctx context.Context, p *provider.Provider, st oauthsta
 	if tok.AccessToken == "" {
 		return nil, errors.New("token response without an access token")
 	}
-	return tok, nil
+	return p.ExchangeLongLived(ctx, s.client, tok)
 }
 
 // describeOAuthError keeps the status and OAuth error code of a failed

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse/shared/bootstrap/bootstraptest"
 	"github.com/gatehouse-dev/gatehouse/shared/broker"
@@ -139,4 +140,47 @@ func auditActions(t *testing.T, e *testEnv) []string {
 		out = append(out, ev.Action)
 	}
 	return out
+}
+
+// Meta's code exchange yields a short-lived user token; the callback trades
+// it for the long-lived one before sealing, so the connection outlives the
+// short token by weeks instead of going INVALID within hours.
+//
+// Controls: OAUTH-1, CRED-1, CRED-4
+func TestConnectMetaLongLived(t *testing.T) {
+	eachBackend(t, func(t *testing.T, e *testEnv) {
+		f := e.start(t, e.users["admin"], "meta_ads", "org="+orgA+"&return_to=/settings/integrations")
+		if got := f.authURL.Query().Get("scope"); got != "ads_read" {
+			t.Fatalf("scope %q", got)
+		}
+		back := redirectQuery(t, e.finish(t, "meta_ads", f.callback, f.cookie))
+		if back.Get("oauth_connected") != "meta_ads" {
+			t.Fatalf("redirect back %v", back)
+		}
+		if n := e.srv.LongLivedExchanges(); n != 1 {
+			t.Fatalf("%d long-lived exchanges, want 1", n)
+		}
+		c, err := e.Store.Connection(context.Background(), orgA, back.Get("connection"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := e.Clock.Now().Add(60 * 24 * time.Hour); !c.ExpiresAt.Equal(want) || len(c.RefreshToken) != 0 {
+			t.Fatalf("expires %v (want %v), refresh token stored: %v", c.ExpiresAt, want, len(c.RefreshToken) != 0)
+		}
+		at, err := e.Keyring.Open(context.Background(), envelope.PurposeCredential, broker.Binding(orgA, c.ID, broker.FieldAccessToken), c.AccessToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.Logs.Plant(string(at))
+		// Long after the short-lived token's hour, the broker still serves it.
+		e.Clock.Advance(7 * 24 * time.Hour)
+		if !e.srv.AccessTokenValid(string(at)) {
+			t.Fatal("stored token is not the long-lived one")
+		}
+		resp := e.brokerCall(t, orgA, c.ID)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("broker after a week: %d", resp.StatusCode)
+		}
+	})
 }

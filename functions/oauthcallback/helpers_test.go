@@ -49,12 +49,13 @@ func newTestEnv(t testing.TB, b bootstraptest.Backend) *testEnv {
 	e := &testEnv{Env: bootstraptest.New(t, b.Open(t)), users: map[string]testUser{}}
 	e.srv = oauthtest.New(t, oauthtest.Options{Issuer: true, RotateRefreshTokens: true, Now: e.Clock.Now})
 	e.srv.AddClient("gads-client", "gads-secret-value", callbackBase+"/callback/google_ads")
+	e.srv.AddClient("meta-client", "meta-secret-value", callbackBase+"/callback/meta_ads")
 	e.srv.AddClient("google-client", "google-secret-value", callbackBase+"/signin/google/callback")
 	e.srv.AddClient("github-client", "github-secret-value", callbackBase+"/signin/github/callback")
 	e.srv.AddClient("sso-client", "sso-secret-value", callbackBase+"/signin/oidc/callback")
 	e.shopSrv = oauthtest.New(t, oauthtest.Options{Shopify: true, Now: e.Clock.Now})
 	e.shopSrv.AddClient("shop-client", "shop-secret-value", callbackBase+"/callback/shopify")
-	e.Logs.Plant("gads-secret-value", "shop-secret-value", brokerSecret, "google-secret-value", "github-secret-value", "sso-secret-value")
+	e.Logs.Plant("gads-secret-value", "meta-secret-value", "shop-secret-value", brokerSecret, "google-secret-value", "github-secret-value", "sso-secret-value")
 	h, err := New(e.Deps, e.config())
 	if err != nil {
 		t.Fatal(err)
@@ -70,6 +71,8 @@ func (e *testEnv) config() Config {
 		Platforms: map[string]provider.Settings{
 			provider.GoogleAds: {ClientID: "gads-client", ClientSecret: logging.NewSecret("gads-secret-value"),
 				AuthURL: e.srv.AuthURL(), TokenURL: e.srv.TokenURL(), RevokeURL: e.srv.RevokeURL(), Issuer: e.srv.Issuer()},
+			provider.MetaAds: {ClientID: "meta-client", ClientSecret: logging.NewSecret("meta-secret-value"),
+				AuthURL: e.srv.AuthURL(), TokenURL: e.srv.TokenURL(), RevokeURL: e.srv.RevokeURL()},
 			provider.Shopify: {ClientID: "shop-client", ClientSecret: logging.NewSecret("shop-secret-value"),
 				AuthURL: e.shopSrv.AuthURL() + "?shop=" + provider.ShopPlaceholder, TokenURL: e.shopSrv.TokenURL(),
 				RevokeURL: e.shopSrv.RevokeURL()},

@@ -33,6 +33,9 @@ type Options struct {
 	// Shopify adds shop, timestamp and an hmac under the client secret to
 	// authorization responses, as Shopify does.
 	Shopify bool
+	// LongLivedTTL is the lifetime of tokens from Meta's fb_exchange_token
+	// grant (default 60 days).
+	LongLivedTTL time.Duration
 	// RefreshDelay is slept inside each refresh, to widen race windows.
 	RefreshDelay time.Duration
 	// Now is the clock (default time.Now).
@@ -84,6 +87,7 @@ type Server struct {
 
 	refreshCalls atomic.Int64
 	exchanges    atomic.Int64
+	longLived    atomic.Int64
 	revocations  atomic.Int64
 }
 
@@ -92,6 +96,9 @@ func New(t testing.TB, opts Options) *Server {
 	t.Helper()
 	if opts.AccessTTL == 0 {
 		opts.AccessTTL = time.Hour
+	}
+	if opts.LongLivedTTL == 0 {
+		opts.LongLivedTTL = 60 * 24 * time.Hour
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -106,6 +113,7 @@ func New(t testing.TB, opts Options) *Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /authorize", s.authorize)
 	mux.HandleFunc("POST /token", s.token)
+	mux.HandleFunc("GET /token", s.longLivedGrant)
 	mux.HandleFunc("POST /revoke", s.revoke)
 	mux.HandleFunc("DELETE /revoke", s.revokeBearer)
 	mux.HandleFunc("GET /.well-known/openid-configuration", s.discovery)
@@ -156,6 +164,9 @@ func (s *Server) SetDown(down bool) {
 func (s *Server) RefreshCalls() int64 { return s.refreshCalls.Load() }
 func (s *Server) Exchanges() int64    { return s.exchanges.Load() }
 func (s *Server) Revocations() int64  { return s.revocations.Load() }
+
+// LongLivedExchanges counts requests to the fb_exchange_token grant.
+func (s *Server) LongLivedExchanges() int64 { return s.longLived.Load() }
 
 // AccessTokenValid reports whether tok is a live access token.
 func (s *Server) AccessTokenValid(tok string) bool {

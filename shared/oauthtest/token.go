@@ -129,6 +129,37 @@ func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request) {
 	s.issue(w, t.g, s.opts.RotateRefreshTokens)
 }
 
+// longLivedGrant is Meta's GET token endpoint with
+// grant_type=fb_exchange_token: the client, authenticated by client_id and
+// client_secret in the query, trades a live access token of its own for a
+// long-lived one (no refresh token).
+func (s *Server) longLivedGrant(w http.ResponseWriter, r *http.Request) {
+	s.longLived.Add(1)
+	q := r.URL.Query()
+	if q.Get("grant_type") != "fb_exchange_token" {
+		oauthError(w, http.StatusBadRequest, "unsupported_grant_type")
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.clients[q.Get("client_id")]
+	if !ok || q.Get("client_secret") == "" || subtle.ConstantTimeCompare([]byte(q.Get("client_secret")), []byte(c.secret)) != 1 {
+		oauthError(w, http.StatusUnauthorized, "invalid_client")
+		return
+	}
+	t, ok := s.access[q.Get("fb_exchange_token")]
+	if !ok || t.g.client != q.Get("client_id") || t.g.revoked || !s.opts.Now().Before(t.expires) {
+		oauthError(w, http.StatusBadRequest, "invalid_grant")
+		return
+	}
+	access := randomToken()
+	s.access[access] = &token{g: t.g, expires: s.opts.Now().Add(s.opts.LongLivedTTL)}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(map[string]any{"access_token": access, "token_type": "bearer",
+		"expires_in": int(s.opts.LongLivedTTL / time.Second)})
+}
+
 // issue writes a token response for g, with a new refresh token if
 // withRefresh (else the response has none, as Google's refreshes do).
 func (s *Server) issue(w http.ResponseWriter, g *grant, withRefresh bool) {

@@ -51,6 +51,10 @@ type Platform struct {
 	// RotatesRefreshTokens says the platform returns a new refresh token on
 	// each refresh and invalidates the old one.
 	RotatesRefreshTokens bool
+	// LongLived says the code exchange yields a short-lived user token
+	// that the token endpoint trades for a long-lived one (Meta's
+	// fb_exchange_token grant, about 60 days, no refresh token).
+	LongLived bool
 	// PerShop: endpoints name the shop ({shop}), the callback carries an
 	// hmac to verify (Shopify).
 	PerShop   bool
@@ -104,7 +108,7 @@ func Builtin() []Platform {
 			Name: MetaAds, DisplayName: "Meta Ads",
 			AuthURL: "https://www.facebook.com/v21.0/dialog/oauth", TokenURL: "https://graph.facebook.com/v21.0/oauth/access_token",
 			RevokeURL: "https://graph.facebook.com/v21.0/me/permissions", Revocation: RevokeGraphPermissions,
-			Scopes: []string{"ads_read"}, ScopeSeparator: ",", AuthStyle: oauth2.AuthStyleInParams,
+			Scopes: []string{"ads_read"}, ScopeSeparator: ",", LongLived: true, AuthStyle: oauth2.AuthStyleInParams,
 		},
 		{
 			Name: Shopify, DisplayName: "Shopify",
