@@ -83,7 +83,7 @@ func (m *Manager) Check(ctx context.Context, tok string) (Principal, error) {
 	case err != nil:
 		return Principal{}, errInvalidToken.WithCause(err)
 	}
-	s, err := m.store.Session(ctx, claims.SessionID)
+	s, err := m.store.SessionCheck(ctx, claims.SessionID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return Principal{}, errInvalidToken.WithCause(err)

@@ -52,6 +52,11 @@ type Sessions interface {
 	// Session returns the session with this id (revoked and expired ones
 	// too), or ErrNotFound.
 	Session(ctx context.Context, id string) (Session, error)
+	// SessionCheck returns what checking a request against the session
+	// needs, and only that: ID, UserID, IdleExpiresAt, AbsoluteExpiresAt,
+	// AuthMethods, AuthLevel, AuthTime and RevokedAt (the other fields are
+	// zero). It is the per-request read, kept narrow. ErrNotFound if absent.
+	SessionCheck(ctx context.Context, id string) (Session, error)
 	// UserSessions returns the user's sessions active at now, newest first.
 	UserSessions(ctx context.Context, userID string, now time.Time) ([]Session, error)
 	// RevokeSession marks the session revoked at now. Revoking a revoked

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"strings"
+	"sync"
 	"time"
 
 	"modernc.org/sqlite"
@@ -15,8 +16,13 @@ import (
 )
 
 // litePool adapts database/sql to [sqlstore.Pool]. It rewrites $N
-// placeholders to SQLite's ?N and stores times as unix microseconds.
-type litePool struct{ db *sql.DB }
+// placeholders to SQLite's ?N, stores times as unix microseconds, and
+// prepares each query once: SQLite parses SQL on every unprepared call,
+// which for a point read costs as much as the read.
+type litePool struct {
+	db    *sql.DB
+	stmts sync.Map // rebound query text → *sql.Stmt
+}
 
 type querier interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
@@ -24,10 +30,45 @@ type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-type liteConn struct{ q querier }
+// liteConn is the pool itself or one of its transactions (tx set).
+type liteConn struct {
+	pool *litePool
+	tx   *sql.Tx
+}
+
+// prepared returns the statement for query, prepared on the pool and, in a
+// transaction, bound to it. Every query is constant text (APP-2), so the
+// cache holds one statement per query in the code and never grows with
+// input. Exec is not prepared: migrations run multi-statement scripts
+// through it, which a prepared statement would cut to their first.
+func (c liteConn) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
+	v, ok := c.pool.stmts.Load(query)
+	if !ok {
+		st, err := c.pool.db.PrepareContext(ctx, query)
+		if err != nil {
+			return nil, err
+		}
+		if v, ok = c.pool.stmts.LoadOrStore(query, st); ok {
+			st.Close()
+		}
+	}
+	st := v.(*sql.Stmt)
+	if c.tx != nil {
+		// Closed with the transaction.
+		return c.tx.StmtContext(ctx, st), nil
+	}
+	return st, nil
+}
+
+func (c liteConn) querier() querier {
+	if c.tx != nil {
+		return c.tx
+	}
+	return c.pool.db
+}
 
 func (c liteConn) Exec(ctx context.Context, query string, args ...any) (int64, error) {
-	res, err := c.q.ExecContext(ctx, rebind(query), convertArgs(args)...)
+	res, err := c.querier().ExecContext(ctx, rebind(query), convertArgs(args)...)
 	if err != nil {
 		return 0, interpret(err)
 	}
@@ -35,7 +76,11 @@ func (c liteConn) Exec(ctx context.Context, query string, args ...any) (int64, e
 }
 
 func (c liteConn) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
-	rows, err := c.q.QueryContext(ctx, rebind(query), convertArgs(args)...)
+	st, err := c.prepared(ctx, rebind(query))
+	if err != nil {
+		return nil, interpret(err)
+	}
+	rows, err := st.QueryContext(ctx, convertArgs(args)...)
 	if err != nil {
 		return nil, interpret(err)
 	}
@@ -43,12 +88,25 @@ func (c liteConn) Query(ctx context.Context, query string, args ...any) (sqlstor
 }
 
 func (c liteConn) QueryRow(ctx context.Context, query string, args ...any) sqlstore.Row {
-	return liteRow{c.q.QueryRowContext(ctx, rebind(query), convertArgs(args)...)}
+	st, err := c.prepared(ctx, rebind(query))
+	if err != nil {
+		return liteRow{err: err}
+	}
+	return liteRow{row: st.QueryRowContext(ctx, convertArgs(args)...)}
 }
 
-type liteRow struct{ row *sql.Row }
+// liteRow is a row, or the error that kept the query from running.
+type liteRow struct {
+	row *sql.Row
+	err error
+}
 
-func (r liteRow) Scan(dest ...any) error { return interpret(r.row.Scan(convertDest(dest)...)) }
+func (r liteRow) Scan(dest ...any) error {
+	if r.err != nil {
+		return interpret(r.err)
+	}
+	return interpret(r.row.Scan(convertDest(dest)...))
+}
 
 type liteRows struct{ rows *sql.Rows }
 
@@ -58,15 +116,15 @@ func (r liteRows) Err() error             { return interpret(r.rows.Err()) }
 func (r liteRows) Close()                 { r.rows.Close() }
 
 func (p *litePool) Exec(ctx context.Context, query string, args ...any) (int64, error) {
-	return liteConn{p.db}.Exec(ctx, query, args...)
+	return liteConn{pool: p}.Exec(ctx, query, args...)
 }
 
 func (p *litePool) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
-	return liteConn{p.db}.Query(ctx, query, args...)
+	return liteConn{pool: p}.Query(ctx, query, args...)
 }
 
 func (p *litePool) QueryRow(ctx context.Context, query string, args ...any) sqlstore.Row {
-	return liteConn{p.db}.QueryRow(ctx, query, args...)
+	return liteConn{pool: p}.QueryRow(ctx, query, args...)
 }
 
 // InTx implements [sqlstore.Pool]. Transactions begin IMMEDIATE (see Open),
@@ -87,14 +145,20 @@ func (p *litePool) InTx(ctx context.Context, fn func(sqlstore.Conn) error) (err 
 			panic(r)
 		}
 	}()
-	if err = fn(liteConn{tx}); err != nil {
+	if err = fn(liteConn{pool: p, tx: tx}); err != nil {
 		return err
 	}
 	return interpret(tx.Commit())
 }
 
 func (p *litePool) Ping(ctx context.Context) error { return p.db.PingContext(ctx) }
-func (p *litePool) Close()                         { p.db.Close() }
+func (p *litePool) Close() {
+	p.stmts.Range(func(_, v any) bool {
+		v.(*sql.Stmt).Close()
+		return true
+	})
+	p.db.Close()
+}
 
 // rebind turns $N placeholders into ?N, which SQLite binds by number.
 func rebind(query string) string {

@@ -31,6 +31,26 @@ func scanSession(r Row) (store.Session, error) {
 	return s, nil
 }
 
+// SessionCheck implements [store.Sessions].
+func (db *DB) SessionCheck(ctx context.Context, id string) (store.Session, error) {
+	s := store.Session{ID: id}
+	var methods string
+	var revoked *time.Time
+	err := db.conn.QueryRow(ctx, `SELECT user_id, idle_expires_at, absolute_expires_at, auth_methods, auth_level,
+		auth_time, revoked_at FROM sessions WHERE id = $1`, id).Scan(&s.UserID, &s.IdleExpiresAt, &s.AbsoluteExpiresAt,
+		&methods, &s.AuthLevel, &s.AuthTime, &revoked)
+	if err != nil {
+		return store.Session{}, fmt.Errorf("read session: %w", err)
+	}
+	if methods != "" {
+		s.AuthMethods = strings.Split(methods, " ")
+	}
+	if revoked != nil {
+		s.RevokedAt = *revoked
+	}
+	return s, nil
+}
+
 // CreateSession implements [store.Sessions].
 func (db *DB) CreateSession(ctx context.Context, s store.Session, first store.RefreshToken) error {
 	keyID, err := envelope.KeyID(s.RefreshKey)

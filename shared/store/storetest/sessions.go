@@ -37,6 +37,26 @@ func signedIn(t *testing.T, s store.Store) store.RefreshToken {
 }
 
 // Controls: AUTH-6
+// sameCheck fails t unless SessionCheck(id) has exactly Session(id)'s
+// fields that a request check needs, and no others.
+func sameCheck(t *testing.T, s store.Store, id string) {
+	t.Helper()
+	full, err := s.Session(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.SessionCheck(context.Background(), id)
+	want := store.Session{ID: full.ID, UserID: full.UserID, IdleExpiresAt: full.IdleExpiresAt,
+		AbsoluteExpiresAt: full.AbsoluteExpiresAt, AuthMethods: full.AuthMethods, AuthLevel: full.AuthLevel,
+		AuthTime: full.AuthTime, RevokedAt: full.RevokedAt}
+	if err != nil || got.ID != want.ID || got.UserID != want.UserID || !got.IdleExpiresAt.Equal(want.IdleExpiresAt) ||
+		!got.AbsoluteExpiresAt.Equal(want.AbsoluteExpiresAt) || !slices.Equal(got.AuthMethods, want.AuthMethods) ||
+		got.AuthLevel != want.AuthLevel || !got.AuthTime.Equal(want.AuthTime) || !got.RevokedAt.Equal(want.RevokedAt) ||
+		got.Network != "" || got.UserAgent != "" || got.RefreshKey != nil || !got.CreatedAt.IsZero() {
+		t.Fatalf("SessionCheck(%s) = %+v, %v; want %+v", id, got, err, want)
+	}
+}
+
 func testSessions(t *testing.T, open Opener) {
 	s, ctx := open(t), context.Background()
 	if err := s.CreateUser(ctx, authUser("u1", "a@example.com")); err != nil {
@@ -68,6 +88,7 @@ func testSessions(t *testing.T, open Opener) {
 		!slices.Equal(got.AuthMethods, []string{"pwd", "otp"}) {
 		t.Fatalf("after SetSessionAuth: %+v", got)
 	}
+	sameCheck(t, s, "s1")
 	list, err := s.UserSessions(ctx, "u1", epoch)
 	if err != nil || len(list) != 2 || list[0].ID != "s2" {
 		t.Fatalf("UserSessions = %v, %v; want s2, s1", list, err)
@@ -81,6 +102,10 @@ func testSessions(t *testing.T, open Opener) {
 	if got, _ := s.Session(ctx, "s1"); got.Active(epoch) || got.RevokeReason != "logout" ||
 		!got.RevokedAt.Equal(epoch.Add(time.Minute)) {
 		t.Fatalf("revoked session = %+v; want first revocation kept", got)
+	}
+	sameCheck(t, s, "s1")
+	if _, err := s.SessionCheck(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("SessionCheck(missing) err = %v, want ErrNotFound", err)
 	}
 	if err := s.SetSessionAuth(ctx, "s1", nil, 1, epoch); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("SetSessionAuth(revoked) err = %v, want ErrNotFound", err)
