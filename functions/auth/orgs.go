@@ -40,6 +40,8 @@ func (x *ext) registerOrgs(mux *http.ServeMux) {
 	mux.Handle("POST /orgs/{org}/leave", x.orgRoute(authz.PermRead, x.orgLeave))
 	mux.Handle("GET /orgs/{org}/roles", x.orgRoute(authz.PermRead, x.orgRoles))
 	mux.Handle("POST /orgs/{org}/roles", x.orgRoute(authz.PermMembersManage, x.stepUp(x.orgCreateRole)))
+	mux.Handle("PATCH /orgs/{org}/roles/{name}", x.orgRoute(authz.PermMembersManage, x.stepUp(x.orgUpdateRole)))
+	mux.Handle("DELETE /orgs/{org}/roles/{name}", x.orgRoute(authz.PermMembersManage, x.stepUp(x.orgDeleteRole)))
 	mux.Handle("GET /orgs/{org}/audit", x.orgRoute(authz.PermAuditRead, x.orgAudit))
 }
 

@@ -90,6 +90,13 @@ type Orgs interface {
 	OrgRole(ctx context.Context, orgID, name string) (OrgRole, error)
 	// OrgRoles returns the custom roles of orgID ordered by name.
 	OrgRoles(ctx context.Context, orgID string) ([]OrgRole, error)
+	// SetOrgRolePermissions replaces a custom role's permissions and
+	// returns the role as it was. Returns ErrNotFound if there is no such role.
+	SetOrgRolePermissions(ctx context.Context, orgID, name string, permissions []string) (OrgRole, error)
+	// DeleteOrgRole deletes a custom role and returns it. Returns
+	// ErrNotFound if there is no such role, ErrConflict (deleting nothing)
+	// while a member holds it or the organization's SSO provisions it.
+	DeleteOrgRole(ctx context.Context, orgID, name string) (OrgRole, error)
 	// DeleteUserMemberships removes every membership of userID (account
 	// deletion) and returns how many there were. Returns ErrOwner, and
 	// removes nothing, if the user owns an organization.

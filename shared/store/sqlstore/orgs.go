@@ -247,6 +247,58 @@ func (db *DB) OrgRoles(ctx context.Context, orgID string) ([]store.OrgRole, erro
 	return out, nil
 }
 
+// SetOrgRolePermissions implements [store.Orgs].
+func (db *DB) SetOrgRolePermissions(ctx context.Context, orgID, name string, permissions []string) (store.OrgRole, error) {
+	var old store.OrgRole
+	err := db.tx(ctx, func(c Conn) error {
+		if err := db.lockOrg(ctx, c, orgID); err != nil {
+			return err
+		}
+		var err error
+		if old, err = scanOrgRole(c.QueryRow(ctx, `SELECT org_id, name, permissions, created_at FROM org_roles
+			WHERE org_id = $1 AND name = $2`, orgID, name)); err != nil {
+			return fmt.Errorf("read role %s of org %s: %w", name, orgID, err)
+		}
+		if _, err := c.Exec(ctx, `UPDATE org_roles SET permissions = $3 WHERE org_id = $1 AND name = $2`,
+			orgID, name, strings.Join(permissions, " ")); err != nil {
+			return fmt.Errorf("update role %s of org %s: %w", name, orgID, err)
+		}
+		return nil
+	})
+	return old, err
+}
+
+// DeleteOrgRole implements [store.Orgs]. Under the organization's lock no
+// membership change can give the role to someone between the check and
+// the delete.
+func (db *DB) DeleteOrgRole(ctx context.Context, orgID, name string) (store.OrgRole, error) {
+	var old store.OrgRole
+	err := db.tx(ctx, func(c Conn) error {
+		if err := db.lockOrg(ctx, c, orgID); err != nil {
+			return err
+		}
+		var err error
+		if old, err = scanOrgRole(c.QueryRow(ctx, `SELECT org_id, name, permissions, created_at FROM org_roles
+			WHERE org_id = $1 AND name = $2`, orgID, name)); err != nil {
+			return fmt.Errorf("read role %s of org %s: %w", name, orgID, err)
+		}
+		var holders, sso int64
+		if err := c.QueryRow(ctx, `SELECT
+			(SELECT count(*) FROM org_members WHERE org_id = $1 AND role = $2),
+			(SELECT count(*) FROM sso_configs WHERE org_id = $1 AND provision_role = $2)`, orgID, name).Scan(&holders, &sso); err != nil {
+			return fmt.Errorf("count holders of role %s of org %s: %w", name, orgID, err)
+		}
+		if holders > 0 || sso > 0 {
+			return fmt.Errorf("delete role %s of org %s: %d members, %d sso: %w", name, orgID, holders, sso, store.ErrConflict)
+		}
+		if _, err := c.Exec(ctx, `DELETE FROM org_roles WHERE org_id = $1 AND name = $2`, orgID, name); err != nil {
+			return fmt.Errorf("delete role %s of org %s: %w", name, orgID, err)
+		}
+		return nil
+	})
+	return old, err
+}
+
 // DeleteUserMemberships implements [store.Orgs].
 func (db *DB) DeleteUserMemberships(ctx context.Context, userID string) (int64, error) {
 	var n int64

@@ -336,3 +336,68 @@ func testDeleteOrgRace(t *testing.T, open Opener) {
 		}
 	}
 }
+
+// Custom roles can be edited, and deleted only while no one holds them
+// and SSO does not provision them; another organization's role of the same
+// name is untouched.
+//
+// Controls: AUTHZ-1, AUTHZ-3
+func testOrgRoleEdit(t *testing.T, open Opener) {
+	s, ctx := open(t), context.Background()
+	newOrg(t, s, "org-a", "alice", map[string]string{"bob": "admin"})
+	newOrg(t, s, "org-b", "dave", nil)
+	for _, org := range []string{"org-a", "org-b"} {
+		if err := s.CreateOrgRole(ctx, store.OrgRole{OrgID: org, Name: "staff", Permissions: []string{"read"}, CreatedAt: epoch}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old, err := s.SetOrgRolePermissions(ctx, "org-a", "staff", []string{"read", "features.use"})
+	if err != nil || !slices.Equal(old.Permissions, []string{"read"}) {
+		t.Fatalf("SetOrgRolePermissions = %+v, %v", old, err)
+	}
+	if r, _ := s.OrgRole(ctx, "org-a", "staff"); !slices.Equal(r.Permissions, []string{"read", "features.use"}) {
+		t.Fatalf("after the edit: %+v", r)
+	}
+	if r, _ := s.OrgRole(ctx, "org-b", "staff"); !slices.Equal(r.Permissions, []string{"read"}) {
+		t.Fatalf("the other organization's role changed: %+v", r)
+	}
+	if _, err := s.SetOrgRolePermissions(ctx, "org-a", "nope", []string{"read"}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("editing a missing role: %v", err)
+	}
+
+	// Held by a member: refused until they have another role.
+	if _, err := s.SetMemberRole(ctx, "org-a", "bob", "staff", epoch); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DeleteOrgRole(ctx, "org-a", "staff"); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("deleting a held role: %v, want ErrConflict", err)
+	}
+	if _, err := s.SetMemberRole(ctx, "org-a", "bob", "viewer", epoch); err != nil {
+		t.Fatal(err)
+	}
+	// Provisioned by SSO: refused too.
+	sso := store.SSOConfig{ID: "sso-a", OrgID: "org-a", Issuer: "https://idp.example.com", ClientID: "cid",
+		ClientSecret: connSealedLike("dk1", "secret"), ProvisionRole: "staff", UpdatedBy: "alice", CreatedAt: epoch, UpdatedAt: epoch}
+	if err := s.PutSSOConfig(ctx, sso); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DeleteOrgRole(ctx, "org-a", "staff"); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("deleting a role SSO provisions: %v, want ErrConflict", err)
+	}
+	sso.ProvisionRole = ""
+	if err := s.PutSSOConfig(ctx, sso); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := s.DeleteOrgRole(ctx, "org-a", "staff"); err != nil || r.Name != "staff" {
+		t.Fatalf("DeleteOrgRole = %+v, %v", r, err)
+	}
+	if _, err := s.OrgRole(ctx, "org-a", "staff"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("deleted role still there: %v", err)
+	}
+	if _, err := s.DeleteOrgRole(ctx, "org-a", "staff"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("second delete: %v", err)
+	}
+	if _, err := s.OrgRole(ctx, "org-b", "staff"); err != nil {
+		t.Fatalf("the other organization's role: %v", err)
+	}
+}

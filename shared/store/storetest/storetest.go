@@ -39,6 +39,7 @@ func Run(t *testing.T, newStore Opener) {
 		{"OrgMembers", testOrgMembers},
 		{"OrgMembersPaging", testOrgMembersPaging},
 		{"OrgRoles", testOrgRoles},
+		{"OrgRoleEdit", testOrgRoleEdit},
 		{"OrgOwnerRace", testOrgOwnerRace},
 		{"DeleteUserMemberships", testDeleteUserMemberships},
 		{"DeleteOrg", testDeleteOrg},
