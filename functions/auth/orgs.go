@@ -32,6 +32,8 @@ func (x *ext) registerOrgs(mux *http.ServeMux) {
 	mux.Handle("GET /orgs", x.authed(x.orgList))
 	mux.Handle("GET /orgs/{org}/members", x.orgRoute(authz.PermRead, x.orgMembers))
 	mux.Handle("POST /orgs/{org}/invitations", x.orgRoute(authz.PermMembersManage, x.stepUp(x.orgInvite)))
+	mux.Handle("GET /orgs/{org}/invitations", x.orgRoute(authz.PermMembersManage, x.orgInvitations))
+	mux.Handle("DELETE /orgs/{org}/invitations/{id}", x.orgRoute(authz.PermMembersManage, x.orgRevokeInvitation))
 	mux.Handle("POST /invitations/accept", x.authed(x.orgAcceptInvitation))
 	mux.Handle("PATCH /orgs/{org}/members/{user}", x.orgRoute(authz.PermMembersManage, x.stepUp(x.orgSetRole)))
 	mux.Handle("DELETE /orgs/{org}/members/{user}", x.orgRoute(authz.PermMembersManage, x.stepUp(x.orgRemoveMember)))

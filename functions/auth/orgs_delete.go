@@ -15,8 +15,7 @@ import (
 // request aimed at the wrong id deletes nothing. Members, custom roles,
 // OAuth connections (with their sealed tokens) and the SSO configuration
 // go in the transaction that records org.delete; billing records and audit
-// events stay for their retention. Pending invitations die with it: they
-// can no longer be accepted.
+// events stay for their retention. Pending invitations are deleted too.
 func (x *ext) orgDelete(w http.ResponseWriter, r *http.Request) error {
 	var req struct {
 		Confirm string `json:"confirm"`
@@ -39,7 +38,7 @@ func (x *ext) orgDelete(w http.ResponseWriter, r *http.Request) error {
 		}
 		return x.record(r, tx, audit.Event{Actor: actor.UserID, OrgID: actor.OrgID, Action: "org.delete",
 			Target: "org:" + actor.OrgID, Metadata: map[string]any{"name": org.Name, "members": gone.Members,
-				"roles": gone.Roles, "connections": gone.Connections, "sso": gone.SSO}})
+				"roles": gone.Roles, "connections": gone.Connections, "invitations": gone.Tokens, "sso": gone.SSO}})
 	})
 	if errors.Is(err, store.ErrOwner) {
 		// A transfer committed after authz checked the caller.

@@ -70,7 +70,7 @@ func (x *ext) orgInvite(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		if err := tx.CreateOneTimeToken(ctx, store.OneTimeToken{Hash: hash, Purpose: orgInvitationPurpose, Subject: email,
-			Data: string(data), CreatedAt: now, ExpiresAt: now.Add(x.cfg.InvitationTTL)}); err != nil {
+			Scope: actor.OrgID, Data: string(data), CreatedAt: now, ExpiresAt: now.Add(x.cfg.InvitationTTL)}); err != nil {
 			return err
 		}
 		return x.record(r, tx, audit.Event{Actor: actor.UserID, OrgID: actor.OrgID, Action: "org.invitation.create",
@@ -163,4 +163,62 @@ func (x *ext) orgJoin(r *http.Request, tx store.Store, userID string, inv orgInv
 	return x.record(r, tx, audit.Event{Actor: userID, OrgID: inv.OrgID, Action: "org.member.add",
 		Target: "user:" + userID, Metadata: map[string]any{"role": inv.Role, "invited_by": inv.InvitedBy,
 			"invitation": inv.ID}})
+}
+
+type orgInvitationJSON struct {
+	ID        string    `json:"id"`
+	Email     string    `json:"email"`
+	Role      string    `json:"role"`
+	InvitedBy string    `json:"invited_by"`
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// orgInvitations answers GET /orgs/{org}/invitations: the pending ones
+// (neither accepted nor expired), oldest first. Never the token: only its
+// hash is stored.
+func (x *ext) orgInvitations(w http.ResponseWriter, r *http.Request) error {
+	actor := orgMember(r)
+	toks, err := x.d.Store.PendingOneTimeTokens(r.Context(), orgInvitationPurpose, actor.OrgID, x.d.Now())
+	if err != nil {
+		return extUnavailable(err)
+	}
+	out := make([]orgInvitationJSON, 0, len(toks))
+	for _, tok := range toks {
+		var inv orgInvitation
+		if err := json.Unmarshal([]byte(tok.Data), &inv); err != nil {
+			return extUnavailable(fmt.Errorf("decode invitation: %w", err))
+		}
+		out = append(out, orgInvitationJSON{ID: inv.ID, Email: tok.Subject, Role: inv.Role, InvitedBy: inv.InvitedBy,
+			CreatedAt: tok.CreatedAt, ExpiresAt: tok.ExpiresAt})
+	}
+	return web.WriteJSON(w, http.StatusOK, map[string]any{"invitations": out})
+}
+
+// orgRevokeInvitation answers DELETE /orgs/{org}/invitations/{id}: the
+// pending invitation can no longer be accepted.
+func (x *ext) orgRevokeInvitation(w http.ResponseWriter, r *http.Request) error {
+	actor, ctx, id := orgMember(r), r.Context(), r.PathValue("id")
+	err := x.d.Store.Tx(ctx, func(tx store.Store) error {
+		toks, err := tx.PendingOneTimeTokens(ctx, orgInvitationPurpose, actor.OrgID, x.d.Now())
+		if err != nil {
+			return err
+		}
+		for _, tok := range toks {
+			if hex.EncodeToString(tok.Hash[:8]) != id {
+				continue
+			}
+			if err := tx.RevokeOneTimeToken(ctx, orgInvitationPurpose, actor.OrgID, tok.Hash); err != nil {
+				return err
+			}
+			return x.record(r, tx, audit.Event{Actor: actor.UserID, OrgID: actor.OrgID, Action: "org.invitation.revoke",
+				Target: "invitation:" + id})
+		}
+		return web.NotFound()
+	})
+	if err != nil {
+		return orgStoreError(err)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

@@ -353,7 +353,7 @@ func TestOrgRoutesInput(t *testing.T) {
 	org := te.orgCreate(t, tk.AccessToken, "Ivy")
 	for _, route := range []string{"POST /orgs", "GET /orgs", "GET /orgs/x/members", "POST /orgs/x/invitations",
 		"POST /invitations/accept", "PATCH /orgs/x/members/y", "DELETE /orgs/x/members/y", "POST /orgs/x/owner",
-		"GET /orgs/x/roles", "POST /orgs/x/roles", "GET /orgs/x/audit", "DELETE /orgs/x", "POST /orgs/x/leave", "PATCH /orgs/x/roles/y", "DELETE /orgs/x/roles/y"} {
+		"GET /orgs/x/roles", "POST /orgs/x/roles", "GET /orgs/x/audit", "DELETE /orgs/x", "POST /orgs/x/leave", "PATCH /orgs/x/roles/y", "DELETE /orgs/x/roles/y", "GET /orgs/x/invitations", "DELETE /orgs/x/invitations/y"} {
 		method, path, _ := strings.Cut(route, " ")
 		if rec := te.do(t, method, path, "{}"); rec.Code != http.StatusUnauthorized {
 			t.Errorf("%s without a session: %d", route, rec.Code)

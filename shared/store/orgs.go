@@ -102,8 +102,9 @@ type Orgs interface {
 	// removes nothing, if the user owns an organization.
 	DeleteUserMemberships(ctx context.Context, userID string) (int64, error)
 	// DeleteOrg deletes the organization with its memberships, custom
-	// roles, OAuth connections (their sealed tokens with them) and SSO
-	// configuration, and returns what it removed. Billing records, webhook
+	// roles, OAuth connections (their sealed tokens with them), SSO
+	// configuration and the one-time tokens scoped to it (pending
+	// invitations), and returns what it removed. Billing records, webhook
 	// events and audit events are kept for their retention. Returns
 	// ErrNotFound if the organization does not exist, ErrOwner (removing
 	// nothing) if ownerID is not its owner, say after a concurrent transfer.
@@ -115,5 +116,6 @@ type OrgDeletion struct {
 	Members     int64
 	Roles       int64
 	Connections int64
+	Tokens      int64 // one-time tokens scoped to the organization
 	SSO         bool
 }

@@ -11,6 +11,7 @@ type OneTimeToken struct {
 	Hash      [32]byte
 	Purpose   string // "password_reset", "magic_link", ...
 	Subject   string // what the token acts on, e.g. a user id or an email address
+	Scope     string // what it belongs to, for listing (an invitation's organization); "" for none
 	Data      string // purpose-specific JSON, no secrets
 	CreatedAt time.Time
 	ExpiresAt time.Time
@@ -27,6 +28,14 @@ type OneTimeTokens interface {
 	// hash or another purpose, ErrExpired past ExpiresAt (and does not
 	// consume it).
 	ConsumeOneTimeToken(ctx context.Context, purpose string, hash [32]byte, now time.Time) (OneTimeToken, error)
+	// PendingOneTimeTokens returns the tokens of purpose and scope (which
+	// must not be empty) that are neither used nor expired at now, oldest
+	// first.
+	PendingOneTimeTokens(ctx context.Context, purpose, scope string, now time.Time) ([]OneTimeToken, error)
+	// RevokeOneTimeToken deletes the unused token with this purpose, scope
+	// and hash. Returns ErrNotFound if there is none (another scope's, or
+	// used).
+	RevokeOneTimeToken(ctx context.Context, purpose, scope string, hash [32]byte) error
 	// PurgeOneTimeTokens deletes tokens that expired before now.
 	PurgeOneTimeTokens(ctx context.Context, before time.Time) (int64, error)
 }

@@ -356,6 +356,9 @@ func (db *DB) DeleteOrg(ctx context.Context, orgID, ownerID string) (store.OrgDe
 		if d.Connections, err = c.Exec(ctx, `DELETE FROM connections WHERE org_id = $1`, orgID); err != nil {
 			return fmt.Errorf("delete connections of org %s: %w", orgID, err)
 		}
+		if d.Tokens, err = c.Exec(ctx, `DELETE FROM one_time_tokens WHERE scope = $1`, orgID); err != nil {
+			return fmt.Errorf("delete tokens of org %s: %w", orgID, err)
+		}
 		sso, err := c.Exec(ctx, `DELETE FROM sso_configs WHERE org_id = $1`, orgID)
 		if err != nil {
 			return fmt.Errorf("delete sso configuration of org %s: %w", orgID, err)

@@ -8,13 +8,13 @@ import (
 	"github.com/gatehouse-dev/gatehouse/shared/store"
 )
 
-const tokenColumns = `hash, purpose, subject, data, created_at, expires_at, used_at`
+const tokenColumns = `hash, purpose, subject, scope, data, created_at, expires_at, used_at`
 
 func scanToken(r Row) (store.OneTimeToken, error) {
 	var t store.OneTimeToken
 	var hash []byte
 	var used *time.Time
-	if err := r.Scan(&hash, &t.Purpose, &t.Subject, &t.Data, &t.CreatedAt, &t.ExpiresAt, &used); err != nil {
+	if err := r.Scan(&hash, &t.Purpose, &t.Subject, &t.Scope, &t.Data, &t.CreatedAt, &t.ExpiresAt, &used); err != nil {
 		return t, err
 	}
 	if used != nil {
@@ -30,8 +30,8 @@ func (db *DB) CreateOneTimeToken(ctx context.Context, t store.OneTimeToken) erro
 	if t.Data == "" {
 		t.Data = "{}"
 	}
-	_, err := db.conn.Exec(ctx, `INSERT INTO one_time_tokens (hash, purpose, subject, data, created_at, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6)`, t.Hash[:], t.Purpose, t.Subject, t.Data, t.CreatedAt, t.ExpiresAt)
+	_, err := db.conn.Exec(ctx, `INSERT INTO one_time_tokens (hash, purpose, subject, scope, data, created_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, t.Hash[:], t.Purpose, t.Subject, t.Scope, t.Data, t.CreatedAt, t.ExpiresAt)
 	if err != nil {
 		return fmt.Errorf("insert %s token: %w", t.Purpose, err)
 	}
@@ -59,6 +59,34 @@ func (db *DB) ConsumeOneTimeToken(ctx context.Context, purpose string, hash [32]
 	default:
 		return store.OneTimeToken{}, store.ErrExpired
 	}
+}
+
+// PendingOneTimeTokens implements [store.OneTimeTokens].
+func (db *DB) PendingOneTimeTokens(ctx context.Context, purpose, scope string, now time.Time) ([]store.OneTimeToken, error) {
+	if scope == "" {
+		return nil, fmt.Errorf("list %s tokens: no scope", purpose)
+	}
+	rows, err := db.conn.Query(ctx, `SELECT `+tokenColumns+` FROM one_time_tokens
+		WHERE purpose = $1 AND scope = $2 AND used_at IS NULL AND expires_at > $3
+		ORDER BY created_at, hash`, purpose, scope, now)
+	out, err := collect(rows, err, func(r Rows) (store.OneTimeToken, error) { return scanToken(r) })
+	if err != nil {
+		return nil, fmt.Errorf("list %s tokens of %s: %w", purpose, scope, err)
+	}
+	return out, nil
+}
+
+// RevokeOneTimeToken implements [store.OneTimeTokens].
+func (db *DB) RevokeOneTimeToken(ctx context.Context, purpose, scope string, hash [32]byte) error {
+	n, err := db.conn.Exec(ctx, `DELETE FROM one_time_tokens
+		WHERE hash = $1 AND purpose = $2 AND scope = $3 AND scope <> '' AND used_at IS NULL`, hash[:], purpose, scope)
+	if err != nil {
+		return fmt.Errorf("revoke %s token: %w", purpose, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("revoke %s token: %w", purpose, store.ErrNotFound)
+	}
+	return nil
 }
 
 // PurgeOneTimeTokens implements [store.OneTimeTokens].

@@ -2,11 +2,13 @@ package storetest
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse/shared/store"
 )
@@ -240,6 +242,10 @@ func testDeleteOrg(t *testing.T, open Opener) {
 				t.Fatal(err)
 			}
 		}
+		if err := s.CreateOneTimeToken(ctx, store.OneTimeToken{Hash: sha256.Sum256([]byte("inv-" + org)), Purpose: "org_invitation",
+			Subject: "x@example.com", Scope: org, CreatedAt: epoch, ExpiresAt: epoch.Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
 		if err := s.PutSSOConfig(ctx, store.SSOConfig{ID: "sso-" + org, OrgID: org, Issuer: "https://idp.example.com",
 			ClientID: "cid", ClientSecret: connSealedLike("dk1", "secret"), UpdatedBy: "u", CreatedAt: epoch, UpdatedAt: epoch}); err != nil {
 			t.Fatal(err)
@@ -255,7 +261,7 @@ func testDeleteOrg(t *testing.T, open Opener) {
 		t.Fatalf("DeleteOrg of a missing org: err = %v, want ErrNotFound", err)
 	}
 	got, err := s.DeleteOrg(ctx, "org-a", "alice")
-	if want := (store.OrgDeletion{Members: 3, Roles: 1, Connections: 2, SSO: true}); err != nil || got != want {
+	if want := (store.OrgDeletion{Members: 3, Roles: 1, Connections: 2, Tokens: 1, SSO: true}); err != nil || got != want {
 		t.Fatalf("DeleteOrg(org-a) = %+v, %v; want %+v", got, err, want)
 	}
 	if _, err := s.Org(ctx, "org-a"); !errors.Is(err, store.ErrNotFound) {
@@ -285,6 +291,12 @@ func testDeleteOrg(t *testing.T, open Opener) {
 	}
 	if _, err := s.SSOConfig(ctx, "org-b"); err != nil {
 		t.Fatalf("org-b sso: %v", err)
+	}
+	if toks, _ := s.PendingOneTimeTokens(ctx, "org_invitation", "org-b", epoch); len(toks) != 1 {
+		t.Fatalf("org-b invitations: %d", len(toks))
+	}
+	if toks, _ := s.PendingOneTimeTokens(ctx, "org_invitation", "org-a", epoch); len(toks) != 0 {
+		t.Fatalf("org-a invitations survived: %d", len(toks))
 	}
 	if _, err := s.DeleteOrg(ctx, "org-a", "alice"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("second deletion: err = %v, want ErrNotFound", err)

@@ -26,6 +26,7 @@ func Run(t *testing.T, newStore Opener) {
 		{"RateLimit", testRateLimit},
 		{"RateLimitConcurrent", testRateLimitConcurrent},
 		{"OneTimeTokens", testOneTimeTokens},
+		{"ScopedTokens", testScopedTokens},
 		{"OneTimeTokenRace", testOneTimeTokenRace},
 		{"TxRollback", testTxRollback},
 		{"Users", testUsers},

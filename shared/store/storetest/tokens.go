@@ -96,3 +96,58 @@ func testTxRollback(t *testing.T, open Opener) {
 		t.Fatalf("after rollback the chain continues at seq %d (%v), want 1", e.Seq, err)
 	}
 }
+
+// Scoped tokens are listed while pending and revoked only within their
+// scope.
+//
+// Controls: AUTHZ-3
+func testScopedTokens(t *testing.T, open Opener) {
+	s, ctx := open(t), context.Background()
+	mk := func(secret, scope string, created, expires time.Duration) store.OneTimeToken {
+		tok := store.OneTimeToken{Hash: sha256.Sum256([]byte(secret)), Purpose: "org_invitation", Subject: secret + "@example.com",
+			Scope: scope, Data: `{"role":"viewer"}`, CreatedAt: epoch.Add(created), ExpiresAt: epoch.Add(expires)}
+		if err := s.CreateOneTimeToken(ctx, tok); err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	second := mk("b", "org-a", 2*time.Second, time.Hour)
+	first := mk("a", "org-a", time.Second, time.Hour)
+	mk("expired", "org-a", 0, -time.Second)
+	used := mk("used", "org-a", 0, time.Hour)
+	other := mk("c", "org-b", 0, time.Hour)
+	mk("unscoped", "", 0, time.Hour)
+	if _, err := s.ConsumeOneTimeToken(ctx, "org_invitation", used.Hash, epoch); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.PendingOneTimeTokens(ctx, "org_invitation", "org-a", epoch)
+	if err != nil || len(got) != 2 || got[0].Hash != first.Hash || got[1].Hash != second.Hash ||
+		got[0].Scope != "org-a" || got[0].Subject != "a@example.com" || got[0].Data != `{"role":"viewer"}` {
+		t.Fatalf("PendingOneTimeTokens(org-a) = %+v, %v", got, err)
+	}
+	if _, err := s.PendingOneTimeTokens(ctx, "org_invitation", "", epoch); err == nil {
+		t.Fatal("listing without a scope succeeded")
+	}
+	for _, tc := range []struct {
+		name  string
+		scope string
+		hash  [32]byte
+	}{
+		{"another scope's", "org-a", other.Hash},
+		{"used", "org-a", used.Hash},
+		{"unscoped", "", sha256.Sum256([]byte("unscoped"))},
+	} {
+		if err := s.RevokeOneTimeToken(ctx, "org_invitation", tc.scope, tc.hash); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("revoking %s token: %v, want ErrNotFound", tc.name, err)
+		}
+	}
+	if err := s.RevokeOneTimeToken(ctx, "org_invitation", "org-a", first.Hash); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ConsumeOneTimeToken(ctx, "org_invitation", first.Hash, epoch); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("consuming a revoked token: %v, want ErrNotFound", err)
+	}
+	if got, _ := s.PendingOneTimeTokens(ctx, "org_invitation", "org-b", epoch); len(got) != 1 {
+		t.Fatalf("org-b's tokens: %+v", got)
+	}
+}
