@@ -52,15 +52,31 @@ func (h *handlers) readBody(w http.ResponseWriter, r *http.Request, provider str
 	return body, nil
 }
 
+// Rejected deliveries audited per provider, client network and reason:
+// the first rejectionBurst in each rejectionWindow; the next audited one
+// counts those skipped in between ("suppressed").
+const (
+	rejectionBurst  = 10
+	rejectionWindow = time.Minute
+)
+
 // reject audits a refused delivery and returns the error to answer with.
 // Nothing but the audit event is written (fail closed). If the audit log
-// cannot be written the delivery is refused all the same.
+// cannot be written the delivery is refused all the same. A flood of
+// rejections from one network is sampled (see rejectionBurst), so junk
+// cannot grow the audit log, or queue on its chain, without bound.
 func (h *handlers) reject(r *http.Request, provider, reason string, resp *web.Error, cause error) error {
-	_, err := h.d.Audit.Record(r.Context(), audit.Event{Actor: "unverified", Action: "webhook.rejected",
-		Target: provider, Outcome: store.OutcomeDenied, Network: h.network(r),
-		Metadata: map[string]any{"reason": reason}})
-	if err != nil {
-		h.d.Logger.ErrorContext(r.Context(), "audit of rejected webhook failed", "error", err.Error())
+	network := h.network(r)
+	if ok, suppressed := h.rejections.Admit(provider + "|" + network + "|" + reason); ok {
+		meta := map[string]any{"reason": reason}
+		if suppressed > 0 {
+			meta["suppressed"] = suppressed
+		}
+		_, err := h.d.Audit.Record(r.Context(), audit.Event{Actor: "unverified", Action: "webhook.rejected",
+			Target: provider, Outcome: store.OutcomeDenied, Network: network, Metadata: meta})
+		if err != nil {
+			h.d.Logger.ErrorContext(r.Context(), "audit of rejected webhook failed", "error", err.Error())
+		}
 	}
 	return resp.WithCause(fmt.Errorf("%s webhook rejected (%s): %w", provider, reason, cause))
 }

@@ -1,9 +1,11 @@
 package webhooks
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -179,5 +181,49 @@ func TestReceiversFailClosedWithoutSecrets(t *testing.T) {
 	}
 	if evs, _ := e.Store.ListWebhookEvents(context.Background(), providerStripe, 10); len(evs) != 0 {
 		t.Fatalf("unconfigured receiver recorded %d events", len(evs))
+	}
+}
+
+// A flood of forged deliveries from one network writes at most
+// rejectionBurst audit events a minute; the next audited rejection counts
+// the ones skipped; every forged delivery is still refused, and another
+// network's rejections are audited as before.
+//
+// Controls: HOOK-1, AUDIT-1
+func TestRejectionFloodIsSampled(t *testing.T) {
+	e := newTestEnv(t, bootstraptest.SQLite(t), nil)
+	body := []byte(`{"id":"evt_flood"}`)
+	forged := http.Header{"Stripe-Signature": {"t=1,v1=00"}}
+	from := func(addr string) int {
+		r := httptest.NewRequest(http.MethodPost, "/stripe", bytes.NewReader(body))
+		r.RemoteAddr = addr
+		r.Header = forged.Clone()
+		w := httptest.NewRecorder()
+		e.h.ServeHTTP(w, r)
+		return w.Code
+	}
+	for range 3 * rejectionBurst {
+		if code := from("203.0.113.7:4242"); code != http.StatusBadRequest {
+			t.Fatalf("forged delivery: %d", code)
+		}
+	}
+	if got := auditActions(t, e.Store)["webhook.rejected"]; got != rejectionBurst {
+		t.Fatalf("%d rejections audited in the flood's first minute, want %d", got, rejectionBurst)
+	}
+	if code := from("198.51.100.9:1"); code != http.StatusBadRequest {
+		t.Fatalf("forged delivery from another network: %d", code)
+	}
+	if got := auditActions(t, e.Store)["webhook.rejected"]; got != rejectionBurst+1 {
+		t.Fatalf("another network's rejection not audited: %d", got)
+	}
+	e.Clock.Advance(rejectionWindow)
+	from("203.0.113.7:4242")
+	evs, err := e.Store.AuditEvents(context.Background(), 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := evs[len(evs)-1]
+	if last.Action != "webhook.rejected" || !strings.Contains(string(last.Metadata), `"suppressed":20`) {
+		t.Fatalf("next audited rejection: %s %s", last.Action, last.Metadata)
 	}
 }

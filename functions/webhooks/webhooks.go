@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/gatehouse-dev/gatehouse/shared/audit"
 	"github.com/gatehouse-dev/gatehouse/shared/authz"
 	"github.com/gatehouse-dev/gatehouse/shared/bootstrap"
 	"github.com/gatehouse-dev/gatehouse/shared/config"
@@ -36,6 +37,7 @@ type handlers struct {
 	cfg             Config
 	relay           *outbox.Relay
 	standardSources map[string]*standardVerifier
+	rejections      *audit.Sampler // bounds webhook.rejected events per provider, network and reason
 }
 
 // New returns the function's handler. Routes are relative to the
@@ -47,7 +49,8 @@ func New(d *bootstrap.Deps, cfg Config) (http.Handler, error) {
 	if cfg.ShopifyMaxAge <= 0 {
 		cfg.ShopifyMaxAge = defaultShopifyMaxAge
 	}
-	h := &handlers{d: d, cfg: cfg, standardSources: map[string]*standardVerifier{}}
+	h := &handlers{d: d, cfg: cfg, standardSources: map[string]*standardVerifier{},
+		rejections: audit.NewSampler(rejectionBurst, rejectionWindow, d.Now)}
 	for name, secrets := range cfg.StandardSources {
 		v, err := newStandardVerifier(secrets)
 		if err != nil {
