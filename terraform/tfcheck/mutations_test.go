@@ -52,6 +52,8 @@ func infraMutations() []mutation {
 		{"statements logged", databaseTF, "\"log_min_duration_statement\"\n      value = \"-1\"", "\"log_min_duration_statement\"\n      value = \"0\"", "sql-logging-flags"},
 		{"too few connections", "environments/prod/main.tf", "db_max_connections       = 900", "db_max_connections       = 800", "db-connection-budget"},
 		{"more staging instances", "environments/staging/main.tf", "auth          = { min = 0, max = 10 }", "auth          = { min = 0, max = 20 }", "db-connection-budget"},
+		{"bigger default pool", "modules/gatehouse/variables.tf", "    auth          = 8\n", "    auth          = 16\n", "db-connection-budget"},
+		{"bigger prod pool", "environments/prod/main.tf", "db_max_connections       = 900", "db_max_connections       = 900\n  db_pool_sizes            = { auth = 12, oauthcallback = 8, webhooks = 8, rotate = 8 }", "db-connection-budget"},
 		{"yearly rotation", kmsTF, `"7776000s"`, `"31536000s"`, "kms-rotation-period"},
 		{"key ring destroyable", kmsTF, "location = var.location\n\n  lifecycle {\n    prevent_destroy = true", "location = var.location\n\n  lifecycle {\n    prevent_destroy = false", "kms-prevent-destroy"},
 		{"webhooks may decrypt", accountsTF, "", `resource "google_kms_crypto_key_iam_member" "webhooks" {

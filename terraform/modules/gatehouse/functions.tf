@@ -34,7 +34,8 @@ module "auth" {
   network_tags             = local.network.tags
 
   env = merge(local.common_env, local.browser_env, local.auth_env, {
-    GATEHOUSE_DB_USER = module.database.iam_users["auth"]
+    GATEHOUSE_DB_USER      = module.database.iam_users["auth"]
+    GATEHOUSE_DB_MAX_CONNS = tostring(var.db_pool_sizes["auth"])
   })
   secret_env = {
     GATEHOUSE_PASSWORD_PEPPER = google_secret_manager_secret.password_pepper.secret_id
@@ -67,7 +68,8 @@ module "oauthcallback" {
   network_tags             = local.network.tags
 
   env = merge(local.common_env, local.browser_env, local.oauthcallback_env, {
-    GATEHOUSE_DB_USER = module.database.iam_users["oauthcallback"]
+    GATEHOUSE_DB_USER      = module.database.iam_users["oauthcallback"]
+    GATEHOUSE_DB_MAX_CONNS = tostring(var.db_pool_sizes["oauthcallback"])
   })
   secret_env = merge(
     { for p, s in google_secret_manager_secret.oauth_client : "GATEHOUSE_OAUTH_${upper(p)}_CLIENT_SECRET" => s.secret_id },
@@ -104,7 +106,8 @@ module "webhooks" {
   network_tags             = local.network.tags
 
   env = merge(local.common_env, local.browser_env, local.webhooks_env, {
-    GATEHOUSE_DB_USER = module.database.iam_users["webhooks"]
+    GATEHOUSE_DB_USER      = module.database.iam_users["webhooks"]
+    GATEHOUSE_DB_MAX_CONNS = tostring(var.db_pool_sizes["webhooks"])
   })
   secret_env = merge(
     { GATEHOUSE_STRIPE_WEBHOOK_SECRETS = google_secret_manager_secret.stripe_webhook.secret_id },
@@ -143,7 +146,8 @@ module "rotate" {
   network_tags             = local.network.tags
 
   env = merge(local.common_env, {
-    GATEHOUSE_DB_USER = module.database.iam_users["rotate"]
+    GATEHOUSE_DB_USER      = module.database.iam_users["rotate"]
+    GATEHOUSE_DB_MAX_CONNS = tostring(var.db_pool_sizes["rotate"])
   })
   invokers = { rotation_push = google_service_account.rotate_trigger.email }
 }

@@ -34,7 +34,7 @@ variable "db_max_connections" {
 }
 
 variable "scaling" {
-  description = "Per function: instance bounds. Each instance opens at most 8 database connections (the pool size of shared/store/postgres; see docs/scaling.md)."
+  description = "Per function: instance bounds. Each instance opens at most db_pool_sizes[function] database connections (see docs/scaling.md)."
   type = map(object({
     min = number
     max = number
@@ -43,6 +43,23 @@ variable "scaling" {
   validation {
     condition     = length(setsubtract(["auth", "oauthcallback", "webhooks", "rotate"], keys(var.scaling))) == 0
     error_message = "scaling must have entries for auth, oauthcallback, webhooks and rotate."
+  }
+}
+
+variable "db_pool_sizes" {
+  description = "Per function: PostgreSQL connections one instance opens at most (GATEHOUSE_DB_MAX_CONNS). The connection budget in docs/scaling.md multiplies these by scaling[*].max; the Go test in terraform/tfcheck checks it against db_max_connections."
+  type        = map(number)
+  default = {
+    auth          = 8
+    oauthcallback = 8
+    webhooks      = 8
+    rotate        = 8
+  }
+
+  validation {
+    condition = (length(setsubtract(["auth", "oauthcallback", "webhooks", "rotate"], keys(var.db_pool_sizes))) == 0 &&
+    alltrue([for n in values(var.db_pool_sizes) : n >= 1 && n <= 100 && floor(n) == n]))
+    error_message = "db_pool_sizes needs whole numbers from 1 to 100 for auth, oauthcallback, webhooks and rotate."
   }
 }
 
