@@ -272,7 +272,7 @@ func FuzzCallback(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw string) {
 		r := httptest.NewRequest(http.MethodGet, "/callback/google_ads", nil)
 		r.URL.RawQuery = raw
-		r.AddCookie(&http.Cookie{Name: flowCookie, Value: "fuzz-nonce"})
+		r.AddCookie(&http.Cookie{Name: flowCookieName("fuzz-nonce"), Value: "fuzz-nonce"})
 		rec := httptest.NewRecorder()
 		e.h.ServeHTTP(rec, r)
 		if rec.Code >= 500 {

@@ -60,9 +60,11 @@ func (s *server) callback(w http.ResponseWriter, r *http.Request) error {
 func (s *server) finishFlow(w http.ResponseWriter, r *http.Request, kind oauthstate.Kind, route string,
 	complete func(http.ResponseWriter, *http.Request, oauthstate.State) (string, error),
 	refused func(*http.Request, oauthstate.State, *flowError) string) error {
-	http.SetCookie(w, &http.Cookie{Name: flowCookie, Path: "/", MaxAge: -1, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	web.NoStore(w)
 	st, err := s.verifyState(r, kind, r.PathValue(route))
+	if st.Nonce != "" {
+		clearFlowCookie(w, flowCookieName(st.Nonce)) // the flow ends here, whatever the outcome
+	}
 	if st.ReturnTo == "" {
 		return plainError(w, r, s, err)
 	}
@@ -85,11 +87,15 @@ func (s *server) finishFlow(w http.ResponseWriter, r *http.Request, kind oauthst
 // verifyState checks the state against the cookie and the route. An
 // untrustworthy state comes back without a ReturnTo.
 func (s *server) verifyState(r *http.Request, kind oauthstate.Kind, route string) (oauthstate.State, error) {
-	var nonce string
-	if c, err := r.Cookie(flowCookie); err == nil {
-		nonce = c.Value
+	token := r.URL.Query().Get("state")
+	// Without a cookie value Verify still opens the state; its nonce names
+	// the flow's cookie.
+	st, err := s.states.Verify(r.Context(), kind, token, "")
+	if errors.Is(err, oauthstate.ErrBrowser) {
+		if c, cerr := r.Cookie(flowCookieName(st.Nonce)); cerr == nil {
+			st, err = s.states.Verify(r.Context(), kind, token, c.Value)
+		}
 	}
-	st, err := s.states.Verify(r.Context(), kind, r.URL.Query().Get("state"), nonce)
 	switch {
 	case errors.Is(err, oauthstate.ErrExpired):
 		return st, fail("expired_state", err)

@@ -1,6 +1,8 @@
 package oauthcallback
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -14,10 +16,31 @@ import (
 	"github.com/gatehouse-dev/gatehouse/shared/web"
 )
 
-// flowCookie carries the state's nonce: the callback accepts a state only
-// from the browser holding it. Lax, not Strict, because the callback is a
-// cross-site top-level navigation from the platform.
+// flowCookie names the cookies that carry a flow's state nonce: the
+// callback accepts a state only from the browser holding it. Lax, not
+// Strict, because the callback is a cross-site top-level navigation from
+// the platform. Each flow has its own cookie (see flowCookieName), so a
+// browser can run several flows at once.
 const flowCookie = "__Host-gatehouse-oauth"
+
+// flowCookieName is the name of the cookie of the flow whose nonce is
+// nonce: the prefix and 12 hex digits of the nonce's SHA-256, which the
+// callback recomputes from the state.
+func flowCookieName(nonce string) string {
+	sum := sha256.Sum256([]byte(nonce))
+	return flowCookie + "-" + hex.EncodeToString(sum[:6])
+}
+
+// setFlowCookie starts a flow's cookie.
+func setFlowCookie(w http.ResponseWriter, nonce string) {
+	http.SetCookie(w, &http.Cookie{Name: flowCookieName(nonce), Value: nonce, Path: "/", MaxAge: int(oauthstate.TTL.Seconds()),
+		Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+}
+
+// clearFlowCookie ends the cookie called name.
+func clearFlowCookie(w http.ResponseWriter, name string) {
+	http.SetCookie(w, &http.Cookie{Name: name, Path: "/", MaxAge: -1, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+}
 
 // maxLabelLen bounds an account label.
 const maxLabelLen = 100
@@ -51,8 +74,7 @@ func (s *server) connect(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	http.SetCookie(w, &http.Cookie{Name: flowCookie, Value: st.Nonce, Path: "/", MaxAge: int(oauthstate.TTL.Seconds()),
-		Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	setFlowCookie(w, st.Nonce)
 	return redirectOrJSON(w, r, p.AuthCodeURL(cfg, tok, st.Verifier))
 }
 

@@ -184,3 +184,44 @@ func TestConnectMetaLongLived(t *testing.T) {
 		}
 	})
 }
+
+// One browser can run several flows at once: each has its own cookie, the
+// callbacks finish in any order, and one flow's cookie never vouches for
+// another flow's state.
+//
+// Controls: OAUTH-2
+func TestParallelFlowsInOneBrowser(t *testing.T) {
+	e := newTestEnv(t, bootstraptest.Backends[0])
+	first := e.start(t, e.users["admin"], "google_ads", "org="+orgA+"&return_to=/one")
+	second := e.start(t, e.users["admin"], "meta_ads", "org="+orgA+"&return_to=/two")
+	if first.cookie == "" || second.cookie == "" || flowCookieName(first.cookie) == flowCookieName(second.cookie) {
+		t.Fatal("the flows do not have cookies of their own")
+	}
+	swapped := flowCookieName(first.cookie) + "=" + second.cookie
+	if got := redirectQuery(t, e.do(t, http.MethodGet, "/callback/google_ads?"+first.callback.Encode(), "", "Cookie", swapped)).Get("oauth_error"); got != "invalid_state" {
+		t.Fatalf("another flow's nonce under this flow's cookie name: %q", got)
+	}
+	// The refused callback ended the first flow (its cookie is cleared);
+	// start it again. A browser sends every cookie it holds.
+	first = e.start(t, e.users["admin"], "google_ads", "org="+orgA+"&return_to=/one")
+	both := flowCookieName(first.cookie) + "=" + first.cookie + "; " + flowCookieName(second.cookie) + "=" + second.cookie
+	for _, f := range []struct {
+		platform string
+		q        url.Values
+	}{{"meta_ads", second.callback}, {"google_ads", first.callback}} {
+		rec := e.do(t, http.MethodGet, "/callback/"+f.platform+"?"+f.q.Encode(), "", "Cookie", both)
+		if got := redirectQuery(t, rec).Get("oauth_connected"); got != f.platform {
+			t.Fatalf("%s callback with both cookies: %d %q", f.platform, rec.Code, rec.Header().Get("Location"))
+		}
+		cleared := false
+		for _, c := range rec.Result().Cookies() {
+			cleared = cleared || (strings.HasPrefix(c.Name, flowCookie) && c.MaxAge < 0)
+		}
+		if !cleared {
+			t.Fatalf("%s callback left its flow cookie", f.platform)
+		}
+	}
+	if n := len(e.connections(t, orgA)); n != 2 {
+		t.Fatalf("%d connections, want 2", n)
+	}
+}

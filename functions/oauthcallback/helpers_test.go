@@ -175,7 +175,7 @@ func (e *testEnv) start(t *testing.T, user testUser, platform, query string) flo
 	var f flow
 	f.authURL, _ = url.Parse(rec.Header().Get("Location"))
 	for _, c := range rec.Result().Cookies() {
-		if c.Name == flowCookie {
+		if strings.HasPrefix(c.Name, flowCookie+"-") {
 			f.cookie = c.Value
 		}
 	}
@@ -207,7 +207,7 @@ func (e *testEnv) finish(t *testing.T, platform string, q url.Values, cookie str
 	t.Helper()
 	var hdr []string
 	if cookie != "" {
-		hdr = []string{"Cookie", flowCookie + "=" + cookie}
+		hdr = []string{"Cookie", flowCookieName(cookie) + "=" + cookie}
 	}
 	return e.do(t, http.MethodGet, "/callback/"+platform+"?"+q.Encode(), "", hdr...)
 }

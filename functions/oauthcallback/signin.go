@@ -201,7 +201,6 @@ func (s *server) startSignIn(w http.ResponseWriter, r *http.Request, linkUser st
 	if p.verifier != nil {
 		opts = append(opts, oidc.Nonce(st.OIDCNonce))
 	}
-	http.SetCookie(w, &http.Cookie{Name: flowCookie, Value: st.Nonce, Path: "/", MaxAge: int(oauthstate.TTL.Seconds()),
-		Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	setFlowCookie(w, st.Nonce)
 	return redirectOrJSON(w, r, p.oauth.AuthCodeURL(tok, opts...))
 }

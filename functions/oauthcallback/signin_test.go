@@ -33,7 +33,7 @@ func (e *testEnv) signInFlow(t *testing.T, target string, change func(url.Values
 	cb := e.approve(t, auth.String())
 	provider := strings.Split(strings.TrimPrefix(target, "/signin/"), "?")[0]
 	return e.do(t, http.MethodGet, "/signin/"+provider+"/callback?"+cb.Encode(), "",
-		"Cookie", flowCookie+"="+rec.Result().Cookies()[0].Value)
+		"Cookie", rec.Result().Cookies()[0].Name+"="+rec.Result().Cookies()[0].Value)
 }
 
 func sessionCookie(rec *httptest.ResponseRecorder) string {
