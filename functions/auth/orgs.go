@@ -146,22 +146,17 @@ func (x *ext) orgCreateRole(w http.ResponseWriter, r *http.Request) error {
 	if err := extDecode(r, &req, func(v *web.Validator) {
 		v.Require(authz.ValidCustomRoleName(req.Name), "name",
 			"must be 2-32 characters of a-z, 0-9, '_' or '-', start with a letter, and not name a built-in role")
-		var err error
-		perms, err = authz.ParseCustomPermissions(req.Permissions)
-		v.Require(err == nil && len(req.Permissions) <= 16, "permissions", fmt.Sprint(err))
+		perms = orgParsePermissions(v, req.Permissions)
 	}); err != nil {
 		return err
 	}
 	m := orgMember(r)
-	if !authz.Grants(m, perms) {
-		return web.Forbidden()
-	}
-	names := make([]string, len(perms))
-	for i, p := range perms {
-		names[i] = string(p)
+	names, err := orgGrantable(m, perms)
+	if err != nil {
+		return err
 	}
 	role := store.OrgRole{OrgID: m.OrgID, Name: req.Name, Permissions: names, CreatedAt: x.d.Now()}
-	err := x.d.Store.Tx(r.Context(), func(tx store.Store) error {
+	err = x.d.Store.Tx(r.Context(), func(tx store.Store) error {
 		if existing, err := tx.OrgRoles(r.Context(), m.OrgID); err != nil {
 			return err
 		} else if len(existing) >= orgMaxRoles {

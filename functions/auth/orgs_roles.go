@@ -11,6 +11,26 @@ import (
 	"github.com/gatehouse-dev/gatehouse/shared/web"
 )
 
+// orgParsePermissions checks a custom role's permission list in v.
+func orgParsePermissions(v *web.Validator, raw []string) []authz.Permission {
+	perms, err := authz.ParseCustomPermissions(raw)
+	v.Require(err == nil && len(raw) <= 16, "permissions", fmt.Sprint(err))
+	return perms
+}
+
+// orgGrantable returns the names of perms if actor holds every one of
+// them (no one hands out more than they hold), else a 403.
+func orgGrantable(actor authz.Member, perms []authz.Permission) ([]string, error) {
+	if !authz.Grants(actor, perms) {
+		return nil, web.Forbidden()
+	}
+	names := make([]string, len(perms))
+	for i, p := range perms {
+		names[i] = string(p)
+	}
+	return names, nil
+}
+
 // orgRoleTarget reads the custom role named in the path for a change by
 // actor, who must hold every permission it grants (no escalation: editing
 // or deleting a role changes what its holders can do).
@@ -41,22 +61,15 @@ func (x *ext) orgUpdateRole(w http.ResponseWriter, r *http.Request) error {
 		Permissions []string `json:"permissions"`
 	}
 	var perms []authz.Permission
-	if err := extDecode(r, &req, func(v *web.Validator) {
-		var err error
-		perms, err = authz.ParseCustomPermissions(req.Permissions)
-		v.Require(err == nil && len(req.Permissions) <= 16, "permissions", fmt.Sprint(err))
-	}); err != nil {
+	if err := extDecode(r, &req, func(v *web.Validator) { perms = orgParsePermissions(v, req.Permissions) }); err != nil {
 		return err
 	}
 	actor := orgMember(r)
-	if !authz.Grants(actor, perms) {
-		return web.Forbidden()
+	names, err := orgGrantable(actor, perms)
+	if err != nil {
+		return err
 	}
-	names := make([]string, len(perms))
-	for i, p := range perms {
-		names[i] = string(p)
-	}
-	err := x.d.Store.Tx(r.Context(), func(tx store.Store) error {
+	err = x.d.Store.Tx(r.Context(), func(tx store.Store) error {
 		role, err := orgRoleTarget(r, tx, actor)
 		if err != nil {
 			return err

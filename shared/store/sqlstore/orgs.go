@@ -247,17 +247,26 @@ func (db *DB) OrgRoles(ctx context.Context, orgID string) ([]store.OrgRole, erro
 	return out, nil
 }
 
+// lockedRole locks the organization and reads its custom role name.
+func (db *DB) lockedRole(ctx context.Context, c Conn, orgID, name string) (store.OrgRole, error) {
+	if err := db.lockOrg(ctx, c, orgID); err != nil {
+		return store.OrgRole{}, err
+	}
+	r, err := scanOrgRole(c.QueryRow(ctx, `SELECT org_id, name, permissions, created_at FROM org_roles
+		WHERE org_id = $1 AND name = $2`, orgID, name))
+	if err != nil {
+		return r, fmt.Errorf("read role %s of org %s: %w", name, orgID, err)
+	}
+	return r, nil
+}
+
 // SetOrgRolePermissions implements [store.Orgs].
 func (db *DB) SetOrgRolePermissions(ctx context.Context, orgID, name string, permissions []string) (store.OrgRole, error) {
 	var old store.OrgRole
 	err := db.tx(ctx, func(c Conn) error {
-		if err := db.lockOrg(ctx, c, orgID); err != nil {
-			return err
-		}
 		var err error
-		if old, err = scanOrgRole(c.QueryRow(ctx, `SELECT org_id, name, permissions, created_at FROM org_roles
-			WHERE org_id = $1 AND name = $2`, orgID, name)); err != nil {
-			return fmt.Errorf("read role %s of org %s: %w", name, orgID, err)
+		if old, err = db.lockedRole(ctx, c, orgID, name); err != nil {
+			return err
 		}
 		if _, err := c.Exec(ctx, `UPDATE org_roles SET permissions = $3 WHERE org_id = $1 AND name = $2`,
 			orgID, name, strings.Join(permissions, " ")); err != nil {
@@ -274,13 +283,9 @@ func (db *DB) SetOrgRolePermissions(ctx context.Context, orgID, name string, per
 func (db *DB) DeleteOrgRole(ctx context.Context, orgID, name string) (store.OrgRole, error) {
 	var old store.OrgRole
 	err := db.tx(ctx, func(c Conn) error {
-		if err := db.lockOrg(ctx, c, orgID); err != nil {
-			return err
-		}
 		var err error
-		if old, err = scanOrgRole(c.QueryRow(ctx, `SELECT org_id, name, permissions, created_at FROM org_roles
-			WHERE org_id = $1 AND name = $2`, orgID, name)); err != nil {
-			return fmt.Errorf("read role %s of org %s: %w", name, orgID, err)
+		if old, err = db.lockedRole(ctx, c, orgID, name); err != nil {
+			return err
 		}
 		var holders, sso int64
 		if err := c.QueryRow(ctx, `SELECT
