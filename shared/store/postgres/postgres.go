@@ -55,8 +55,13 @@ type Options struct {
 	SearchPath string
 }
 
-// Open connects and checks the connection. It does not migrate.
-func Open(ctx context.Context, o Options) (*DB, error) {
+// poolConfig is the pool configuration for o. With dial (the Cloud SQL
+// connector), connections go through it, as o.User with IAM
+// authentication and without PostgreSQL's own TLS: the connector's tunnel
+// is already mutually authenticated TLS, and pgx's default sslmode=prefer
+// would try to start TLS again inside it, which the connector's
+// documentation rules out ("sslmode=disable is required").
+func poolConfig(o Options, dial func(context.Context) (net.Conn, error)) (*pgxpool.Config, error) {
 	cfg, err := pgxpool.ParseConfig(o.URL)
 	if err != nil {
 		return nil, errors.New("parse database URL: malformed") // the URL may hold a password
@@ -69,8 +74,23 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 	if o.SearchPath != "" {
 		cfg.ConnConfig.RuntimeParams["search_path"] = o.SearchPath
 	}
+	if dial != nil {
+		cfg.ConnConfig.User = o.User
+		cfg.ConnConfig.Database = o.Database
+		cfg.ConnConfig.Password = "" // IAM authentication: the connector supplies a token
+		cfg.ConnConfig.TLSConfig = nil
+		cfg.ConnConfig.Fallbacks = nil
+		cfg.ConnConfig.DialFunc = func(ctx context.Context, _, _ string) (net.Conn, error) { return dial(ctx) }
+	}
+	return cfg, nil
+}
+
+// Open connects and checks the connection. It does not migrate.
+func Open(ctx context.Context, o Options) (*DB, error) {
 	var dialer *cloudsqlconn.Dialer
+	var dial func(ctx context.Context) (net.Conn, error)
 	if o.Instance != "" {
+		var err error
 		dialer, err = cloudsqlconn.NewDialer(ctx,
 			cloudsqlconn.WithIAMAuthN(),
 			cloudsqlconn.WithLazyRefresh(),
@@ -78,13 +98,15 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 		if err != nil {
 			return nil, fmt.Errorf("start Cloud SQL connector: %w", err)
 		}
-		cfg.ConnConfig.User = o.User
-		cfg.ConnConfig.Database = o.Database
-		cfg.ConnConfig.Password = "" // IAM authentication: the connector supplies a token
 		instance := o.Instance
-		cfg.ConnConfig.DialFunc = func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return dialer.Dial(ctx, instance)
+		dial = func(ctx context.Context) (net.Conn, error) { return dialer.Dial(ctx, instance) }
+	}
+	cfg, err := poolConfig(o, dial)
+	if err != nil {
+		if dialer != nil {
+			dialer.Close()
 		}
+		return nil, err
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
