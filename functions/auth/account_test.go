@@ -262,3 +262,26 @@ func TestBrowserMode(t *testing.T) {
 		}
 	})
 }
+
+// A browser app on an allowed origin can make every cookie-mode request:
+// the CORS preflight allows the headers browser mode needs.
+//
+// Controls: AUTH-7, APP-4
+func TestBrowserModePreflight(t *testing.T) {
+	te := newTestEnv(t, bootstraptest.Backends[0])
+	for _, route := range []string{"/login", "/token", "/logout", "/reauthenticate"} {
+		rec := te.do(t, "OPTIONS", route, nil, http.Header{"Origin": {"https://app.example.com"},
+			"Access-Control-Request-Method":  {"POST"},
+			"Access-Control-Request-Headers": {"content-type,x-gatehouse-client,x-csrf-token,x-request-id"}})
+		if rec.Code != http.StatusNoContent || rec.Header().Get("Access-Control-Allow-Origin") != "https://app.example.com" ||
+			rec.Header().Get("Access-Control-Allow-Credentials") != "true" {
+			t.Fatalf("preflight %s: %d %v", route, rec.Code, rec.Header())
+		}
+		allowed := strings.ToLower(rec.Header().Get("Access-Control-Allow-Headers"))
+		for _, h := range []string{"content-type", "x-gatehouse-client", "x-csrf-token", "x-request-id"} {
+			if !strings.Contains(allowed, h) {
+				t.Fatalf("preflight %s does not allow %s: %q", route, h, allowed)
+			}
+		}
+	}
+}

@@ -20,7 +20,7 @@ const (
 
 // ClientHeader selects the client mode: "browser" for cookies, anything
 // else (or nothing) for JSON tokens.
-const ClientHeader = "X-Gatehouse-Client"
+const ClientHeader = web.ClientModeHeader
 
 // IsBrowser reports whether r asks for browser (cookie) mode.
 func IsBrowser(r *http.Request) bool { return r.Header.Get(ClientHeader) == "browser" }

@@ -7,11 +7,15 @@ import (
 	"strings"
 )
 
+// ClientModeHeader is the request header a browser client sets to
+// "browser" to get its tokens in cookies (shared/session).
+const ClientModeHeader = "X-Gatehouse-Client"
+
 // CORS response values. Allowed request headers are fixed: the JSON content
-// type, bearer tokens, the CSRF header and the request id.
+// type, bearer tokens, the CSRF header, the request id and the client mode.
 const (
 	corsMethods       = "GET, HEAD, POST, PUT, PATCH, DELETE"
-	corsHeaders       = "Content-Type, Authorization, " + DefaultCSRFHeader + ", " + RequestIDHeader
+	corsHeaders       = "Content-Type, Authorization, " + DefaultCSRFHeader + ", " + RequestIDHeader + ", " + ClientModeHeader
 	corsExposeHeaders = "Retry-After, " + RequestIDHeader
 	corsMaxAge        = "600"
 )
