@@ -85,27 +85,42 @@ func (l *Log) RecordTx(ctx context.Context, tx store.AuditLog, e Event) (store.A
 }
 
 // canonicalMetadata encodes m as JSON with sorted keys (encoding/json sorts
-// map keys at every level), refusing keys that name a secret.
+// map keys at every level), refusing any key, at any depth and whatever Go
+// type carried it (nested maps, slices of maps, structs), that names a
+// secret: the check runs on the encoded JSON, which is what is stored.
 func canonicalMetadata(m map[string]any) (string, error) {
 	if len(m) == 0 {
 		return "{}", nil
-	}
-	if err := checkKeys(m); err != nil {
-		return "", err
 	}
 	b, err := json.Marshal(m)
 	if err != nil {
 		return "", fmt.Errorf("encode metadata: %w", err)
 	}
+	var decoded any
+	if err := json.Unmarshal(b, &decoded); err != nil {
+		return "", fmt.Errorf("encode metadata: %w", err)
+	}
+	if err := checkKeys(decoded); err != nil {
+		return "", err
+	}
 	return string(b), nil
 }
 
-func checkKeys(m map[string]any) error {
-	for k, v := range m {
-		if secretKey(k) {
-			return fmt.Errorf("%w: %q", ErrSecretMetadata, k)
+// checkKeys walks decoded JSON and refuses the first object key that names
+// a secret.
+func checkKeys(v any) error {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, sub := range v {
+			if secretKey(k) {
+				return fmt.Errorf("%w: %q", ErrSecretMetadata, k)
+			}
+			if err := checkKeys(sub); err != nil {
+				return err
+			}
 		}
-		if sub, ok := v.(map[string]any); ok {
+	case []any:
+		for _, sub := range v {
 			if err := checkKeys(sub); err != nil {
 				return err
 			}

@@ -85,13 +85,16 @@ func TestVerifyCatchesTampering(t *testing.T) {
 		args    []any
 		wantSeq int64
 		reason  string
+		sqlite  string // the statement on SQLite, where it differs
 	}{
-		{"changed action", `UPDATE audit_events SET action = 'test.innocent' WHERE seq = 5`, nil, 5, "contents"},
-		{"changed time", `UPDATE audit_events SET actor = 'someone-else' WHERE seq = 1`, nil, 1, "contents"},
-		{"deleted event", `DELETE FROM audit_events WHERE seq = 5`, nil, 5, "missing"},
-		{"deleted tail", `DELETE FROM audit_events WHERE seq = 10`, nil, 10, "head"},
-		{"rehashed event", `UPDATE audit_events SET hash = $1 WHERE seq = 5`, []any{make([]byte, 32)}, 5, "contents"},
-		{"forged link", `UPDATE audit_events SET prev_hash = $1 WHERE seq = 3`, []any{make([]byte, 32)}, 3, "link"},
+		{name: "changed action", sql: `UPDATE audit_events SET action = 'test.innocent' WHERE seq = 5`, wantSeq: 5, reason: "contents"},
+		{name: "changed actor", sql: `UPDATE audit_events SET actor = 'someone-else' WHERE seq = 1`, wantSeq: 1, reason: "contents"},
+		{name: "changed time", sql: `UPDATE audit_events SET at = at + interval '1 second' WHERE seq = 2`, wantSeq: 2, reason: "contents",
+			sqlite: `UPDATE audit_events SET at = at + 1000000 WHERE seq = 2`},
+		{name: "deleted event", sql: `DELETE FROM audit_events WHERE seq = 5`, wantSeq: 5, reason: "missing"},
+		{name: "deleted tail", sql: `DELETE FROM audit_events WHERE seq = 10`, wantSeq: 10, reason: "head"},
+		{name: "rehashed event", sql: `UPDATE audit_events SET hash = $1 WHERE seq = 5`, args: []any{make([]byte, 32)}, wantSeq: 5, reason: "contents"},
+		{name: "forged link", sql: `UPDATE audit_events SET prev_hash = $1 WHERE seq = 3`, args: []any{make([]byte, 32)}, wantSeq: 3, reason: "link"},
 	}
 	for _, b := range backends {
 		for _, tc := range cases {
@@ -103,7 +106,11 @@ func TestVerifyCatchesTampering(t *testing.T) {
 				if r, err := audit.Verify(ctx, s); err != nil || r.Events != 10 {
 					t.Fatalf("untouched chain: %+v, %v", r, err)
 				}
-				tamper(t, tc.sql, tc.args...)
+				q := tc.sql
+				if b.name == "sqlite" && tc.sqlite != "" {
+					q = tc.sqlite
+				}
+				tamper(t, q, tc.args...)
 				_, err := audit.Verify(ctx, s)
 				var broken *audit.BrokenLinkError
 				if !errors.As(err, &broken) {
@@ -170,6 +177,23 @@ func TestRecordRefusesSecretMetadataAndLogsEvent(t *testing.T) {
 		if !errors.Is(err, audit.ErrSecretMetadata) {
 			t.Errorf("metadata key %q: err = %v, want ErrSecretMetadata", key, err)
 		}
+	}
+	// Whatever Go type carries the key, at any depth.
+	type creds struct{ Password string }
+	for name, meta := range map[string]map[string]any{
+		"slice of maps":   {"items": []any{map[string]any{"password": "hunter2hunter2"}}},
+		"typed map":       {"creds": map[string]string{"client_secret": "s"}},
+		"struct field":    {"login": creds{Password: "hunter2hunter2"}},
+		"nested slices":   {"a": [][]map[string]int{{{"otp": 123456}}}},
+		"pointer to map":  {"p": &map[string]any{"refresh_token": "r"}},
+		"top-level token": {"token": "t"},
+	} {
+		if _, err := l.Record(context.Background(), audit.Event{Action: "x", Metadata: meta}); !errors.Is(err, audit.ErrSecretMetadata) {
+			t.Errorf("%s: err = %v, want ErrSecretMetadata", name, err)
+		}
+	}
+	if strings.Contains(buf.String(), "hunter2") {
+		t.Fatal("a refused secret reached the log")
 	}
 	e, err := l.Record(context.Background(), audit.Event{Actor: "u1", Action: "auth.login", Network: "192.0.2.0/24",
 		Metadata: map[string]any{"method": "password", "error_code": "bad", "b": 1, "a": []string{"x"}}})
