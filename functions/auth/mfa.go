@@ -7,6 +7,8 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/shared/audit"
 	"github.com/gatehouse-dev/gatehouse/shared/mfa"
+	"github.com/gatehouse-dev/gatehouse/shared/ratelimit"
+	"github.com/gatehouse-dev/gatehouse/shared/store"
 	"github.com/gatehouse-dev/gatehouse/shared/web"
 )
 
@@ -36,10 +38,24 @@ func (x *ext) stepUp(h web.HandlerFunc) web.HandlerFunc {
 	}
 }
 
-// mfaEvent records a successful change of the user's factors.
-func (x *ext) mfaEvent(r *http.Request, action string, meta map[string]any) error {
+// mfaEnrollLimit bounds, per user, the attempts to finish enrolling a
+// factor (a TOTP confirmation code, a passkey registration): ten in 15
+// minutes, so the first TOTP code cannot be guessed either.
+var mfaEnrollLimit = ratelimit.Limit{Name: "mfa-enroll-user", Burst: 10, Period: 15 * time.Minute}
+
+// mfaChange runs change in one transaction with the audit event action
+// (AUTHZ-4: a change is never committed without its event). change gets
+// the MFA service and WebAuthn relying party bound to the transaction, and
+// returns the event's metadata.
+func (x *ext) mfaChange(r *http.Request, action string, change func(svc *mfa.Service, wa *mfa.WebAuthn) (map[string]any, error)) error {
 	user := extUserID(r)
-	return x.record(r, x.d.Store, audit.Event{Actor: user, Action: action, Target: "user:" + user, Metadata: meta})
+	return x.d.Store.Tx(r.Context(), func(tx store.Store) error {
+		meta, err := change(x.mfa.In(tx), x.webauthn.In(tx))
+		if err != nil {
+			return err
+		}
+		return x.record(r, tx, audit.Event{Actor: user, Action: action, Target: "user:" + user, Metadata: meta})
+	})
 }
 
 type mfaCredentialJSON struct {
@@ -106,14 +122,16 @@ func (x *ext) mfaEnrollTOTP(w http.ResponseWriter, r *http.Request) error {
 	if u, err := x.d.Store.User(r.Context(), userID); err == nil {
 		account = u.Email
 	}
-	en, err := x.mfa.EnrollTOTP(r.Context(), userID, account)
+	var en mfa.TOTPEnrollment
+	err := x.mfaChange(r, "mfa.totp.enroll", func(svc *mfa.Service, _ *mfa.WebAuthn) (map[string]any, error) {
+		var err error
+		en, err = svc.EnrollTOTP(r.Context(), userID, account)
+		return nil, err
+	})
 	if errors.Is(err, mfa.ErrAlreadyEnrolled) {
 		return web.Conflict("already_enrolled", "TOTP is already enabled; disable it first.")
 	}
 	if err != nil {
-		return extUnavailable(err)
-	}
-	if err := x.mfaEvent(r, "mfa.totp.enroll", nil); err != nil {
 		return extUnavailable(err)
 	}
 	return web.WriteTokenJSON(w, http.StatusCreated, map[string]string{"secret": en.Secret.Base32(), "otpauth_uri": en.URI})
@@ -128,7 +146,15 @@ func (x *ext) mfaConfirmTOTP(w http.ResponseWriter, r *http.Request) error {
 	if err := extDecode(r, &req, func(v *web.Validator) { v.Length("code", req.Code, 6, 16) }); err != nil {
 		return err
 	}
-	codes, err := x.mfa.ConfirmTOTP(r.Context(), extUserID(r), req.Code)
+	if err := x.allowKey(r, mfaEnrollLimit, extUserID(r)); err != nil {
+		return err
+	}
+	var codes []string
+	err := x.mfaChange(r, "mfa.totp.confirm", func(svc *mfa.Service, _ *mfa.WebAuthn) (map[string]any, error) {
+		var err error
+		codes, err = svc.ConfirmTOTP(r.Context(), extUserID(r), req.Code)
+		return nil, err
+	})
 	switch {
 	case errors.Is(err, mfa.ErrNotEnrolled):
 		return web.Conflict("not_enrolled", "Start TOTP enrollment first.")
@@ -139,22 +165,18 @@ func (x *ext) mfaConfirmTOTP(w http.ResponseWriter, r *http.Request) error {
 	case err != nil:
 		return extUnavailable(err)
 	}
-	if err := x.mfaEvent(r, "mfa.totp.confirm", nil); err != nil {
-		return extUnavailable(err)
-	}
 	return web.WriteTokenJSON(w, http.StatusOK, map[string]any{"recovery_codes": codes})
 }
 
 // mfaDisableTOTP answers DELETE /mfa/totp.
 func (x *ext) mfaDisableTOTP(w http.ResponseWriter, r *http.Request) error {
-	err := x.mfa.DisableTOTP(r.Context(), extUserID(r))
+	err := x.mfaChange(r, "mfa.totp.disable", func(svc *mfa.Service, _ *mfa.WebAuthn) (map[string]any, error) {
+		return nil, svc.DisableTOTP(r.Context(), extUserID(r))
+	})
 	if errors.Is(err, mfa.ErrNotEnrolled) {
 		return web.NotFound()
 	}
 	if err != nil {
-		return extUnavailable(err)
-	}
-	if err := x.mfaEvent(r, "mfa.totp.disable", nil); err != nil {
 		return extUnavailable(err)
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -167,14 +189,16 @@ func (x *ext) mfaRegenerateCodes(w http.ResponseWriter, r *http.Request) error {
 	if err := extEmptyBody(r); err != nil {
 		return err
 	}
-	codes, err := x.mfa.RegenerateRecoveryCodes(r.Context(), extUserID(r))
+	var codes []string
+	err := x.mfaChange(r, "mfa.recovery_codes.regenerate", func(svc *mfa.Service, _ *mfa.WebAuthn) (map[string]any, error) {
+		var err error
+		codes, err = svc.RegenerateRecoveryCodes(r.Context(), extUserID(r))
+		return nil, err
+	})
 	if errors.Is(err, mfa.ErrNotEnrolled) {
 		return web.Conflict("not_enrolled", "Enable TOTP or a passkey first.")
 	}
 	if err != nil {
-		return extUnavailable(err)
-	}
-	if err := x.mfaEvent(r, "mfa.recovery_codes.regenerate", nil); err != nil {
 		return extUnavailable(err)
 	}
 	return web.WriteTokenJSON(w, http.StatusOK, map[string]any{"recovery_codes": codes})

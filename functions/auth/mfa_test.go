@@ -1,6 +1,8 @@
 package auth
 
 import (
+	"database/sql"
+	"encoding/base32"
 	"errors"
 	"net/http"
 	"slices"
@@ -9,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/shared/bootstrap/bootstraptest"
+	"github.com/gatehouse-dev/gatehouse/shared/mfa"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
 	"github.com/gatehouse-dev/gatehouse/shared/web"
 )
@@ -242,4 +245,68 @@ func FuzzMFAStepUpProof(f *testing.F) {
 			t.Fatalf("proof %q: %v", raw, err)
 		}
 	})
+}
+
+// A factor change and its audit event commit together: when the event
+// cannot be written, the change is rolled back and the codes it would have
+// shown are never issued.
+//
+// Controls: AUTHZ-4, AUDIT-1
+func TestMFAChangeAndEventAreOneTransaction(t *testing.T) {
+	te := newTestEnv(t, bootstraptest.Backends[0])
+	tk := te.signUp(t, "una@example.com", testPassword)
+	var en struct {
+		Secret string `json:"secret"`
+	}
+	extDecodeBody(t, te.do(t, "POST", "/mfa/totp", nil, bearer(tk.AccessToken)), http.StatusCreated, &en)
+	te.Env.Logs.Plant(en.Secret)
+	raw, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(en.Secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := mfaTOTP{secret: mfa.TOTPSecretFromBytes(raw)}
+
+	db := te.Env.Store.(interface{ SQL() *sql.DB }).SQL()
+	if _, err := db.Exec(`ALTER TABLE audit_head RENAME TO audit_head_away`); err != nil {
+		t.Fatal(err)
+	}
+	rec := te.do(t, "POST", "/mfa/totp/confirm", map[string]string{"code": te.mfaCode(t, a, 0)}, bearer(tk.AccessToken))
+	if rec.Code != http.StatusServiceUnavailable || strings.Contains(rec.Body.String(), "recovery_codes") {
+		t.Fatalf("confirm without an audit log: %d %s", rec.Code, rec.Body)
+	}
+	if _, err := db.Exec(`ALTER TABLE audit_head_away RENAME TO audit_head`); err != nil {
+		t.Fatal(err)
+	}
+	var st mfaSummaryJSON
+	extDecodeBody(t, te.do(t, "GET", "/mfa", nil, bearer(tk.AccessToken)), http.StatusOK, &st)
+	if len(st.Methods) != 0 {
+		t.Fatalf("the change committed without its event: methods %v", st.Methods)
+	}
+	// With the log back, the same code (its step unused) confirms.
+	te.Env.Clock.Advance(30 * time.Second)
+	extDecodeBody(t, te.do(t, "POST", "/mfa/totp/confirm", map[string]string{"code": te.mfaCode(t, a, 0)}, bearer(tk.AccessToken)), http.StatusOK, nil)
+	te.mfaAuditActions(t, "mfa.totp.enroll", "mfa.totp.confirm")
+}
+
+// Finishing a factor's enrollment is limited per user, so the first TOTP
+// code cannot be guessed by trying them all.
+//
+// Controls: AUTH-3
+func TestMFAEnrollLimited(t *testing.T) {
+	te := newTestEnv(t, bootstraptest.Backends[0])
+	tk := te.signUp(t, "vic@example.com", testPassword)
+	extDecodeBody(t, te.do(t, "POST", "/mfa/totp", nil, bearer(tk.AccessToken)), http.StatusCreated, nil)
+	for i := range mfaEnrollLimit.Burst {
+		if rec := te.do(t, "POST", "/mfa/totp/confirm", map[string]string{"code": "000000"}, bearer(tk.AccessToken)); rec.Code != http.StatusBadRequest {
+			t.Fatalf("attempt %d: %d %s", i+1, rec.Code, rec.Body)
+		}
+	}
+	rec := te.do(t, "POST", "/mfa/totp/confirm", map[string]string{"code": "000000"}, bearer(tk.AccessToken))
+	if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") == "" {
+		t.Fatalf("attempt %d: %d %s", mfaEnrollLimit.Burst+1, rec.Code, rec.Body)
+	}
+	o := te.mfaOptions(t, "/mfa/webauthn/options", nil, bearer(tk.AccessToken))
+	if rec := te.do(t, "POST", "/mfa/webauthn", map[string]any{"ceremony": o.Ceremony, "credential": newMFAAuthenticator().attest(t, o.Raw)}, bearer(tk.AccessToken)); rec.Code != http.StatusTooManyRequests {
+		t.Fatalf("passkey registration past the limit: %d", rec.Code)
+	}
 }

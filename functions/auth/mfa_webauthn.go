@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/gatehouse-dev/gatehouse/shared/mfa"
+	"github.com/gatehouse-dev/gatehouse/shared/store"
 	"github.com/gatehouse-dev/gatehouse/shared/web"
 )
 
@@ -48,7 +49,15 @@ func (x *ext) mfaWebAuthnRegister(w http.ResponseWriter, r *http.Request) error 
 	if err := extDecode(r, &req, req.check); err != nil {
 		return err
 	}
-	c, err := x.webauthn.FinishRegistration(r.Context(), extUserID(r), req.Ceremony, req.Credential)
+	if err := x.allowKey(r, mfaEnrollLimit, extUserID(r)); err != nil {
+		return err
+	}
+	var c store.WebAuthnCredential
+	err := x.mfaChange(r, "mfa.webauthn.register", func(_ *mfa.Service, wa *mfa.WebAuthn) (map[string]any, error) {
+		var err error
+		c, err = wa.FinishRegistration(r.Context(), extUserID(r), req.Ceremony, req.Credential)
+		return map[string]any{"credential": c.ID}, err
+	})
 	switch {
 	case errors.Is(err, mfa.ErrCeremony):
 		return web.BadRequest("invalid_ceremony", "The registration expired or was already used; start again.")
@@ -57,9 +66,6 @@ func (x *ext) mfaWebAuthnRegister(w http.ResponseWriter, r *http.Request) error 
 	case errors.Is(err, mfa.ErrAlreadyEnrolled):
 		return web.Conflict("already_enrolled", "This passkey is already registered.")
 	case err != nil:
-		return extUnavailable(err)
-	}
-	if err := x.mfaEvent(r, "mfa.webauthn.register", map[string]any{"credential": c.ID}); err != nil {
 		return extUnavailable(err)
 	}
 	return web.WriteJSON(w, http.StatusCreated, mfaCredentialJSON{ID: c.ID, Transports: append([]string{}, c.Transports...),
@@ -73,14 +79,13 @@ func (x *ext) mfaWebAuthnDelete(w http.ResponseWriter, r *http.Request) error {
 	if len(id) > 64 {
 		return web.NotFound()
 	}
-	err := x.webauthn.DeleteCredential(r.Context(), extUserID(r), id)
+	err := x.mfaChange(r, "mfa.webauthn.delete", func(_ *mfa.Service, wa *mfa.WebAuthn) (map[string]any, error) {
+		return map[string]any{"credential": id}, wa.DeleteCredential(r.Context(), extUserID(r), id)
+	})
 	if errors.Is(err, mfa.ErrNotEnrolled) {
 		return web.NotFound()
 	}
 	if err != nil {
-		return extUnavailable(err)
-	}
-	if err := x.mfaEvent(r, "mfa.webauthn.delete", map[string]any{"credential": id}); err != nil {
 		return extUnavailable(err)
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -48,6 +48,14 @@ func NewService(s store.Store, kr *envelope.Keyring, issuer string, now func() t
 	return &Service{store: s, keyring: kr, issuer: issuer, now: now, rand: rand}
 }
 
+// In returns s working through tx, a transaction-bound store, so its
+// changes commit or roll back with the caller's (its audit event).
+func (s *Service) In(tx store.Store) *Service {
+	c := *s
+	c.store = tx
+	return &c
+}
+
 // TOTPEnrollment is a new, unconfirmed TOTP secret, shown to the user once.
 type TOTPEnrollment struct {
 	Secret TOTPSecret

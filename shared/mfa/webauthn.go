@@ -59,6 +59,15 @@ func NewWebAuthn(s store.Store, cfg WebAuthnConfig, now func() time.Time, rand i
 	return &WebAuthn{wa: wa, store: s, ceremonies: ceremonies{store: s, now: now, rand: rand}, now: now, rand: rand}, nil
 }
 
+// In returns w working through tx, a transaction-bound store (ceremonies
+// included), so its changes commit or roll back with the caller's.
+func (w *WebAuthn) In(tx store.Store) *WebAuthn {
+	c := *w
+	c.store = tx
+	c.ceremonies.store = tx
+	return &c
+}
+
 // Options are the credential creation or request options for the
 // browser's navigator.credentials call, and the ceremony id to send back
 // with its result. It encodes as {"ceremony": ..., "publicKey": {...}}.
