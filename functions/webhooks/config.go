@@ -21,6 +21,7 @@ const (
 	varBillingTopic    = "GATEHOUSE_BILLING_TOPIC"
 	varEventTopic      = "GATEHOUSE_WEBHOOK_TOPIC"
 	varShopifyMaxAge   = "GATEHOUSE_SHOPIFY_MAX_AGE"
+	varRejectionAudit  = "GATEHOUSE_WEBHOOK_REJECTION_AUDIT_PER_MINUTE"
 )
 
 const (
@@ -43,6 +44,11 @@ type Config struct {
 	StandardSources map[string][]config.Secret
 	// MaxBody bounds a delivery's body in bytes.
 	MaxBody int64
+	// RejectionAuditPerMinute, if positive, samples the audit of rejected
+	// deliveries: per provider, client network and reason, at most this many
+	// webhook.rejected events a minute per instance, the next one counting
+	// those skipped. Zero (the default) audits every rejection.
+	RejectionAuditPerMinute int
 	// ShopifyMaxAge is how old (by X-Shopify-Triggered-At) a Shopify
 	// delivery may be and still be applied; older ones are recorded only.
 	ShopifyMaxAge time.Duration
@@ -67,16 +73,21 @@ var (
 // LoadConfig reads the function's settings, recording problems in l.
 func LoadConfig(l *config.Loader) Config {
 	cfg := Config{
-		StripeSecrets:   secretList(l, varStripeSecrets, validStripeSecret),
-		ShopifySecrets:  secretList(l, varShopifySecret, func(s string) bool { return len(s) >= 16 }),
-		StandardSources: map[string][]config.Secret{},
-		MaxBody:         int64(l.Int(varMaxBody, defaultMaxBody)),
-		ShopifyMaxAge:   l.Duration(varShopifyMaxAge, defaultShopifyMaxAge),
-		ProjectID:       l.String("GATEHOUSE_PROJECT_ID", ""),
+		StripeSecrets:           secretList(l, varStripeSecrets, validStripeSecret),
+		ShopifySecrets:          secretList(l, varShopifySecret, func(s string) bool { return len(s) >= 16 }),
+		StandardSources:         map[string][]config.Secret{},
+		MaxBody:                 int64(l.Int(varMaxBody, defaultMaxBody)),
+		ShopifyMaxAge:           l.Duration(varShopifyMaxAge, defaultShopifyMaxAge),
+		RejectionAuditPerMinute: l.Int(varRejectionAudit, 0),
+		ProjectID:               l.String("GATEHOUSE_PROJECT_ID", ""),
 	}
 	if cfg.MaxBody < 1024 || cfg.MaxBody > maxMaxBody {
 		l.Fail(varMaxBody, "must be between 1024 and 1048576 bytes")
 		cfg.MaxBody = defaultMaxBody
+	}
+	if cfg.RejectionAuditPerMinute < 0 || cfg.RejectionAuditPerMinute > 10000 {
+		l.Fail(varRejectionAudit, "must be between 0 (audit every rejection) and 10000")
+		cfg.RejectionAuditPerMinute = 0
 	}
 	if cfg.ShopifyMaxAge < time.Minute {
 		l.Fail(varShopifyMaxAge, "must be at least 1m")

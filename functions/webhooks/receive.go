@@ -52,22 +52,19 @@ func (h *handlers) readBody(w http.ResponseWriter, r *http.Request, provider str
 	return body, nil
 }
 
-// Rejected deliveries audited per provider, client network and reason:
-// the first rejectionBurst in each rejectionWindow; the next audited one
-// counts those skipped in between ("suppressed").
-const (
-	rejectionBurst  = 10
-	rejectionWindow = time.Minute
-)
-
 // reject audits a refused delivery and returns the error to answer with.
 // Nothing but the audit event is written (fail closed). If the audit log
-// cannot be written the delivery is refused all the same. A flood of
-// rejections from one network is sampled (see rejectionBurst), so junk
-// cannot grow the audit log, or queue on its chain, without bound.
+// cannot be written the delivery is refused all the same. Every rejection
+// is audited unless the operator turned on sampling
+// (GATEHOUSE_WEBHOOK_REJECTION_AUDIT_PER_MINUTE), which bounds what a flood
+// of junk from one network writes to the audit log and its chain.
 func (h *handlers) reject(r *http.Request, provider, reason string, resp *web.Error, cause error) error {
 	network := h.network(r)
-	if ok, suppressed := h.rejections.Admit(provider + "|" + network + "|" + reason); ok {
+	ok, suppressed := true, int64(0)
+	if h.rejections != nil {
+		ok, suppressed = h.rejections.Admit(provider + "|" + network + "|" + reason)
+	}
+	if ok {
 		meta := map[string]any{"reason": reason}
 		if suppressed > 0 {
 			meta["suppressed"] = suppressed

@@ -184,17 +184,17 @@ func TestReceiversFailClosedWithoutSecrets(t *testing.T) {
 	}
 }
 
-// A flood of forged deliveries from one network writes at most
-// rejectionBurst audit events a minute; the next audited rejection counts
-// the ones skipped; every forged delivery is still refused, and another
-// network's rejections are audited as before.
+// By default every rejected delivery is audited. With sampling turned on,
+// a flood of forged deliveries from one network writes at most the
+// configured number of audit events a minute; the next audited rejection
+// counts the ones skipped; every forged delivery is still refused, and
+// another network's rejections are audited as before.
 //
 // Controls: HOOK-1, AUDIT-1
 func TestRejectionFloodIsSampled(t *testing.T) {
-	e := newTestEnv(t, bootstraptest.SQLite(t), nil)
 	body := []byte(`{"id":"evt_flood"}`)
 	forged := http.Header{"Stripe-Signature": {"t=1,v1=00"}}
-	from := func(addr string) int {
+	from := func(e *testEnv, addr string) int {
 		r := httptest.NewRequest(http.MethodPost, "/stripe", bytes.NewReader(body))
 		r.RemoteAddr = addr
 		r.Header = forged.Clone()
@@ -202,22 +202,32 @@ func TestRejectionFloodIsSampled(t *testing.T) {
 		e.h.ServeHTTP(w, r)
 		return w.Code
 	}
-	for range 3 * rejectionBurst {
-		if code := from("203.0.113.7:4242"); code != http.StatusBadRequest {
+	every := newTestEnv(t, bootstraptest.SQLite(t), nil)
+	for range 30 {
+		from(every, "203.0.113.7:4242")
+	}
+	if got := auditActions(t, every.Store)["webhook.rejected"]; got != 30 {
+		t.Fatalf("default: %d of 30 rejections audited", got)
+	}
+
+	const perMinute = 10
+	e := newTestEnv(t, bootstraptest.SQLite(t), func(c *Config) { c.RejectionAuditPerMinute = perMinute })
+	for range 3 * perMinute {
+		if code := from(e, "203.0.113.7:4242"); code != http.StatusBadRequest {
 			t.Fatalf("forged delivery: %d", code)
 		}
 	}
-	if got := auditActions(t, e.Store)["webhook.rejected"]; got != rejectionBurst {
-		t.Fatalf("%d rejections audited in the flood's first minute, want %d", got, rejectionBurst)
+	if got := auditActions(t, e.Store)["webhook.rejected"]; got != perMinute {
+		t.Fatalf("%d rejections audited in the flood's first minute, want %d", got, perMinute)
 	}
-	if code := from("198.51.100.9:1"); code != http.StatusBadRequest {
+	if code := from(e, "198.51.100.9:1"); code != http.StatusBadRequest {
 		t.Fatalf("forged delivery from another network: %d", code)
 	}
-	if got := auditActions(t, e.Store)["webhook.rejected"]; got != rejectionBurst+1 {
+	if got := auditActions(t, e.Store)["webhook.rejected"]; got != perMinute+1 {
 		t.Fatalf("another network's rejection not audited: %d", got)
 	}
-	e.Clock.Advance(rejectionWindow)
-	from("203.0.113.7:4242")
+	e.Clock.Advance(time.Minute)
+	from(e, "203.0.113.7:4242")
 	evs, err := e.Store.AuditEvents(context.Background(), 0, 1000)
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse/shared/audit"
 	"github.com/gatehouse-dev/gatehouse/shared/authz"
@@ -37,7 +38,7 @@ type handlers struct {
 	cfg             Config
 	relay           *outbox.Relay
 	standardSources map[string]*standardVerifier
-	rejections      *audit.Sampler // bounds webhook.rejected events per provider, network and reason
+	rejections      *audit.Sampler // nil, or bounds webhook.rejected events per provider, network and reason
 }
 
 // New returns the function's handler. Routes are relative to the
@@ -49,8 +50,10 @@ func New(d *bootstrap.Deps, cfg Config) (http.Handler, error) {
 	if cfg.ShopifyMaxAge <= 0 {
 		cfg.ShopifyMaxAge = defaultShopifyMaxAge
 	}
-	h := &handlers{d: d, cfg: cfg, standardSources: map[string]*standardVerifier{},
-		rejections: audit.NewSampler(rejectionBurst, rejectionWindow, d.Now)}
+	h := &handlers{d: d, cfg: cfg, standardSources: map[string]*standardVerifier{}}
+	if cfg.RejectionAuditPerMinute > 0 {
+		h.rejections = audit.NewSampler(cfg.RejectionAuditPerMinute, time.Minute, d.Now)
+	}
 	for name, secrets := range cfg.StandardSources {
 		v, err := newStandardVerifier(secrets)
 		if err != nil {
