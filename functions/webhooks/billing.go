@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/shared/store"
@@ -35,7 +36,7 @@ func applyStripeEvent(ctx context.Context, tx store.Store, ev stripeEvent, e *st
 			return a, err
 		}
 	}
-	if !applyUpdate(&a, u, store.EventVersion{At: ev.Created, EventID: ev.ID}) {
+	if !applyUpdate(&a, u, store.EventVersion{At: ev.Created, Rank: lifecycleRank(string(ev.Type)), EventID: ev.ID}) {
 		e.Status = store.WebhookSuperseded
 		return a, nil
 	}
@@ -45,6 +46,19 @@ func applyStripeEvent(ctx context.Context, tx store.Store, ev stripeEvent, e *st
 	}
 	e.Status, e.OrgID = store.WebhookApplied, a.OrgID
 	return a, nil
+}
+
+// lifecycleRank places an event type in its object's lifecycle, which
+// orders events of the same second: "….created" first, "….deleted" last,
+// every other change between.
+func lifecycleRank(eventType string) int {
+	switch {
+	case strings.HasSuffix(eventType, ".created"):
+		return store.RankCreated
+	case strings.HasSuffix(eventType, ".deleted"):
+		return store.RankDeleted
+	}
+	return store.RankChanged
 }
 
 // orgConflict reports whether mapping account a to org would move a

@@ -156,4 +156,6 @@ func sameBilling(a, b store.BillingAccount) bool {
 		a.InvoiceID == b.InvoiceID && a.InvoiceStatus == b.InvoiceStatus && sameVersion(a.InvoiceVersion, b.InvoiceVersion)
 }
 
-func sameVersion(a, b store.EventVersion) bool { return a.At.Equal(b.At) && a.EventID == b.EventID }
+func sameVersion(a, b store.EventVersion) bool {
+	return a.At.Equal(b.At) && a.Rank == b.Rank && a.EventID == b.EventID
+}

@@ -149,7 +149,8 @@ func TestStripeDuplicateDelivery(t *testing.T) {
 }
 
 // Events applied in any order give the state of the newest: the object's
-// own event time decides, then the event id for events of one second.
+// own event time decides, then, within one second, the lifecycle (created,
+// changed, deleted), then the event id.
 //
 // Controls: HOOK-5
 func TestStripeOutOfOrder(t *testing.T) {
@@ -183,6 +184,41 @@ func TestStripeOutOfOrder(t *testing.T) {
 		}
 		if a := deliverStripe(t, e, sub("evt_4", "active", t0.Add(3*time.Second))); a.Status != "applied" {
 			t.Fatalf("same second, larger id: %+v, want applied", a)
+		}
+	})
+}
+
+// Within one second the lifecycle orders events whatever their random ids:
+// a "created" delivered after an "updated" of the same second does not undo
+// it, and a "deleted" wins over both.
+//
+// Controls: HOOK-5
+func TestStripeSameSecondLifecycle(t *testing.T) {
+	eachBackend(t, func(t *testing.T, s store.Store) {
+		e := newTestEnv(t, s, nil)
+		t0 := e.Clock.Now()
+		at, end := t0.Add(time.Second), t0.Add(720*time.Hour)
+		ev := func(id, typ, status string) []byte {
+			return stripeEventBody(id, typ, at, subscriptionObject("sub_L", "cus_L", status, "price_pro", end, false))
+		}
+		deliverStripe(t, e, stripeEventBody("evt_map", "checkout.session.completed", t0, checkoutObject("cus_L", "org_l", "sub_L")))
+		for _, tc := range []struct {
+			name string
+			body []byte
+			want string
+		}{
+			{"updated first", ev("evt_a", "customer.subscription.updated", "active"), "applied"},
+			{"created after it, larger id", ev("evt_z", "customer.subscription.created", "incomplete"), "superseded"},
+			{"deleted, smaller id", ev("evt_0", "customer.subscription.deleted", "canceled"), "applied"},
+			{"updated after deleted, larger id", ev("evt_y", "customer.subscription.updated", "active"), "superseded"},
+		} {
+			if a := deliverStripe(t, e, tc.body); a.Status != tc.want {
+				t.Fatalf("%s: %+v, want %s", tc.name, a, tc.want)
+			}
+		}
+		if a := billingOf(t, s, "org_l"); a.Status != "canceled" || a.SubscriptionVersion.EventID != "evt_0" ||
+			a.SubscriptionVersion.Rank != store.RankDeleted {
+			t.Fatalf("state: %+v", a)
 		}
 	})
 }

@@ -66,18 +66,34 @@ type WebhookEvents interface {
 }
 
 // EventVersion orders the events that set one piece of state: by the
-// provider's event time, then by event id, so every replica that sees the
-// same events converges on the same state whatever order they arrived in.
-// The zero value is older than every event.
+// provider's event time; within the same time (Stripe's has one-second
+// resolution) by the event's place in its object's lifecycle, so a
+// "created" is never applied over an "updated" of the same second; then by
+// event id. Every replica that sees the same events converges on the same
+// state whatever order they arrived in. The zero value is older than every
+// event.
 type EventVersion struct {
 	At      time.Time
+	Rank    int // RankCreated, RankChanged or RankDeleted
 	EventID string
 }
 
+// Lifecycle ranks of an event within one second.
+const (
+	RankCreated = 0
+	RankChanged = 1
+	RankDeleted = 2
+)
+
 // Before reports whether v is older than o.
 func (v EventVersion) Before(o EventVersion) bool {
-	if !v.At.Equal(o.At) {
+	switch {
+	case v.IsZero() || o.IsZero():
+		return v.IsZero() && !o.IsZero()
+	case !v.At.Equal(o.At):
 		return v.At.Before(o.At)
+	case v.Rank != o.Rank:
+		return v.Rank < o.Rank
 	}
 	return v.EventID < o.EventID
 }

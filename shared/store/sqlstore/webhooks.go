@@ -72,7 +72,7 @@ func (db *DB) ListWebhookEvents(ctx context.Context, provider string, limit int)
 const billingColumns = `customer_id, org_id, subscription_id, price_id, product_id, status,
 	current_period_end, cancel_at_period_end, subscription_at, subscription_event,
 	card_brand, card_last4, card_at, card_event, invoice_id, invoice_status, invoice_at, invoice_event,
-	created_at, updated_at`
+	created_at, updated_at, subscription_rank, card_rank, invoice_rank`
 
 func scanBillingAccount(r Row) (store.BillingAccount, error) {
 	var a store.BillingAccount
@@ -81,7 +81,7 @@ func scanBillingAccount(r Row) (store.BillingAccount, error) {
 		&periodEnd, &a.CancelAtPeriodEnd, &subAt, &a.SubscriptionVersion.EventID,
 		&a.CardBrand, &a.CardLast4, &cardAt, &a.CardVersion.EventID,
 		&a.InvoiceID, &a.InvoiceStatus, &invAt, &a.InvoiceVersion.EventID,
-		&a.CreatedAt, &a.UpdatedAt)
+		&a.CreatedAt, &a.UpdatedAt, &a.SubscriptionVersion.Rank, &a.CardVersion.Rank, &a.InvoiceVersion.Rank)
 	a.CurrentPeriodEnd = derefTime(periodEnd)
 	a.SubscriptionVersion.At = derefTime(subAt)
 	a.CardVersion.At = derefTime(cardAt)
@@ -134,12 +134,14 @@ func (db *DB) SaveBillingAccount(ctx context.Context, a store.BillingAccount) er
 	n, err := db.conn.Exec(ctx, `UPDATE billing_accounts SET org_id = $2, subscription_id = $3, price_id = $4,
 		product_id = $5, status = $6, current_period_end = $7, cancel_at_period_end = $8, subscription_at = $9,
 		subscription_event = $10, card_brand = $11, card_last4 = $12, card_at = $13, card_event = $14,
-		invoice_id = $15, invoice_status = $16, invoice_at = $17, invoice_event = $18, updated_at = $19
+		invoice_id = $15, invoice_status = $16, invoice_at = $17, invoice_event = $18, updated_at = $19,
+		subscription_rank = $20, card_rank = $21, invoice_rank = $22
 		WHERE customer_id = $1`,
 		a.CustomerID, a.OrgID, a.SubscriptionID, a.PriceID, a.ProductID, a.Status,
 		nullTime(a.CurrentPeriodEnd), a.CancelAtPeriodEnd, nullTime(a.SubscriptionVersion.At), a.SubscriptionVersion.EventID,
 		a.CardBrand, a.CardLast4, nullTime(a.CardVersion.At), a.CardVersion.EventID,
-		a.InvoiceID, a.InvoiceStatus, nullTime(a.InvoiceVersion.At), a.InvoiceVersion.EventID, a.UpdatedAt)
+		a.InvoiceID, a.InvoiceStatus, nullTime(a.InvoiceVersion.At), a.InvoiceVersion.EventID, a.UpdatedAt,
+		a.SubscriptionVersion.Rank, a.CardVersion.Rank, a.InvoiceVersion.Rank)
 	if err != nil {
 		return fmt.Errorf("save billing account %s: %w", a.CustomerID, err)
 	}

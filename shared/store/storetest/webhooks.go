@@ -118,8 +118,8 @@ func testBillingAccounts(t *testing.T, open Opener) {
 	}
 	a.OrgID, a.SubscriptionID, a.PriceID, a.ProductID, a.Status = "org-1", "sub_1", "price_1", "prod_1", "active"
 	a.CurrentPeriodEnd, a.CancelAtPeriodEnd = epoch.Add(30*24*time.Hour), true
-	a.SubscriptionVersion = store.EventVersion{At: epoch, EventID: "evt_2"}
-	a.CardBrand, a.CardLast4, a.CardVersion = "visa", "4242", store.EventVersion{At: epoch, EventID: "evt_3"}
+	a.SubscriptionVersion = store.EventVersion{At: epoch, Rank: store.RankDeleted, EventID: "evt_2"}
+	a.CardBrand, a.CardLast4, a.CardVersion = "visa", "4242", store.EventVersion{At: epoch, Rank: store.RankCreated, EventID: "evt_3"}
 	a.InvoiceID, a.InvoiceStatus = "in_1", "paid"
 	a.InvoiceVersion = store.EventVersion{At: epoch.Add(time.Second), EventID: "evt_4"}
 	a.UpdatedAt = epoch.Add(time.Minute)
