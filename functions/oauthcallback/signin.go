@@ -53,6 +53,7 @@ type idp struct {
 	apiURL   string                // GitHub's API
 	domains  []string              // organization SSO: allowed e-mail domains
 	sso      store.SSOConfig       // organization SSO: its configuration (for provisioning)
+	issuer   string                // OIDC: the issuer, for RFC 9207's iss
 }
 
 var errUnknownProvider = &web.Error{Status: http.StatusNotFound, Code: "unknown_provider",
@@ -138,7 +139,7 @@ func (s *server) oidcIDP(ctx context.Context, name, issuer, clientID, secret, re
 	if err != nil {
 		return nil, web.Unavailable(err)
 	}
-	return &idp{name: name, domains: domains, verifier: p.Verifier(&oidc.Config{ClientID: clientID, Now: s.d.Now}),
+	return &idp{name: name, domains: domains, issuer: issuer, verifier: p.Verifier(&oidc.Config{ClientID: clientID, Now: s.d.Now}),
 		oauth: &oauth2.Config{ClientID: clientID, ClientSecret: secret, Endpoint: p.Endpoint(),
 			RedirectURL: redirect, Scopes: oidcScopes}}, nil
 }

@@ -47,8 +47,26 @@ func (s *server) signInCallback(w http.ResponseWriter, r *http.Request) error {
 		func(r *http.Request, st oauthstate.State, fe *flowError) string {
 			s.logger.InfoContext(r.Context(), "sign-in callback refused", "provider", st.Platform,
 				"error_code", fe.code, "error", fe.cause.Error())
+			s.auditSignInFailure(r, st, fe.code)
 			return withParams(st.ReturnTo, "signin_error", fe.code)
 		})
+}
+
+// auditSignInFailure records a refused sign-in or link whose state was
+// authentic (AUDIT-1), as the auth function records a failed password
+// sign-in: auth.login, outcome failure. The user is known only in a link
+// flow.
+func (s *server) auditSignInFailure(r *http.Request, st oauthstate.State, code string) {
+	actor := st.UserID
+	if actor == "" {
+		actor = "anonymous"
+	}
+	_, err := s.d.Audit.Record(r.Context(), audit.Event{Actor: actor, OrgID: st.OrgID, Action: "auth.login",
+		Target: st.UserID, Outcome: store.OutcomeFailure, Network: s.network(r),
+		Metadata: map[string]any{"method": "oauth", "provider": st.Platform, "link": st.Link, "error_code": code}})
+	if err != nil {
+		s.logger.WarnContext(r.Context(), "audit of a refused sign-in failed", "error", err.Error())
+	}
 }
 
 func (s *server) completeSignIn(w http.ResponseWriter, r *http.Request, st oauthstate.State) (string, error) {
@@ -62,6 +80,11 @@ func (s *server) completeSignIn(w http.ResponseWriter, r *http.Request, st oauth
 	p, err := s.idpFor(ctx, st.Platform, st.OrgID)
 	if err != nil {
 		return "", fail("unknown_provider", err)
+	}
+	// RFC 9207: an OIDC provider that names itself in the authorization
+	// response must name the issuer this flow went to (mix-up defense).
+	if iss := q.Get("iss"); iss != "" && p.issuer != "" && iss != p.issuer {
+		return "", fail("invalid_issuer", fmt.Errorf("authorization response from issuer %q", iss))
 	}
 	sum := sha256.Sum256([]byte(st.Nonce))
 	if err := s.d.Store.UseOAuthNonce(ctx, sum, st.ExpiresAt); errors.Is(err, store.ErrUsed) {

@@ -2,6 +2,8 @@ package oauthcallback
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -9,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse/shared/bootstrap/bootstraptest"
 	"github.com/gatehouse-dev/gatehouse/shared/oauthtest"
@@ -119,6 +122,109 @@ func TestSignInRefusals(t *testing.T) {
 	}
 	if rec := e.do(t, http.MethodGet, "/signin/myspace?return_to=/", ""); rec.Code != http.StatusNotFound {
 		t.Fatalf("unknown provider: %d", rec.Code)
+	}
+	if n := auditFailures(t, e, "auth.login"); n != 3 {
+		t.Fatalf("%d refused sign-ins audited, want 3", n)
+	}
+}
+
+// auditFailures counts the failed events of action.
+func auditFailures(t *testing.T, e *testEnv, action string) int {
+	t.Helper()
+	evs, err := e.Store.AuditEvents(context.Background(), 0, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, ev := range evs {
+		if ev.Action == action && ev.Outcome == store.OutcomeFailure {
+			n++
+		}
+	}
+	return n
+}
+
+// The ID token is checked by go-oidc against the provider's keys: another
+// audience, another issuer, an expired token or another key's signature is
+// refused, no account or identity is created, and the refusal is audited.
+// So is an authorization response naming another issuer (RFC 9207), and a
+// replayed state.
+//
+// Controls: AUTH-10, OAUTH-2, AUDIT-1
+func TestSignInIDTokenChecks(t *testing.T) {
+	e := newTestEnv(t, bootstraptest.Backends[0])
+	foreign, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		forge func(claims map[string]any, sign func(map[string]any) (string, error)) (string, error)
+	}{
+		{"another audience", func(c map[string]any, sign func(map[string]any) (string, error)) (string, error) {
+			c["aud"] = "someone-elses-client"
+			return sign(c)
+		}},
+		{"another issuer", func(c map[string]any, sign func(map[string]any) (string, error)) (string, error) {
+			c["iss"] = "https://evil.example.com"
+			return sign(c)
+		}},
+		{"expired", func(c map[string]any, sign func(map[string]any) (string, error)) (string, error) {
+			c["iat"], c["exp"] = e.Clock.Now().Add(-2*time.Hour).Unix(), e.Clock.Now().Add(-time.Hour).Unix()
+			return sign(c)
+		}},
+		{"another key", func(c map[string]any, _ func(map[string]any) (string, error)) (string, error) {
+			return oauthtest.SignWithKey(foreign, c)
+		}},
+		{"not a JWT", func(map[string]any, func(map[string]any) (string, error)) (string, error) {
+			return "not.a.jwt", nil
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			subject := "forged-" + strings.ReplaceAll(tc.name, " ", "-")
+			e.srv.SetUser(oauthtest.User{Subject: subject, Email: subject + "@example.com", EmailVerified: true})
+			e.srv.ForgeIDTokens(tc.forge)
+			defer e.srv.ForgeIDTokens(nil)
+			rec := e.signInFlow(t, "/signin/google?return_to=/home", nil)
+			if got := redirectQuery(t, rec).Get("signin_error"); got != "invalid_identity" || sessionCookie(rec) != "" {
+				t.Fatalf("signin_error %q, session %v", got, sessionCookie(rec) != "")
+			}
+			if _, err := e.Store.IdentityUser(context.Background(), "google", subject); err == nil {
+				t.Fatal("identity stored")
+			}
+			if _, err := e.Store.UserByEmail(context.Background(), subject+"@example.com"); err == nil {
+				t.Fatal("account created")
+			}
+		})
+	}
+
+	// RFC 9207: the authorization response names another issuer.
+	e.srv.SetUser(oauthtest.User{Subject: "mixup", Email: "mixup@example.com", EmailVerified: true})
+	start := e.do(t, http.MethodGet, "/signin/google?return_to=/home", "")
+	auth, _ := url.Parse(start.Header().Get("Location"))
+	cb := e.approve(t, auth.String())
+	cb.Set("iss", "https://evil.example.com")
+	cookie := start.Result().Cookies()[0]
+	rec := e.do(t, http.MethodGet, "/signin/google/callback?"+cb.Encode(), "", "Cookie", cookie.Name+"="+cookie.Value)
+	if got := redirectQuery(t, rec).Get("signin_error"); got != "invalid_issuer" {
+		t.Fatalf("mix-up: signin_error %q", got)
+	}
+
+	// A state used once cannot sign in again.
+	start = e.do(t, http.MethodGet, "/signin/google?return_to=/home", "")
+	auth, _ = url.Parse(start.Header().Get("Location"))
+	cb = e.approve(t, auth.String())
+	cookie = start.Result().Cookies()[0]
+	first := e.do(t, http.MethodGet, "/signin/google/callback?"+cb.Encode(), "", "Cookie", cookie.Name+"="+cookie.Value)
+	if sessionCookie(first) == "" {
+		t.Fatalf("honest sign-in: %q", first.Header().Get("Location"))
+	}
+	again := e.do(t, http.MethodGet, "/signin/google/callback?"+cb.Encode(), "", "Cookie", cookie.Name+"="+cookie.Value)
+	if got := redirectQuery(t, again).Get("signin_error"); got != "invalid_state" || sessionCookie(again) != "" {
+		t.Fatalf("replayed state: signin_error %q", got)
+	}
+	if n := auditFailures(t, e, "auth.login"); n != 7 {
+		t.Fatalf("%d refused sign-ins audited, want 7", n)
 	}
 }
 

@@ -50,14 +50,36 @@ func (s *Server) idToken(g *grant) (string, error) {
 	if g.nonce != "" {
 		claims["nonce"] = g.nonce
 	}
+	if s.forgeIDToken != nil {
+		return s.forgeIDToken(claims, s.sign)
+	}
 	return s.sign(claims)
+}
+
+// ForgeIDTokens makes the token endpoint issue ID tokens built by forge
+// from the claims it would have signed, and sign (the server's own key),
+// which forge may skip to sign with another key; nil restores honest
+// tokens. It lets tests play a provider whose ID tokens are for another
+// audience, from another issuer, expired or badly signed.
+func (s *Server) ForgeIDTokens(forge func(claims map[string]any, sign func(map[string]any) (string, error)) (string, error)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.forgeIDToken = forge
+}
+
+// SignWithKey signs claims as an RS256 ID token under key, with the
+// server's key id (a forgery the JWKS does not vouch for).
+func SignWithKey(key *rsa.PrivateKey, claims map[string]any) (string, error) {
+	return signRS256(key, claims)
 }
 
 // SignIDToken signs arbitrary claims with the server's key, for tests that
 // need a forged-but-well-signed or otherwise unusual ID token.
 func (s *Server) SignIDToken(claims map[string]any) (string, error) { return s.sign(claims) }
 
-func (s *Server) sign(claims map[string]any) (string, error) {
+func (s *Server) sign(claims map[string]any) (string, error) { return signRS256(s.key, claims) }
+
+func signRS256(key *rsa.PrivateKey, claims map[string]any) (string, error) {
 	header, _ := json.Marshal(map[string]string{"alg": "RS256", "typ": "JWT", "kid": keyID})
 	payload, err := json.Marshal(claims)
 	if err != nil {
@@ -65,7 +87,7 @@ func (s *Server) sign(claims map[string]any) (string, error) {
 	}
 	signing := b64(header) + "." + b64(payload)
 	sum := sha256.Sum256([]byte(signing))
-	sig, err := rsa.SignPKCS1v15(rand.Reader, s.key, crypto.SHA256, sum[:])
+	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, sum[:])
 	if err != nil {
 		return "", err
 	}

@@ -83,7 +83,9 @@ type Server struct {
 	refresh  map[string]*token
 	user     User
 	failNext string // error code for the next refresh, "" for none
-	down     bool
+	// forgeIDToken, if set, builds the ID tokens (see ForgeIDTokens).
+	forgeIDToken func(claims map[string]any, sign func(map[string]any) (string, error)) (string, error)
+	down         bool
 
 	refreshCalls atomic.Int64
 	exchanges    atomic.Int64

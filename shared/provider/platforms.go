@@ -49,7 +49,9 @@ type Platform struct {
 	// AuthParams are added to the authorization request.
 	AuthParams map[string]string
 	// RotatesRefreshTokens says the platform returns a new refresh token on
-	// each refresh and invalidates the old one.
+	// each refresh and invalidates the old one. None of the built-in
+	// platforms does; the broker stores whatever refresh token a response
+	// carries either way (docs/oauth.md).
 	RotatesRefreshTokens bool
 	// LongLived says the code exchange yields a short-lived user token
 	// that the token endpoint trades for a long-lived one (Meta's
