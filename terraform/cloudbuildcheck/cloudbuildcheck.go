@@ -42,6 +42,7 @@ type Step struct {
 	Script         string   `yaml:"script"`
 	Env            []string `yaml:"env"`
 	SecretEnv      []string `yaml:"secretEnv"`
+	WaitFor        []string `yaml:"waitFor"`
 	AllowFailure   bool     `yaml:"allowFailure"`
 	AllowExitCodes []int    `yaml:"allowExitCodes"`
 }
@@ -127,8 +128,73 @@ func Check(b *Build) []string {
 	return issues
 }
 
-// checkStageOrder: every stage is present, in order, and deploy is last.
+// waitsFor returns, for each step, the indexes of the steps it runs after,
+// transitively. Cloud Build starts a step without waitFor after every step
+// before it, one with waitFor ['-'] at once, and one with a list of ids
+// after those steps.
+func waitsFor(b *Build) []map[int]bool {
+	index := map[string]int{}
+	for i, s := range b.Steps {
+		if s.ID != "" {
+			index[s.ID] = i
+		}
+	}
+	after := make([]map[int]bool, len(b.Steps))
+	for i, s := range b.Steps {
+		after[i] = map[int]bool{}
+		var direct []int
+		switch {
+		case s.WaitFor == nil:
+			for j := range i {
+				direct = append(direct, j)
+			}
+		case slices.Contains(s.WaitFor, "-"):
+		default:
+			for _, id := range s.WaitFor {
+				if j, ok := index[id]; ok && j < i {
+					direct = append(direct, j)
+				}
+			}
+		}
+		for _, j := range direct {
+			after[i][j] = true
+			for k := range after[j] {
+				after[i][k] = true
+			}
+		}
+	}
+	return after
+}
+
+// checkStageOrder: every stage is present, in order, and deploy is last;
+// and the order is real: each stage runs after the ones before it, and the
+// deploy after every other step (waitFor cannot start it early).
 func checkStageOrder(b *Build) []string {
+	issues := checkStageSequence(b)
+	after := waitsFor(b)
+	var found []int
+	for _, st := range Stages() {
+		if i := slices.IndexFunc(b.Steps, st.Matches); i >= 0 {
+			found = append(found, i)
+		}
+	}
+	for n := 1; n < len(found); n++ {
+		if found[n] > found[n-1] && !after[found[n]][found[n-1]] {
+			issues = append(issues, fmt.Sprintf("step %q does not wait for %q (waitFor)", b.Steps[found[n]].ID, b.Steps[found[n-1]].ID))
+		}
+	}
+	if last := len(b.Steps) - 1; last >= 0 {
+		for j := range last {
+			if !after[last][j] {
+				issues = append(issues, fmt.Sprintf("the deploy does not wait for step %q (waitFor)", b.Steps[j].ID))
+			}
+		}
+	}
+	return issues
+}
+
+// checkStageSequence: every stage is present, in order, and deploy is last.
+func checkStageSequence(b *Build) []string {
 	var issues []string
 	prev, prevName := -1, ""
 	for _, st := range Stages() {
