@@ -25,21 +25,25 @@ what the application needs, and only SELECT and INSERT on the audit log.
 The embedded SQLite database migrates itself on open.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withDeps(cmd, func(d *bootstrap.Deps) error {
-				pg, ok := d.Store.(*postgres.DB)
-				if !ok {
-					fmt.Fprintln(cmd.OutOrStdout(), "SQLite database is up to date:", d.Config.SQLitePath())
-					return nil
-				}
-				applied, err := pg.Migrate(cmd.Context(), appRole)
-				for _, v := range applied {
-					fmt.Fprintln(cmd.OutOrStdout(), "applied", v)
-				}
-				if err == nil && len(applied) == 0 {
-					fmt.Fprintln(cmd.OutOrStdout(), "database is up to date")
-				}
+			// Only the database: migrating needs no KMS key, topic or public URL.
+			s, base, err := bootstrap.StoreFromEnv(cmd.Context())
+			if err != nil {
 				return err
-			})
+			}
+			defer s.Close()
+			pg, ok := s.(*postgres.DB)
+			if !ok {
+				fmt.Fprintln(cmd.OutOrStdout(), "SQLite database is up to date:", base.SQLitePath())
+				return nil
+			}
+			applied, err := pg.Migrate(cmd.Context(), appRole)
+			for _, v := range applied {
+				fmt.Fprintln(cmd.OutOrStdout(), "applied", v)
+			}
+			if err == nil && len(applied) == 0 {
+				fmt.Fprintln(cmd.OutOrStdout(), "database is up to date")
+			}
+			return err
 		},
 	}
 	cmd.Flags().StringVar(&appRole, "app-role", "", "PostgreSQL role the functions connect as (granted least privilege)")

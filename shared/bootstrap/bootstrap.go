@@ -70,6 +70,18 @@ func FromEnv(ctx context.Context) (*Deps, *config.Loader, error) {
 	return d, l, err
 }
 
+// StoreFromEnv opens only the store the environment names (see
+// config.LoadDatabase), for operator commands that need nothing else.
+func StoreFromEnv(ctx context.Context) (store.Store, config.Base, error) {
+	l := config.NewLoader(ctx, os.LookupEnv, &lazySecrets{ctx: ctx})
+	base := config.LoadDatabase(l)
+	if err := l.Err(); err != nil {
+		return nil, base, fmt.Errorf("configuration: %w", err)
+	}
+	s, err := openStore(ctx, base)
+	return s, base, err
+}
+
 // Open opens the store, keyring, notifier and the rest for base. Migrations
 // are applied to SQLite (the local default); PostgreSQL is migrated by
 // `gatehouse migrate`, run with an owner role, never by the functions.

@@ -60,6 +60,19 @@ func LoadBase(l *Loader) Base {
 	return b
 }
 
+// LoadDatabase reads only what opening the store needs (the environment,
+// DATA_DIR, the database settings and the log level): for operator
+// commands such as `gatehouse migrate`, which touch nothing else and so
+// need no KMS key, topic or public URL even in staging and prod.
+func LoadDatabase(l *Loader) Base {
+	b := Base{Env: l.Env()}
+	b.DataDir = l.String("GATEHOUSE_DATA_DIR", "./.gatehouse")
+	loadDatabase(l, &b)
+	loadLogLevel(l, &b)
+	b.ProjectID = l.String("GATEHOUSE_PROJECT_ID", "")
+	return b
+}
+
 func loadDatabase(l *Loader, b *Base) {
 	b.DBURL = l.OptionalSecret("GATEHOUSE_DB_URL")
 	b.DBInstance = l.String("GATEHOUSE_DB_INSTANCE", "")

@@ -220,3 +220,30 @@ func TestVariablesListsWhatLoadBaseReads(t *testing.T) {
 		}
 	}
 }
+
+// Operator commands that only touch the database need only the database
+// settings, even in prod, and still get every database check.
+func TestLoadDatabaseOnly(t *testing.T) {
+	ok := map[string]string{"GATEHOUSE_ENV": "prod", "GATEHOUSE_DB_INSTANCE": "my-project:us-central1:gatehouse-prod",
+		"GATEHOUSE_DB_USER": "migrator@my-project.iam", "GATEHOUSE_DB_NAME": "gatehouse"}
+	l := newTestLoader(ok)
+	b := LoadDatabase(l)
+	if err := l.Err(); err != nil || b.DBInstance != ok["GATEHOUSE_DB_INSTANCE"] || b.DBUser != ok["GATEHOUSE_DB_USER"] || b.Env != EnvProd {
+		t.Fatalf("LoadDatabase = %+v, %v", b, err)
+	}
+	if l := newTestLoader(ok); LoadBase(l).Env == EnvProd && l.Err() == nil {
+		t.Fatal("LoadBase accepted prod without KMS key, topic and public URL")
+	}
+	for name, env := range map[string]map[string]string{
+		"no database in prod": {"GATEHOUSE_ENV": "prod"},
+		"instance without user": {"GATEHOUSE_ENV": "prod", "GATEHOUSE_DB_INSTANCE": "my-project:us-central1:gatehouse-prod",
+			"GATEHOUSE_DB_NAME": "gatehouse"},
+		"plain URL in prod": {"GATEHOUSE_ENV": "prod", "GATEHOUSE_DB_URL": "postgres://u:p@db/x"},
+	} {
+		l := newTestLoader(env)
+		LoadDatabase(l)
+		if l.Err() == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}

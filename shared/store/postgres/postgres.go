@@ -149,15 +149,24 @@ func (db *DB) Migrate(ctx context.Context, appRole string) ([]string, error) {
 	}
 	currentSchema := pgx.Identifier{schema}.Sanitize()
 	role := pgx.Identifier{appRole}.Sanitize()
-	for _, stmt := range []string{
-		`GRANT USAGE ON SCHEMA ` + currentSchema + ` TO ` + role,
-		`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ` + currentSchema + ` TO ` + role,
-		`GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA ` + currentSchema + ` TO ` + role,
-		`REVOKE UPDATE, DELETE, TRUNCATE ON audit_events, audit_checkpoint, schema_migrations FROM ` + role,
-	} {
-		if _, err := db.pool.Exec(ctx, stmt); err != nil {
-			return applied, fmt.Errorf("grant application role: %w", err)
+	// One transaction under the migration lock: concurrent GRANTs on the
+	// same objects fail with "tuple concurrently updated".
+	err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		for _, stmt := range []string{
+			migrationLock,
+			`GRANT USAGE ON SCHEMA ` + currentSchema + ` TO ` + role,
+			`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ` + currentSchema + ` TO ` + role,
+			`GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA ` + currentSchema + ` TO ` + role,
+			`REVOKE UPDATE, DELETE, TRUNCATE ON audit_events, audit_checkpoint, schema_migrations FROM ` + role,
+		} {
+			if _, err := tx.Exec(ctx, stmt); err != nil {
+				return err
+			}
 		}
+		return nil
+	})
+	if err != nil {
+		return applied, fmt.Errorf("grant application role: %w", err)
 	}
 	return applied, nil
 }

@@ -25,8 +25,19 @@ func Migrate(ctx context.Context, pool Pool, migrations fs.FS, lock string, now 
 		return nil, errors.New("no migrations found")
 	}
 	sort.Strings(names)
-	if _, err := pool.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
+	// Under the lock too: PostgreSQL's CREATE TABLE IF NOT EXISTS is not
+	// safe against a concurrent migrator creating the same table.
+	if err := pool.InTx(ctx, func(c Conn) error {
+		if lock != "" {
+			// sqltext: lock is the driver's constant advisory-lock statement.
+			if _, err := c.Exec(ctx, lock); err != nil {
+				return fmt.Errorf("lock migrations: %w", err)
+			}
+		}
+		_, err := c.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)`)
+		return err
+	}); err != nil {
 		return nil, fmt.Errorf("create schema_migrations: %w", err)
 	}
 	for _, name := range names {
