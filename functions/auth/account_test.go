@@ -3,13 +3,16 @@ package auth
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/shared/audit"
 	"github.com/gatehouse-dev/gatehouse/shared/bootstrap/bootstraptest"
 	"github.com/gatehouse-dev/gatehouse/shared/notify"
 	"github.com/gatehouse-dev/gatehouse/shared/session"
+	"github.com/gatehouse-dev/gatehouse/shared/store"
 )
 
 // Reset: one link, used once, sets the password and ends every session in
@@ -153,13 +156,43 @@ func TestExportAndDelete(t *testing.T) {
 		te := newTestEnv(t, b)
 		tk := te.signUp(t, "oda@example.com", testPassword)
 		auth := bearer(tk.AccessToken)
+		// An ended session, a linked sign-in identity and an event about
+		// the user that someone else performed are all in the export.
+		second := decodeTokens(t, te.login(t, "oda@example.com", testPassword))
+		te.Env.Logs.Plant(second.AccessToken, second.RefreshToken)
+		if rec := te.do(t, "POST", "/logout", nil, bearer(second.AccessToken)); rec.Code != http.StatusNoContent {
+			t.Fatalf("logout: %d %s", rec.Code, rec.Body)
+		}
+		if err := te.Env.Store.LinkIdentity(t.Context(), store.Identity{Provider: "github", Subject: "4242",
+			UserID: tk.UserID, CreatedAt: te.Env.Clock.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := te.Env.Audit.Record(t.Context(), audit.Event{Actor: "someone-else", Action: "org.member.role_change",
+			Target: "user:" + tk.UserID}); err != nil {
+			t.Fatal(err)
+		}
 		rec := te.do(t, "GET", "/me/export", nil, auth)
 		var exp exportResponse
 		if err := json.Unmarshal(rec.Body.Bytes(), &exp); err != nil || rec.Code != http.StatusOK {
 			t.Fatalf("export: %d %s", rec.Code, rec.Body)
 		}
-		if exp.User.Email != "oda@example.com" || len(exp.Sessions) != 1 || len(exp.Devices) != 1 || len(exp.AuditEvents) == 0 {
+		if exp.User.Email != "oda@example.com" || len(exp.Sessions) != 2 || len(exp.Devices) == 0 || len(exp.AuditEvents) == 0 {
 			t.Fatalf("export = %+v", exp)
+		}
+		ended := 0
+		for _, s := range exp.Sessions {
+			if s.RevokedAt != nil && s.RevokeReason != "" {
+				ended++
+			}
+		}
+		if ended != 1 {
+			t.Fatalf("export lists %d ended sessions, want 1: %+v", ended, exp.Sessions)
+		}
+		if len(exp.Identities) != 1 || exp.Identities[0].Provider != "github" || exp.Identities[0].Subject != "4242" {
+			t.Fatalf("identities: %+v", exp.Identities)
+		}
+		if !slices.ContainsFunc(exp.AuditEvents, func(e auditJSON) bool { return e.Action == "org.member.role_change" }) {
+			t.Fatal("an event about the user by someone else is missing")
 		}
 		u, _ := te.Env.Store.User(t.Context(), tk.UserID)
 		for _, secret := range []string{u.PasswordHash, "argon2", tk.RefreshToken, "refresh_key"} {

@@ -86,8 +86,16 @@ type exportResponse struct {
 	User        userJSON       `json:"user"`
 	Sessions    []sessionJSON  `json:"sessions"`
 	Devices     []deviceJSON   `json:"devices"`
+	Identities  []identityJSON `json:"identities"`
 	AuditEvents []auditJSON    `json:"audit_events"`
 	Extension   map[string]any `json:"organizations_and_mfa"`
+}
+
+// identityJSON is a linked sign-in provider account.
+type identityJSON struct {
+	Provider  string    `json:"provider"`
+	Subject   string    `json:"subject"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // maxExportEvents bounds the audit events one export lists.
@@ -113,7 +121,8 @@ func (s *Server) export(ctx context.Context, p session.Principal) (exportRespons
 		return out, err
 	}
 	out.User = toUserJSON(u)
-	sessions, err := s.d.Store.UserSessions(ctx, p.UserID, s.d.Now())
+	// Every stored session, ended ones too (until the retention purge).
+	sessions, err := s.d.Store.UserSessionHistory(ctx, p.UserID)
 	if err != nil {
 		return out, err
 	}
@@ -130,6 +139,14 @@ func (s *Server) export(ctx context.Context, p session.Principal) (exportRespons
 		out.Devices = append(out.Devices, deviceJSON{DeviceID: d.DeviceID, Network: d.Network,
 			FirstSeenAt: d.FirstSeenAt.UTC(), LastSeenAt: d.LastSeenAt.UTC()})
 	}
+	ids, err := s.d.Store.UserIdentities(ctx, p.UserID)
+	if err != nil {
+		return out, err
+	}
+	out.Identities = make([]identityJSON, 0, len(ids))
+	for _, id := range ids {
+		out.Identities = append(out.Identities, identityJSON{Provider: id.Provider, Subject: id.Subject, CreatedAt: id.CreatedAt.UTC()})
+	}
 	if out.AuditEvents, err = s.userEvents(ctx, p.UserID); err != nil {
 		return out, err
 	}
@@ -139,12 +156,13 @@ func (s *Server) export(ctx context.Context, p session.Principal) (exportRespons
 	return out, nil
 }
 
-// userEvents lists the audit events the user is the actor of.
+// userEvents lists the audit events about the user: performed by them or
+// naming them as target (a role change by an admin, a failed sign-in).
 func (s *Server) userEvents(ctx context.Context, userID string) ([]auditJSON, error) {
 	out := []auditJSON{}
 	var after int64
 	for len(out) < maxExportEvents {
-		evs, err := s.d.Store.ActorAuditEvents(ctx, userID, after, 500)
+		evs, err := s.d.Store.UserAuditEvents(ctx, userID, after, 500)
 		if err != nil {
 			return nil, err
 		}

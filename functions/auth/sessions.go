@@ -26,12 +26,21 @@ type sessionJSON struct {
 	AuthMethods       []string  `json:"auth_methods"`
 	AuthLevel         int       `json:"auth_level"`
 	AuthTime          time.Time `json:"auth_time"`
+	// In the data export only, for sessions that ended.
+	RevokedAt    *time.Time `json:"revoked_at,omitempty"`
+	RevokeReason string     `json:"revoke_reason,omitempty"`
 }
 
 func toSessionJSON(s store.Session, current string) sessionJSON {
-	return sessionJSON{ID: s.ID, Current: s.ID == current, CreatedAt: s.CreatedAt.UTC(), LastSeenAt: s.LastSeenAt.UTC(),
+	out := sessionJSON{ID: s.ID, Current: s.ID == current, CreatedAt: s.CreatedAt.UTC(), LastSeenAt: s.LastSeenAt.UTC(),
 		IdleExpiresAt: s.IdleExpiresAt.UTC(), AbsoluteExpiresAt: s.AbsoluteExpiresAt.UTC(), Network: s.Network,
-		UserAgent: s.UserAgent, AuthMethods: nonNil(s.AuthMethods), AuthLevel: s.AuthLevel, AuthTime: s.AuthTime.UTC()}
+		UserAgent: s.UserAgent, AuthMethods: nonNil(s.AuthMethods), AuthLevel: s.AuthLevel, AuthTime: s.AuthTime.UTC(),
+		RevokeReason: s.RevokeReason}
+	if !s.RevokedAt.IsZero() {
+		at := s.RevokedAt.UTC()
+		out.RevokedAt = &at
+	}
+	return out
 }
 
 // handleSessions serves GET /sessions: the user's active sessions.

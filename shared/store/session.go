@@ -57,6 +57,9 @@ type Sessions interface {
 	// AuthMethods, AuthLevel, AuthTime and RevokedAt (the other fields are
 	// zero). It is the per-request read, kept narrow. ErrNotFound if absent.
 	SessionCheck(ctx context.Context, id string) (Session, error)
+	// UserSessionHistory returns every session row of the user still
+	// stored (revoked and expired ones too, until purged), newest first.
+	UserSessionHistory(ctx context.Context, userID string) ([]Session, error)
 	// UserSessions returns the user's sessions active at now, newest first.
 	UserSessions(ctx context.Context, userID string, now time.Time) ([]Session, error)
 	// RevokeSession marks the session revoked at now. Revoking a revoked

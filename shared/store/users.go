@@ -55,6 +55,10 @@ type Users interface {
 	// ActorAuditEvents returns up to limit audit events whose actor is
 	// actor, with Seq > after, oldest first.
 	ActorAuditEvents(ctx context.Context, actor string, after int64, limit int) ([]AuditEvent, error)
+	// UserAuditEvents returns up to limit audit events about userID, with
+	// Seq > after, oldest first: those it performed (actor) and those that
+	// name it as their target (userID or "user:"+userID).
+	UserAuditEvents(ctx context.Context, userID string, after int64, limit int) ([]AuditEvent, error)
 
 	// SeenDevice reports whether the user signed in from this device and
 	// network at or after since: nil if so, ErrNotFound if not.

@@ -88,6 +88,13 @@ func (db *DB) UserSessions(ctx context.Context, userID string, now time.Time) ([
 	return collect(rows, err, func(r Rows) (store.Session, error) { return scanSession(r) })
 }
 
+// UserSessionHistory implements [store.Sessions].
+func (db *DB) UserSessionHistory(ctx context.Context, userID string) ([]store.Session, error) {
+	rows, err := db.conn.Query(ctx, `SELECT `+sessionColumns+` FROM sessions
+		WHERE user_id = $1 ORDER BY created_at DESC, id`, userID)
+	return collect(rows, err, func(r Rows) (store.Session, error) { return scanSession(r) })
+}
+
 // RevokeSession implements [store.Sessions].
 func (db *DB) RevokeSession(ctx context.Context, id string, now time.Time, reason string) error {
 	n, err := db.conn.Exec(ctx, `UPDATE sessions

@@ -95,6 +95,14 @@ func (db *DB) ActorAuditEvents(ctx context.Context, actor string, after int64, l
 	return collect(rows, err, func(r Rows) (store.AuditEvent, error) { return scanAuditEvent(r) })
 }
 
+// UserAuditEvents implements [store.Users].
+func (db *DB) UserAuditEvents(ctx context.Context, userID string, after int64, limit int) ([]store.AuditEvent, error) {
+	rows, err := db.conn.Query(ctx, `SELECT `+auditColumns+` FROM audit_events
+		WHERE (actor = $1 OR target = $1 OR target = $2) AND seq > $3 ORDER BY seq LIMIT $4`,
+		userID, "user:"+userID, after, limit)
+	return collect(rows, err, func(r Rows) (store.AuditEvent, error) { return scanAuditEvent(r) })
+}
+
 const deviceColumns = `user_id, device_id, network, first_seen_at, last_seen_at`
 
 // SeenDevice implements [store.Users].

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -77,5 +78,46 @@ func testAuditConcurrentAppend(t *testing.T, open Opener) {
 			t.Fatalf("chain forks or breaks at event %d (seq %d)", i, e.Seq)
 		}
 		prev = e.Hash
+	}
+}
+
+// A user's events: those they performed and those naming them as target,
+// in order, paged, and nobody else's.
+//
+// Controls: AUDIT-1
+func testUserAuditEvents(t *testing.T, open Opener) {
+	s, ctx := open(t), context.Background()
+	for i, e := range []struct{ actor, target string }{
+		{"u1", "u1"},          // 1: u1's own sign-in
+		{"admin", "user:u1"},  // 2: about u1
+		{"admin", "user:u2"},  // 3: about someone else
+		{"u2", "u2"},          // 4: someone else's
+		{"u1", "org:o1"},      // 5: by u1
+		{"admin", "user:u10"}, // 6: a prefix of u1 is not u1
+	} {
+		if _, err := s.AppendAuditEvent(ctx, store.AuditEvent{Time: epoch.Add(time.Duration(i) * time.Second),
+			Actor: e.actor, Action: "test.event", Target: e.target, Outcome: store.OutcomeSuccess}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seqs := func(evs []store.AuditEvent, err error) []int64 {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []int64
+		for _, e := range evs {
+			out = append(out, e.Seq)
+		}
+		return out
+	}
+	if got := seqs(s.UserAuditEvents(ctx, "u1", 0, 10)); !slices.Equal(got, []int64{1, 2, 5}) {
+		t.Fatalf("UserAuditEvents(u1) = %v, want [1 2 5]", got)
+	}
+	if got := seqs(s.UserAuditEvents(ctx, "u1", 1, 1)); !slices.Equal(got, []int64{2}) {
+		t.Fatalf("UserAuditEvents(u1, after 1, limit 1) = %v, want [2]", got)
+	}
+	if got := seqs(s.ActorAuditEvents(ctx, "u1", 0, 10)); !slices.Equal(got, []int64{1, 5}) {
+		t.Fatalf("ActorAuditEvents(u1) = %v, want [1 5]", got)
 	}
 }

@@ -116,6 +116,12 @@ func testSessions(t *testing.T, open Opener) {
 	if list, _ := s.UserSessions(ctx, "u1", epoch); len(list) != 0 {
 		t.Fatalf("UserSessions after revoking all = %v", list)
 	}
+	if hist, err := s.UserSessionHistory(ctx, "u1"); err != nil || len(hist) != 2 || hist[0].ID != "s2" || hist[1].RevokedAt.IsZero() {
+		t.Fatalf("UserSessionHistory = %+v, %v; want s2 then the revoked s1", hist, err)
+	}
+	if hist, err := s.UserSessionHistory(ctx, "nobody"); err != nil || len(hist) != 0 {
+		t.Fatalf("UserSessionHistory(nobody) = %v, %v", hist, err)
+	}
 	if n, err := s.PurgeSessions(ctx, epoch.Add(2*time.Minute)); err != nil || n != 2 {
 		t.Fatalf("PurgeSessions = %d, %v; want 2", n, err)
 	}

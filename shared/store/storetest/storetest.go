@@ -22,6 +22,7 @@ func Run(t *testing.T, newStore Opener) {
 		{"DataKeys", testDataKeys},
 		{"DataKeyConcurrentPrimary", testDataKeyConcurrentPrimary},
 		{"AuditChain", testAuditChain},
+		{"UserAuditEvents", testUserAuditEvents},
 		{"AuditConcurrentAppend", testAuditConcurrentAppend},
 		{"RateLimit", testRateLimit},
 		{"RateLimitConcurrent", testRateLimitConcurrent},
