@@ -40,6 +40,7 @@ func TestOrgRoleEditDelete(t *testing.T) {
 			{"other organization", "ownerB", "PATCH", roles + "/support", map[string]any{"permissions": []string{"read"}}, http.StatusForbidden},
 			{"built-in role", "ownerA", "PATCH", roles + "/admin", map[string]any{"permissions": []string{"read"}}, http.StatusBadRequest},
 			{"owner-only permission", "ownerA", "PATCH", roles + "/support", map[string]any{"permissions": []string{"billing.manage"}}, http.StatusBadRequest},
+			{"audit trail permission", "ownerA", "PATCH", roles + "/support", map[string]any{"permissions": []string{"read", "audit.read"}}, http.StatusBadRequest},
 			{"no permissions", "ownerA", "PATCH", roles + "/support", map[string]any{"permissions": []string{}}, http.StatusBadRequest},
 			{"missing role", "ownerA", "PATCH", roles + "/nope", map[string]any{"permissions": []string{"read"}}, http.StatusNotFound},
 			{"missing role deleted", "ownerA", "DELETE", roles + "/nope", nil, http.StatusNotFound},
@@ -49,13 +50,14 @@ func TestOrgRoleEditDelete(t *testing.T) {
 			}
 		}
 
-		// The holder gains audit.read with the edit.
-		if rec := te.do(t, "GET", "/orgs/"+w.A+"/audit", nil, tok("viewerA")); rec.Code != http.StatusForbidden {
-			t.Fatalf("support reading the trail before the edit: %d", rec.Code)
+		// The holder gains members.manage with the edit.
+		invitations := "/orgs/" + w.A + "/invitations"
+		if rec := te.do(t, "GET", invitations, nil, tok("viewerA")); rec.Code != http.StatusForbidden {
+			t.Fatalf("support listing invitations before the edit: %d", rec.Code)
 		}
-		extDecodeBody(t, te.do(t, "PATCH", roles+"/support", map[string]any{"permissions": []string{"read", "audit.read"}}, tok("ownerA")), http.StatusOK, nil)
-		if rec := te.do(t, "GET", "/orgs/"+w.A+"/audit", nil, tok("viewerA")); rec.Code != http.StatusOK {
-			t.Fatalf("support reading the trail after the edit: %d", rec.Code)
+		extDecodeBody(t, te.do(t, "PATCH", roles+"/support", map[string]any{"permissions": []string{"read", "members.manage"}}, tok("ownerA")), http.StatusOK, nil)
+		if rec := te.do(t, "GET", invitations, nil, tok("viewerA")); rec.Code != http.StatusOK {
+			t.Fatalf("support listing invitations after the edit: %d", rec.Code)
 		}
 
 		// Held: refused; once no one holds it, deleted.

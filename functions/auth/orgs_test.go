@@ -45,7 +45,10 @@ func TestOrgFlow(t *testing.T) {
 		}
 
 		// Custom role, then role changes.
-		rec = te.do(t, "POST", "/orgs/"+w.A+"/roles", map[string]any{"name": "auditor", "permissions": []string{"read", "audit.read"}}, owner)
+		if rec := te.do(t, "POST", "/orgs/"+w.A+"/roles", map[string]any{"name": "auditor", "permissions": []string{"read", "audit.read"}}, owner); rec.Code != http.StatusBadRequest {
+			t.Fatalf("custom role with audit.read (owners and admins only): %d %s", rec.Code, rec.Body)
+		}
+		rec = te.do(t, "POST", "/orgs/"+w.A+"/roles", map[string]any{"name": "auditor", "permissions": []string{"read", "features.use"}}, owner)
 		extDecodeBody(t, rec, http.StatusCreated, nil)
 		var roles struct {
 			Roles []orgRoleJSON `json:"roles"`
@@ -56,8 +59,8 @@ func TestOrgFlow(t *testing.T) {
 		}
 		path := "/orgs/" + w.A + "/members/" + late.UserID
 		extDecodeBody(t, te.do(t, "PATCH", path, map[string]string{"role": "auditor"}, owner), http.StatusOK, nil)
-		if rec := te.do(t, "GET", "/orgs/"+w.A+"/audit", nil, bearer(late.AccessToken)); rec.Code != http.StatusOK {
-			t.Fatalf("auditor reading the trail: %d %s", rec.Code, rec.Body)
+		if rec := te.do(t, "GET", "/orgs/"+w.A+"/audit", nil, bearer(late.AccessToken)); rec.Code != http.StatusForbidden {
+			t.Fatalf("a custom role reading the trail: %d %s", rec.Code, rec.Body)
 		}
 		if rec := te.do(t, "PATCH", path, map[string]string{"role": "owner"}, owner); rec.Code != http.StatusBadRequest {
 			t.Fatalf("granting owner by PATCH: %d %s", rec.Code, rec.Body)

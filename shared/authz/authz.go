@@ -77,7 +77,7 @@ func (a *Authorizer) Member(ctx context.Context, orgID, userID string) (Member, 
 
 // RolePermissions returns what role grants in orgID, read through s (a
 // transaction, to decide on a consistent view): a built-in role's
-// permissions, a custom role's (owner-only ones dropped), or none for a
+// permissions, a custom role's (built-in-only ones dropped), or none for a
 // role the organization does not have.
 func RolePermissions(ctx context.Context, s store.Orgs, orgID, role string) ([]Permission, error) {
 	if perms, ok := BuiltinPermissions(role); ok {
@@ -92,7 +92,7 @@ func RolePermissions(ctx context.Context, s store.Orgs, orgID, role string) ([]P
 	}
 	var out []Permission
 	for _, n := range r.Permissions {
-		if p := Permission(n); p.Valid() && !p.OwnerOnly() {
+		if p := Permission(n); p.Valid() && !p.BuiltinOnly() {
 			out = append(out, p)
 		}
 	}

@@ -26,10 +26,11 @@ func newTestAuthorizer(t *testing.T) (*Authorizer, *bootstraptest.Env) {
 			t.Fatal(err)
 		}
 	}
-	// A custom role whose row also names an owner-only permission (as if
-	// written around the API): the permission must still not be granted.
+	// A custom role whose row also names built-in-only permissions (as if
+	// written around the API, or before audit.read was reserved to owners
+	// and admins): they must still not be granted.
 	if err := s.CreateOrgRole(ctx, store.OrgRole{OrgID: "org-a", Name: "support",
-		Permissions: []string{"read", "audit.read", "billing.manage"}, CreatedAt: env.Now()}); err != nil {
+		Permissions: []string{"read", "features.use", "audit.read", "billing.manage"}, CreatedAt: env.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	for user, role := range map[string]string{"ann": RoleAdmin, "otto": RoleOperator, "vic": RoleViewer, "sue": "support", "gus": "ghost"} {
@@ -95,7 +96,7 @@ func TestRequire(t *testing.T) {
 		"ann":   {PermRead, PermFeaturesUse, PermMembersManage, PermIntegrationsManage, PermAuditRead},
 		"otto":  {PermRead, PermFeaturesUse},
 		"vic":   {PermRead},
-		"sue":   {PermRead, PermAuditRead},
+		"sue":   {PermRead, PermFeaturesUse},
 		"gus":   nil, // a role the organization does not have grants nothing
 		"bob":   nil, // owner of org-b, not a member of org-a
 	}
@@ -175,7 +176,8 @@ func TestParseCustomPermissions(t *testing.T) {
 		want  []Permission
 		valid bool
 	}{
-		{"sorted and kept", []string{"audit.read", "read"}, []Permission{PermRead, PermAuditRead}, true},
+		{"sorted and kept", []string{"features.use", "read"}, []Permission{PermRead, PermFeaturesUse}, true},
+		{"audit trail is owners' and admins' only", []string{"read", "audit.read"}, nil, false},
 		{"empty", nil, nil, false},
 		{"unknown", []string{"read", "sudo"}, nil, false},
 		{"owner-only billing", []string{"billing.manage"}, nil, false},

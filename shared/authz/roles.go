@@ -52,6 +52,11 @@ func (p Permission) OwnerOnly() bool {
 	return p == PermBillingManage || p == PermOrgDelete || p == PermOwnershipTransfer
 }
 
+// BuiltinOnly reports whether p is held only through the built-in roles
+// that grant it and can never be put in a custom role: the owner-only
+// permissions, and audit.read, which AUDIT-4 reserves to owners and admins.
+func (p Permission) BuiltinOnly() bool { return p.OwnerOnly() || p == PermAuditRead }
+
 // Built-in roles. Every other role name is a custom role of one organization.
 const (
 	RoleOwner    = store.RoleOwner // everything; exactly one per organization
@@ -92,7 +97,8 @@ func ValidCustomRoleName(name string) bool {
 }
 
 // ParseCustomPermissions checks the permission names of a custom role:
-// each must be known, not owner-only, and appear once. It returns them in
+// each must be known, not built-in only ([Permission.BuiltinOnly]), and
+// appear once. It returns them in
 // the order of [Permissions].
 func ParseCustomPermissions(names []string) ([]Permission, error) {
 	if len(names) == 0 {
@@ -106,6 +112,8 @@ func ParseCustomPermissions(names []string) ([]Permission, error) {
 			return nil, fmt.Errorf("unknown permission %q", n)
 		case p.OwnerOnly():
 			return nil, fmt.Errorf("permission %q is the owner's alone", n)
+		case p.BuiltinOnly():
+			return nil, fmt.Errorf("permission %q is for owners and admins only", n)
 		case seen[p]:
 			return nil, fmt.Errorf("permission %q listed twice", n)
 		}
