@@ -318,3 +318,31 @@ func TestBrowserModePreflight(t *testing.T) {
 		}
 	}
 }
+
+// Browser-mode sign-in sets cookies only for an allowed Origin: another
+// site cannot sign a victim's browser into the attacker's account (login
+// CSRF), even with a JSON body.
+//
+// Controls: APP-3, AUTH-7
+func TestBrowserSignInNeedsAllowedOrigin(t *testing.T) {
+	te := newTestEnv(t, bootstraptest.Backends[0])
+	te.signUp(t, "lou@example.com", testPassword)
+	for name, origin := range map[string]http.Header{
+		"another site": {"Origin": {"https://evil.example.net"}},
+		"no origin":    {},
+		"null origin":  {"Origin": {"null"}},
+	} {
+		hdr := http.Header{session.ClientHeader: {"browser"}}
+		for k, v := range origin {
+			hdr[k] = v
+		}
+		rec := te.login(t, "lou@example.com", testPassword, hdr)
+		if rec.Code != http.StatusForbidden || errorCode(rec) != "origin_not_allowed" || len(rec.Result().Cookies()) != 0 {
+			t.Fatalf("%s: %d %s, cookies %d", name, rec.Code, rec.Body, len(rec.Result().Cookies()))
+		}
+	}
+	ok := http.Header{session.ClientHeader: {"browser"}, "Origin": {"https://app.example.com"}}
+	if rec := te.login(t, "lou@example.com", testPassword, ok); rec.Code != http.StatusOK || len(rec.Result().Cookies()) == 0 {
+		t.Fatalf("allowed origin: %d %s", rec.Code, rec.Body)
+	}
+}

@@ -346,20 +346,22 @@ func TestAuthenticateRejects(t *testing.T) {
 
 // Controls: AUTH-6
 func TestIntrospectAndJWKS(t *testing.T) {
-	te := newTestEnv(t, bootstraptest.Backends[0])
-	tk := te.signUp(t, "jay@example.com", testPassword)
-	var got introspectResponse
-	rec := te.do(t, "POST", "/introspect", map[string]string{"token": tk.AccessToken})
-	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || !got.Active || got.SessionID != tk.SessionID || got.Subject != tk.UserID {
-		t.Fatalf("introspect: %d %s", rec.Code, rec.Body)
-	}
-	te.do(t, "POST", "/logout", nil, bearer(tk.AccessToken))
-	rec = te.do(t, "POST", "/introspect", map[string]string{"token": tk.AccessToken})
-	if rec.Code != http.StatusOK || strings.TrimSpace(rec.Body.String()) != `{"active":false}` {
-		t.Fatalf("introspect after logout: %d %s", rec.Code, rec.Body)
-	}
-	rec = te.do(t, "GET", "/.well-known/jwks.json", nil)
-	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"crv":"Ed25519"`) {
-		t.Fatalf("jwks: %d %s", rec.Code, rec.Body)
-	}
+	backends(t, func(t *testing.T, b bootstraptest.Backend) {
+		te := newTestEnv(t, b)
+		tk := te.signUp(t, "jay@example.com", testPassword)
+		var got introspectResponse
+		rec := te.do(t, "POST", "/introspect", map[string]string{"token": tk.AccessToken})
+		if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || !got.Active || got.SessionID != tk.SessionID || got.Subject != tk.UserID {
+			t.Fatalf("introspect: %d %s", rec.Code, rec.Body)
+		}
+		te.do(t, "POST", "/logout", nil, bearer(tk.AccessToken))
+		rec = te.do(t, "POST", "/introspect", map[string]string{"token": tk.AccessToken})
+		if rec.Code != http.StatusOK || strings.TrimSpace(rec.Body.String()) != `{"active":false}` {
+			t.Fatalf("introspect after logout: %d %s", rec.Code, rec.Body)
+		}
+		rec = te.do(t, "GET", "/.well-known/jwks.json", nil)
+		if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"crv":"Ed25519"`) {
+			t.Fatalf("jwks: %d %s", rec.Code, rec.Body)
+		}
+	})
 }

@@ -83,6 +83,14 @@ func printable(s string, n int) string {
 // writes the 200 token response: JSON tokens for API clients, cookies for
 // browsers (see [IsBrowser]). An error is a *web.Error to return as is.
 func (m *Manager) Complete(ctx context.Context, w http.ResponseWriter, r *http.Request, userID string, methods []string) error {
+	// Cookies are set only for the app's own origins (no login CSRF from
+	// another site). A top-level GET (the OAuth sign-in callback) carries no
+	// Origin and is vouched for by its state and flow cookie instead.
+	if IsBrowser(r) {
+		if err := web.CheckOrigin(r, m.cfg.AllowedOrigins); err != nil {
+			return err
+		}
+	}
 	c, err := m.client(r)
 	if err != nil {
 		return err
