@@ -75,11 +75,17 @@ func defaultPurgers(s store.Store, cfg Config) []Purger {
 }
 
 // defaultRetention is what the retention task deletes after the audit log:
-// webhook events, the billing records, after 7 years (AUDIT-3).
+// the billing records after 7 years (AUDIT-3) - webhook events by receipt,
+// billing accounts by their last change.
 func defaultRetention(s store.Store) []Purger {
-	return []Purger{PurgeFunc("webhook_events", func(ctx context.Context, now time.Time) (int64, error) {
-		return s.PurgeWebhookEventsBefore(ctx, now.AddDate(-7, 0, 0))
-	})}
+	return []Purger{
+		PurgeFunc("webhook_events", func(ctx context.Context, now time.Time) (int64, error) {
+			return s.PurgeWebhookEventsBefore(ctx, now.AddDate(-7, 0, 0))
+		}),
+		PurgeFunc("billing_accounts", func(ctx context.Context, now time.Time) (int64, error) {
+			return s.PurgeBillingAccountsBefore(ctx, now.AddDate(-7, 0, 0))
+		}),
+	}
 }
 
 // runPurgers runs each purger and counts what it handled under its name.

@@ -113,4 +113,8 @@ type Rotation interface {
 	// billing records, AUDIT-3: kept 7 years) received before before, and
 	// returns how many it deleted.
 	PurgeWebhookEventsBefore(ctx context.Context, before time.Time) (int64, error)
+	// PurgeBillingAccountsBefore deletes the billing accounts no event has
+	// changed since before (billing metadata, AUDIT-3: kept 7 years after
+	// its last change) and returns how many it deleted.
+	PurgeBillingAccountsBefore(ctx context.Context, before time.Time) (int64, error)
 }

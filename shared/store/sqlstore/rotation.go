@@ -208,3 +208,12 @@ func (db *DB) PurgeWebhookEventsBefore(ctx context.Context, before time.Time) (i
 	}
 	return n, nil
 }
+
+// PurgeBillingAccountsBefore implements [store.Rotation].
+func (db *DB) PurgeBillingAccountsBefore(ctx context.Context, before time.Time) (int64, error) {
+	n, err := db.conn.Exec(ctx, `DELETE FROM billing_accounts WHERE updated_at < $1`, before)
+	if err != nil {
+		return 0, fmt.Errorf("purge billing accounts: %w", err)
+	}
+	return n, nil
+}

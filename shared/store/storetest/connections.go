@@ -127,12 +127,22 @@ func testConnectionStatus(t *testing.T, s store.Store) {
 	if err := s.CreateConnection(ctx, connFixture("con-9", "org-a", "google_ads", "")); err != nil {
 		t.Fatalf("reconnect after revoke: %v", err)
 	}
-	// Purge erases the revoked ciphertexts only after the grace period.
+	// An INVALID connection (re-authorization needed) is purged the same way.
+	if err := s.CreateConnection(ctx, connFixture("con-inv", "org-a", "linkedin", "acct-inv")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetConnectionStatus(ctx, "org-a", "con-inv", store.ConnectionInvalid, "invalid_grant", now); err != nil {
+		t.Fatal(err)
+	}
+	// Purge erases the revoked and invalid ciphertexts only after the grace period.
 	if n, err := s.PurgeRevokedCredentials(ctx, now); err != nil || n != 0 {
 		t.Fatalf("purge inside grace period = %d, %v; want 0", n, err)
 	}
-	if n, err := s.PurgeRevokedCredentials(ctx, now.Add(time.Second)); err != nil || n != 1 {
-		t.Fatalf("purge = %d, %v; want 1", n, err)
+	if n, err := s.PurgeRevokedCredentials(ctx, now.Add(time.Second)); err != nil || n != 2 {
+		t.Fatalf("purge = %d, %v; want 2 (revoked and invalid)", n, err)
+	}
+	if inv, _ := s.Connection(ctx, "org-a", "con-inv"); inv.AccessToken != nil || inv.RefreshToken != nil || inv.Status != store.ConnectionInvalid {
+		t.Fatalf("invalid connection after purge: %+v", inv)
 	}
 	got, _ = s.Connection(ctx, "org-a", "con-1")
 	if got.AccessToken != nil || got.RefreshToken != nil || got.Status != store.ConnectionRevoked {
@@ -142,8 +152,8 @@ func testConnectionStatus(t *testing.T, s store.Store) {
 		t.Fatal("purge erased an active connection")
 	}
 	list, err := s.ListConnections(ctx, "org-a")
-	if err != nil || len(list) != 2 {
-		t.Fatalf("ListConnections = %d, %v; want 2", len(list), err)
+	if err != nil || len(list) != 3 {
+		t.Fatalf("ListConnections = %d, %v; want 3", len(list), err)
 	}
 }
 

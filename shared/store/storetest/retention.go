@@ -122,3 +122,35 @@ func testPurgeWebhookEvents(t *testing.T, open Opener) {
 		t.Fatalf("6-year-old event: %v", err)
 	}
 }
+
+// Billing accounts no event has changed for 7 years are deleted; recent
+// ones stay.
+//
+// Controls: AUDIT-3
+func testPurgeBillingAccounts(t *testing.T, open Opener) {
+	s, ctx := open(t), context.Background()
+	for _, c := range []struct {
+		id  string
+		age int
+	}{{"cus_old", 8}, {"cus_recent", 6}} {
+		at := epoch.AddDate(-c.age, 0, 0)
+		a, err := s.LockBillingAccount(ctx, c.id, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.UpdatedAt = at
+		if err := s.SaveBillingAccount(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := s.PurgeBillingAccountsBefore(ctx, epoch.AddDate(-7, 0, 0))
+	if err != nil || n != 1 {
+		t.Fatalf("PurgeBillingAccountsBefore = %d, %v; want 1", n, err)
+	}
+	if _, err := s.BillingAccount(ctx, "cus_old"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("8-year-old account: err = %v, want ErrNotFound", err)
+	}
+	if _, err := s.BillingAccount(ctx, "cus_recent"); err != nil {
+		t.Fatalf("6-year-old account: %v", err)
+	}
+}

@@ -69,6 +69,7 @@ func Run(t *testing.T, newStore Opener) {
 		{"AuditRetentionEmpty", testAuditRetentionEmpty},
 		{"RevokeSessionsBefore", testRevokeSessionsBefore},
 		{"PurgeWebhookEventsBefore", testPurgeWebhookEvents},
+		{"PurgeBillingAccountsBefore", testPurgeBillingAccounts},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
