@@ -2,6 +2,7 @@ package auth
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"sync"
 	"testing"
@@ -60,4 +61,47 @@ func TestSingleUseUnderConcurrency(t *testing.T) {
 	if got[http.StatusNoContent] != 1 || got[http.StatusBadRequest] != n-1 {
 		t.Errorf("reset: %v, want one 204 and %d 400", got, n-1)
 	}
+}
+
+// With the default 10-second grace, 50 parallel presentations of one
+// refresh token on PostgreSQL: exactly one rotates it and exactly one more
+// (a second tab) gets the same successor; every other presentation is a
+// reuse, which revokes the session.
+//
+// Controls: AUTH-6
+func TestRefreshGraceUnderConcurrency(t *testing.T) {
+	const n = 50
+	te := newTestEnv(t, bootstraptest.Backends[1])
+	first := te.signUp(t, "yves@example.com", testPassword)
+	bodies := make([]*httptest.ResponseRecorder, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			bodies[i] = te.do(t, "POST", "/token", map[string]string{"refresh_token": first.RefreshToken},
+				fromNetwork("10.1."+strconv.Itoa(i)+".1"))
+		})
+	}
+	close(start)
+	wg.Wait()
+	var successors []string
+	for _, rec := range bodies {
+		switch rec.Code {
+		case http.StatusOK:
+			tk := decodeTokens(t, rec)
+			te.Env.Logs.Plant(tk.AccessToken, tk.RefreshToken)
+			successors = append(successors, tk.RefreshToken)
+		case http.StatusUnauthorized:
+		default:
+			t.Fatalf("refresh: %d %s", rec.Code, rec.Body)
+		}
+	}
+	if len(successors) != 2 || successors[0] != successors[1] {
+		t.Fatalf("%d successes (want 2 with one successor): %v", len(successors), len(successors) == 2 && successors[0] != successors[1])
+	}
+	if rec := te.do(t, "POST", "/token", map[string]string{"refresh_token": successors[0]}); rec.Code != http.StatusUnauthorized {
+		t.Fatalf("the session survived %d reuses: %d", n-2, rec.Code)
+	}
+	assertAudited(t, te, "auth.refresh_reuse")
 }
