@@ -3,9 +3,11 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/gatehouse-dev/gatehouse/shared/store"
+	"github.com/gatehouse-dev/gatehouse/shared/store/sqlstore"
 )
 
 // The generic sealed-value access runs here on the one sealed column the
@@ -124,5 +126,38 @@ func testSealedRegistry(t *testing.T, open Opener) {
 	}
 	if _, err := s.SealedKeyCounts(ctx, store.SealedColumns()); err != nil {
 		t.Fatalf("count over the registry: %v", err)
+	}
+	// And the registry is complete: every column the convention marks as
+	// sealed (a companion "<column>_key_id") is in it, so key rotation
+	// re-encrypts every ciphertext in the schema.
+	conn := s.(interface{ Conn() sqlstore.Conn }).Conn()
+	rows, err := conn.Query(ctx, `SELECT table_name, column_name FROM information_schema.columns
+		WHERE table_schema = current_schema() AND column_name LIKE '%\_key\_id' ESCAPE '\'`)
+	if err != nil {
+		// SQLite has no information_schema.
+		rows, err = conn.Query(ctx, `SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p
+			WHERE m.type = 'table' AND p.name LIKE '%\_key\_id' ESCAPE '\'`)
+	}
+	if err != nil {
+		t.Fatalf("list key-id columns: %v", err)
+	}
+	found := 0
+	for rows.Next() {
+		var table, column string
+		if err := rows.Scan(&table, &column); err != nil {
+			t.Fatal(err)
+		}
+		found++
+		field := table + "." + strings.TrimSuffix(column, "_key_id")
+		if !seen[field] {
+			t.Errorf("%s.%s marks %s as sealed, but store.SealedColumns does not list it: rotation would never re-encrypt it", table, column, field)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if found != len(seen) {
+		t.Errorf("%d key-id columns in the schema, %d registry entries", found, len(seen))
 	}
 }
