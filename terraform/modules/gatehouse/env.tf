@@ -23,6 +23,13 @@ locals {
     GATEHOUSE_NOTIFY_TOPIC = module.pubsub.topic_ids["notifications"]
   }
 
+  # Each function connects as its own IAM database user, with its own pool
+  # size (the connection budget in docs/scaling.md counts db_pool_sizes).
+  db_env = { for fn in ["auth", "oauthcallback", "webhooks", "rotate"] : fn => {
+    GATEHOUSE_DB_USER      = module.database.iam_users[fn]
+    GATEHOUSE_DB_MAX_CONNS = tostring(var.db_pool_sizes[fn])
+  } }
+
   # The functions browsers call: CORS, CSRF Origin checks, WebAuthn
   # origins, e-mailed links, allowed OAuth return URLs; and the proxies in
   # front of them, which decide the client address that rate limits and

@@ -33,10 +33,7 @@ module "auth" {
   subnetwork               = local.network.subnetwork
   network_tags             = local.network.tags
 
-  env = merge(local.common_env, local.browser_env, local.auth_env, {
-    GATEHOUSE_DB_USER      = module.database.iam_users["auth"]
-    GATEHOUSE_DB_MAX_CONNS = tostring(var.db_pool_sizes["auth"])
-  })
+  env = merge(local.common_env, local.browser_env, local.auth_env, local.db_env["auth"])
   secret_env = {
     GATEHOUSE_PASSWORD_PEPPER = google_secret_manager_secret.password_pepper.secret_id
   }
@@ -67,10 +64,7 @@ module "oauthcallback" {
   subnetwork               = local.network.subnetwork
   network_tags             = local.network.tags
 
-  env = merge(local.common_env, local.browser_env, local.oauthcallback_env, {
-    GATEHOUSE_DB_USER      = module.database.iam_users["oauthcallback"]
-    GATEHOUSE_DB_MAX_CONNS = tostring(var.db_pool_sizes["oauthcallback"])
-  })
+  env = merge(local.common_env, local.browser_env, local.oauthcallback_env, local.db_env["oauthcallback"])
   secret_env = merge(
     { for p, s in google_secret_manager_secret.oauth_client : "GATEHOUSE_OAUTH_${upper(p)}_CLIENT_SECRET" => s.secret_id },
     { for p, s in google_secret_manager_secret.signin_client : "GATEHOUSE_SIGNIN_${upper(p)}_CLIENT_SECRET" => s.secret_id },
@@ -105,10 +99,7 @@ module "webhooks" {
   subnetwork               = local.network.subnetwork
   network_tags             = local.network.tags
 
-  env = merge(local.common_env, local.browser_env, local.webhooks_env, {
-    GATEHOUSE_DB_USER      = module.database.iam_users["webhooks"]
-    GATEHOUSE_DB_MAX_CONNS = tostring(var.db_pool_sizes["webhooks"])
-  })
+  env = merge(local.common_env, local.browser_env, local.webhooks_env, local.db_env["webhooks"])
   secret_env = merge(
     { GATEHOUSE_STRIPE_WEBHOOK_SECRETS = google_secret_manager_secret.stripe_webhook.secret_id },
     { for s in google_secret_manager_secret.shopify_webhook : "GATEHOUSE_SHOPIFY_API_SECRET" => s.secret_id },
@@ -145,9 +136,6 @@ module "rotate" {
   subnetwork               = local.network.subnetwork
   network_tags             = local.network.tags
 
-  env = merge(local.common_env, {
-    GATEHOUSE_DB_USER      = module.database.iam_users["rotate"]
-    GATEHOUSE_DB_MAX_CONNS = tostring(var.db_pool_sizes["rotate"])
-  })
+  env      = merge(local.common_env, local.db_env["rotate"])
   invokers = { rotation_push = google_service_account.rotate_trigger.email }
 }
