@@ -2,6 +2,7 @@ package config
 
 import (
 	"log/slog"
+	"net"
 	"net/url"
 	"path/filepath"
 	"regexp"
@@ -25,6 +26,7 @@ type Base struct {
 	PublicURL        *url.URL // never nil when the Loader reports no error
 	NotifyTopic      string   // "" means the development mailbox (dev only)
 	SMTPURL          Secret   // zero when unset
+	DNSResolver      string   // IP:port of the DNS resolver for domain verification; "" means the system's
 }
 
 // UsesSQLite reports whether neither a PostgreSQL URL nor a Cloud SQL
@@ -56,6 +58,7 @@ func LoadBase(l *Loader) Base {
 	loadPublicURL(l, &b)
 	b.NotifyTopic = l.String("GATEHOUSE_NOTIFY_TOPIC", "")
 	b.SMTPURL = l.OptionalSecret("GATEHOUSE_SMTP_URL")
+	b.DNSResolver = l.String("GATEHOUSE_DNS_RESOLVER", "")
 	validateBase(l, b)
 	return b
 }
@@ -153,11 +156,23 @@ func validateBase(l *Loader, b Base) {
 		validateOrigin(l, "GATEHOUSE_ALLOWED_ORIGINS", o)
 	}
 	validateTopic(l, b.NotifyTopic)
+	validateResolver(l, b.DNSResolver)
 	if !b.SMTPURL.IsZero() {
 		u, err := url.Parse(b.SMTPURL.Reveal())
 		if err != nil || u.Scheme != "smtp" || u.Hostname() == "" || u.Query().Get("from") == "" {
 			l.Fail("GATEHOUSE_SMTP_URL", "not an smtp://user:pass@host:port?from=address URL")
 		}
+	}
+}
+
+// validateResolver accepts "" (the system's resolver), an IP address or
+// IP:port.
+func validateResolver(l *Loader, addr string) {
+	if addr == "" || net.ParseIP(addr) != nil {
+		return
+	}
+	if host, port, err := net.SplitHostPort(addr); err != nil || net.ParseIP(host) == nil || port == "" {
+		l.Fail("GATEHOUSE_DNS_RESOLVER", "not an IP address or IP:port")
 	}
 }
 

@@ -146,6 +146,8 @@ func TestLoadBaseInvalidValues(t *testing.T) {
 		{"public url with query", map[string]string{"GATEHOUSE_PUBLIC_URL": "https://auth.example.com/?a=b"}, "GATEHOUSE_PUBLIC_URL: must not have a query"},
 		{"bad topic", map[string]string{"GATEHOUSE_NOTIFY_TOPIC": "projects/p/subscriptions/s"}, "GATEHOUSE_NOTIFY_TOPIC: not a Pub/Sub topic"},
 		{"reserved topic id", map[string]string{"GATEHOUSE_NOTIFY_TOPIC": "google-topic"}, "GATEHOUSE_NOTIFY_TOPIC: not a Pub/Sub topic"},
+		{"resolver host name", map[string]string{"GATEHOUSE_DNS_RESOLVER": "dns.example.com:53"}, "GATEHOUSE_DNS_RESOLVER: not an IP address or IP:port"},
+		{"resolver without port", map[string]string{"GATEHOUSE_DNS_RESOLVER": "10.0.0.2:"}, "GATEHOUSE_DNS_RESOLVER: not an IP address or IP:port"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

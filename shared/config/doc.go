@@ -51,5 +51,6 @@ func Variables() []Variable {
 		{"GATEHOUSE_PUBLIC_URL", "http://localhost:8080 in dev", false, "Public base URL used in links sent to users; https and required in staging and prod."},
 		{"GATEHOUSE_NOTIFY_TOPIC", "", false, "Pub/Sub topic for outbound messages, projects/P/topics/T or a topic ID. Required in staging and prod; in dev, empty means the local mailbox."},
 		{"GATEHOUSE_SMTP_URL", "", true, "Optional SMTP relay, smtp://user:pass@host:port?from=address (STARTTLS required)."},
+		{"GATEHOUSE_DNS_RESOLVER", "", false, "DNS resolver (IP or IP:port) that single sign-on domain verification asks for TXT records; empty means the system's resolver."},
 	}
 }
