@@ -38,7 +38,8 @@ func (x *ext) orgDelete(w http.ResponseWriter, r *http.Request) error {
 		}
 		return x.record(r, tx, audit.Event{Actor: actor.UserID, OrgID: actor.OrgID, Action: "org.delete",
 			Target: "org:" + actor.OrgID, Metadata: map[string]any{"name": org.Name, "members": gone.Members,
-				"roles": gone.Roles, "connections": gone.Connections, "invitations": gone.Tokens, "sso": gone.SSO}})
+				"roles": gone.Roles, "connections": gone.Connections, "invitations": gone.Tokens, "sso": gone.SSO,
+				"sso_domains": gone.Domains}})
 	})
 	if errors.Is(err, store.ErrOwner) {
 		// A transfer committed after authz checked the caller.

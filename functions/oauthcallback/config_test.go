@@ -38,7 +38,7 @@ func TestStartsWithNothingConfigured(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.h = h
-	if rec := e.do(t, http.MethodGet, "/connect/google_ads?org=org-a&return_to=/x", "", bearer(e.users["admin"])...); rec.Code != http.StatusNotFound {
+	if rec := e.do(t, http.MethodPost, "/connect/google_ads?org=org-a&return_to=/x", "", bearer(e.users["admin"])...); rec.Code != http.StatusNotFound {
 		t.Fatalf("unconfigured platform: %d %s", rec.Code, rec.Body)
 	}
 	rec := e.do(t, http.MethodPost, "/internal/token", `{"org_id":"a","connection_id":"b"}`, "Authorization", "Bearer anything", "Content-Type", "application/json")

@@ -48,10 +48,12 @@ const maxLabelLen = 100
 var errUnknownPlatform = &web.Error{Status: http.StatusNotFound, Code: "unknown_platform",
 	Message: "This platform is not available."}
 
-// connect starts a connection: GET /connect/{platform}?org=&return_to=
-// [&shop=][&label=]. It answers 302 to the platform (or, for
-// Accept: application/json, 200 {"authorization_url"}) and sets the flow
-// cookie. It writes nothing to the database.
+// connect starts a connection: POST /connect/{platform}?org=&return_to=
+// [&shop=][&label=]. It answers 200 {"authorization_url"}, where the app
+// then sends the browser, and sets the flow cookie. A POST, so a cookie
+// session must pass the Origin and CSRF checks (APP-3): no page of another
+// site can start a flow on a member's session. It writes nothing to the
+// database.
 func (s *server) connect(w http.ResponseWriter, r *http.Request) error {
 	p, err := s.registry.Lookup(r.PathValue("platform"))
 	if err != nil {
@@ -75,7 +77,8 @@ func (s *server) connect(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	setFlowCookie(w, st.Nonce)
-	return redirectOrJSON(w, r, p.AuthCodeURL(cfg, tok, st.Verifier))
+	web.NoStore(w)
+	return web.WriteJSON(w, http.StatusOK, map[string]string{"authorization_url": p.AuthCodeURL(cfg, tok, st.Verifier)})
 }
 
 // connectState validates the query of a connect request into a state.

@@ -90,7 +90,7 @@ func TestConnectNeedsPermission(t *testing.T) {
 			{"shopify without shop", "/connect/shopify?org=org-a&return_to=/x", bearer(e.users["admin"]), 400, "invalid_request"},
 			{"shopify other domain", "/connect/shopify?org=org-a&return_to=/x&shop=evil.com", bearer(e.users["admin"]), 400, "invalid_request"},
 		} {
-			rec := e.do(t, http.MethodGet, tc.target, "", tc.hdr...)
+			rec := e.do(t, http.MethodPost, tc.target, "", tc.hdr...)
 			if rec.Code != tc.status || !strings.Contains(rec.Body.String(), `"code":"`+tc.code+`"`) {
 				t.Errorf("%s: %d %s, want %d %s", tc.name, rec.Code, rec.Body, tc.status, tc.code)
 			}
@@ -122,7 +122,7 @@ func TestConnectRefusesOpenRedirects(t *testing.T) {
 		{"missing", ""},
 	} {
 		target := "/connect/google_ads?org=org-a&return_to=" + url.QueryEscape(tc.returnTo)
-		rec := e.do(t, http.MethodGet, target, "", bearer(e.users["admin"])...)
+		rec := e.do(t, http.MethodPost, target, "", bearer(e.users["admin"])...)
 		if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), `"return_to"`) {
 			t.Errorf("%s: %d %s", tc.name, rec.Code, rec.Body)
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/shared/bootstrap/bootstraptest"
+	"github.com/gatehouse-dev/gatehouse/shared/dnsproof/dnstest"
 	"github.com/gatehouse-dev/gatehouse/shared/logging"
 	"github.com/gatehouse-dev/gatehouse/shared/oauthtest"
 	"github.com/gatehouse-dev/gatehouse/shared/provider"
@@ -38,6 +39,7 @@ type testEnv struct {
 	shopSrv  *oauthtest.Server
 	sessions *session.Manager
 	users    map[string]testUser
+	dns      *dnstest.Server // the resolver domain verification asks
 }
 
 type testUser struct {
@@ -56,6 +58,8 @@ func newTestEnv(t testing.TB, b bootstraptest.Backend) *testEnv {
 	e.shopSrv = oauthtest.New(t, oauthtest.Options{Shopify: true, Now: e.Clock.Now})
 	e.shopSrv.AddClient("shop-client", "shop-secret-value", callbackBase+"/callback/shopify")
 	e.Logs.Plant("gads-secret-value", "meta-secret-value", "shop-secret-value", brokerSecret, "google-secret-value", "github-secret-value", "sso-secret-value")
+	e.dns = dnstest.New(t)
+	e.Deps.Config.DNSResolver = e.dns.Addr
 	h, err := New(e.Deps, e.config())
 	if err != nil {
 		t.Fatal(err)
@@ -107,7 +111,7 @@ func (e *testEnv) addUsers(t testing.TB) {
 	now := e.Clock.Now()
 	for _, name := range []string{"admin", "viewer", "outsider", "ownerA", "ownerB"} {
 		if err := e.Store.CreateUser(ctx, store.User{ID: "user-" + name, Email: name + "@example.com", Name: name,
-			PasswordHash: "x", CreatedAt: now, UpdatedAt: now}); err != nil {
+			PasswordHash: "x", EmailVerifiedAt: now, CreatedAt: now, UpdatedAt: now}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -123,7 +127,7 @@ func (e *testEnv) addUsers(t testing.TB) {
 			t.Fatal(err)
 		}
 	}
-	for _, name := range []string{"admin", "viewer", "outsider", "ownerA"} {
+	for _, name := range []string{"admin", "viewer", "outsider", "ownerA", "ownerB"} {
 		e.users[name] = e.signIn(t, "user-"+name)
 	}
 }
@@ -164,23 +168,41 @@ type flow struct {
 	callback url.Values // what the platform sent back
 }
 
-// start calls /connect and lets the platform approve; it fails t unless
-// both steps redirect.
+// start calls POST /connect and lets the platform approve; it fails t
+// unless connect answers the authorization URL and the platform redirects.
 func (e *testEnv) start(t *testing.T, user testUser, platform, query string) flow {
 	t.Helper()
-	rec := e.do(t, http.MethodGet, "/connect/"+platform+"?"+query, "", bearer(user)...)
-	if rec.Code != http.StatusFound {
-		t.Fatalf("connect: %d %s", rec.Code, rec.Body)
-	}
-	var f flow
-	f.authURL, _ = url.Parse(rec.Header().Get("Location"))
-	for _, c := range rec.Result().Cookies() {
-		if strings.HasPrefix(c.Name, flowCookie+"-") {
-			f.cookie = c.Value
-		}
-	}
+	rec := e.do(t, http.MethodPost, "/connect/"+platform+"?"+query, "", bearer(user)...)
+	f := flow{authURL: authorizationURL(t, rec), cookie: flowCookieOf(rec)}
 	f.callback = e.approve(t, f.authURL.String())
 	return f
+}
+
+// authorizationURL returns the authorization_url of a flow start's 200
+// JSON answer, failing t on anything else.
+func authorizationURL(t *testing.T, rec *httptest.ResponseRecorder) *url.URL {
+	t.Helper()
+	var body struct {
+		AuthorizationURL string `json:"authorization_url"`
+	}
+	if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &body) != nil || body.AuthorizationURL == "" {
+		t.Fatalf("flow start: %d %s", rec.Code, rec.Body)
+	}
+	u, err := url.Parse(body.AuthorizationURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// flowCookieOf returns the value of the flow cookie rec sets.
+func flowCookieOf(rec *httptest.ResponseRecorder) string {
+	for _, c := range rec.Result().Cookies() {
+		if strings.HasPrefix(c.Name, flowCookie+"-") {
+			return c.Value
+		}
+	}
+	return ""
 }
 
 // approve sends the browser to the authorization server and returns the

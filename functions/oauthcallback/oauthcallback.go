@@ -18,6 +18,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/shared/bootstrap"
 	"github.com/gatehouse-dev/gatehouse/shared/broker"
 	"github.com/gatehouse-dev/gatehouse/shared/config"
+	"github.com/gatehouse-dev/gatehouse/shared/dnsproof"
 	"github.com/gatehouse-dev/gatehouse/shared/mfa"
 	"github.com/gatehouse-dev/gatehouse/shared/oauthstate"
 	"github.com/gatehouse-dev/gatehouse/shared/provider"
@@ -48,6 +49,7 @@ type server struct {
 	callers      *callerAuth
 	signin       *signIn
 	mfa          mfaMethods
+	resolver     *dnsproof.Resolver
 }
 
 // mfaMethods lists a user's second factors (shared/mfa).
@@ -64,17 +66,22 @@ func New(d *bootstrap.Deps, cfg Config) (http.Handler, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /healthz", d.Health())
-	mux.Handle("GET /connect/{platform}", s.member(authz.PermIntegrationsManage, s.connect))
+	mux.Handle("POST /connect/{platform}", s.member(authz.PermIntegrationsManage, s.connect))
 	mux.Handle("GET /callback/{platform}", web.Handler(s.logger, s.callback))
 	mux.Handle("GET /connections", s.member(authz.PermRead, s.list))
 	mux.Handle("POST /connections/{id}/disconnect", s.member(authz.PermIntegrationsManage, s.disconnect))
 	mux.Handle("POST /internal/token", web.Handler(s.logger, s.token))
 	mux.Handle("GET /signin/{provider}", web.Handler(s.logger, s.signInStart))
 	mux.Handle("GET /signin/{provider}/callback", web.Handler(s.logger, s.signInCallback))
-	mux.Handle("GET /link/{provider}", s.sessions.Authenticate(web.Handler(s.logger, s.linkStart)))
+	mux.Handle("POST /signin/confirm", web.Handler(s.logger, s.confirmSignIn))
+	mux.Handle("POST /link/{provider}", s.sessions.Authenticate(web.Handler(s.logger, s.linkStart)))
 	mux.Handle("GET /sso", s.member(authz.PermIntegrationsManage, s.getSSO))
 	mux.Handle("PUT /sso", s.member(authz.PermIntegrationsManage, s.putSSO))
 	mux.Handle("DELETE /sso", s.member(authz.PermIntegrationsManage, s.deleteSSO))
+	mux.Handle("GET /sso/domains", s.member(authz.PermIntegrationsManage, s.listDomains))
+	mux.Handle("POST /sso/domains", s.member(authz.PermIntegrationsManage, s.addDomain))
+	mux.Handle("POST /sso/domains/{id}/verify", s.member(authz.PermIntegrationsManage, s.verifyDomain))
+	mux.Handle("DELETE /sso/domains/{id}", s.member(authz.PermIntegrationsManage, s.deleteDomain))
 	return d.Wrap(mux)
 }
 
@@ -101,6 +108,9 @@ func newServer(d *bootstrap.Deps, cfg Config) (*server, error) {
 		mfa: mfa.NewService(d.Store, d.Keyring, "Gatehouse", d.Now, d.Rand)}
 	if s.callbackBase == "" {
 		s.callbackBase = d.Config.PublicURL.String() + "/oauth"
+	}
+	if s.resolver, err = dnsproof.NewResolver(d.Config.DNSResolver); err != nil {
+		return nil, err
 	}
 	s.broker = broker.New(d.Store, d.Keyring, reg, d.Audit, d.Logger, broker.Options{Client: client, Now: d.Now})
 	if s.signin, err = newSignIn(cfg); err != nil {

@@ -51,8 +51,7 @@ type idp struct {
 	oauth    *oauth2.Config
 	verifier *oidc.IDTokenVerifier // nil for GitHub
 	apiURL   string                // GitHub's API
-	domains  []string              // organization SSO: allowed e-mail domains
-	sso      store.SSOConfig       // organization SSO: its configuration (for provisioning)
+	sso      store.SSOConfig       // organization SSO: its configuration; zero for Google and GitHub
 	issuer   string                // OIDC: the issuer, for RFC 9207's iss
 }
 
@@ -73,7 +72,7 @@ func (s *server) idpFor(ctx context.Context, name, orgID string) (*idp, error) {
 		if issuer == "" {
 			issuer = "https://accounts.google.com"
 		}
-		return s.oidcIDP(ctx, name, issuer, set.ClientID, set.ClientSecret.Reveal(), redirect, nil)
+		return s.oidcIDP(ctx, name, issuer, set.ClientID, set.ClientSecret.Reveal(), redirect)
 	case signInGitHub:
 		return s.githubIDP(redirect)
 	case signInOIDC:
@@ -120,7 +119,7 @@ func (s *server) orgIDP(ctx context.Context, orgID, redirect string) (*idp, erro
 		return nil, web.Unavailable(fmt.Errorf("open sso client secret: %w", err))
 	}
 	defer clear(secret)
-	p, err := s.oidcIDP(ctx, "oidc:"+c.Issuer, c.Issuer, c.ClientID, string(secret), redirect, c.AllowedDomains)
+	p, err := s.oidcIDP(ctx, "oidc:"+c.Issuer, c.Issuer, c.ClientID, string(secret), redirect)
 	if err != nil {
 		return nil, err
 	}
@@ -134,12 +133,12 @@ func ssoBinding(c store.SSOConfig) envelope.Binding {
 }
 
 // oidcIDP builds an OIDC provider from its discovery document.
-func (s *server) oidcIDP(ctx context.Context, name, issuer, clientID, secret, redirect string, domains []string) (*idp, error) {
+func (s *server) oidcIDP(ctx context.Context, name, issuer, clientID, secret, redirect string) (*idp, error) {
 	p, err := s.discover(ctx, issuer)
 	if err != nil {
 		return nil, web.Unavailable(err)
 	}
-	return &idp{name: name, domains: domains, issuer: issuer, verifier: p.Verifier(&oidc.Config{ClientID: clientID, Now: s.d.Now}),
+	return &idp{name: name, issuer: issuer, verifier: p.Verifier(&oidc.Config{ClientID: clientID, Now: s.d.Now}),
 		oauth: &oauth2.Config{ClientID: clientID, ClientSecret: secret, Endpoint: p.Endpoint(),
 			RedirectURL: redirect, Scopes: oidcScopes}}, nil
 }
@@ -164,44 +163,69 @@ func (s *server) discover(ctx context.Context, issuer string) (*oidc.Provider, e
 }
 
 // signInStart answers GET /signin/{provider}?return_to=[&org=]: 302 to
-// the provider with PKCE, state and (OIDC) nonce.
+// the provider with PKCE, state and (OIDC) nonce. It changes nothing on
+// the server but the flow cookie, so it may stay a GET.
 func (s *server) signInStart(w http.ResponseWriter, r *http.Request) error {
-	return s.startSignIn(w, r, "")
+	q, err := strictQuery(r.URL.Query(), "return_to", "org")
+	if err != nil {
+		return err
+	}
+	location, err := s.startFlow(w, r, q, "")
+	if err != nil {
+		return err
+	}
+	return redirectOrJSON(w, r, location)
 }
 
-// linkStart answers GET /link/{provider}?return_to=: a signed-in user,
-// recently authenticated, links a provider account to theirs.
+// linkStart answers POST /link/{provider}?return_to=[&org=]: a signed-in
+// user, recently authenticated, starts linking a provider account to
+// theirs (AUTH-13). It is a POST behind [session.Manager.Authenticate], so
+// a cookie session must come from an allowed Origin with the CSRF header:
+// no page of another site can start it. It answers
+// {"authorization_url"} and sets the flow cookie; the callback links the
+// identity only if its verified e-mail is the account's.
 func (s *server) linkStart(w http.ResponseWriter, r *http.Request) error {
 	p, _ := session.FromContext(r.Context())
 	if err := s.sessions.RequireRecentAuth(r.Context()); err != nil {
 		return err
 	}
-	return s.startSignIn(w, r, p.UserID)
-}
-
-func (s *server) startSignIn(w http.ResponseWriter, r *http.Request, linkUser string) error {
 	q, err := strictQuery(r.URL.Query(), "return_to", "org")
 	if err != nil {
 		return err
 	}
+	if err := s.mayLink(r.Context(), p.UserID, r.PathValue("provider"), q["org"]); err != nil {
+		return err
+	}
+	location, err := s.startFlow(w, r, q, p.UserID)
+	if err != nil {
+		return err
+	}
+	web.NoStore(w)
+	return web.WriteJSON(w, http.StatusOK, map[string]string{"authorization_url": location})
+}
+
+// startFlow checks the return URL, issues the state of a sign-in (or, for
+// linkUser, a link) flow with the provider the route names, sets the flow
+// cookie and returns the provider's authorization URL.
+func (s *server) startFlow(w http.ResponseWriter, r *http.Request, q map[string]string, linkUser string) (string, error) {
 	returnTo, err := s.returns.Check(q["return_to"])
 	if err != nil {
-		return web.Invalid(map[string]string{"return_to": "must be a path on the app or a URL on an allowed origin"})
+		return "", web.Invalid(map[string]string{"return_to": "must be a path on the app or a URL on an allowed origin"})
 	}
 	name := r.PathValue("provider")
 	p, err := s.idpFor(r.Context(), name, q["org"])
 	if err != nil {
-		return err
+		return "", err
 	}
 	tok, st, err := s.states.Issue(r.Context(), oauthstate.State{Kind: oauthstate.KindSignIn, Platform: name,
 		OrgID: q["org"], UserID: linkUser, Link: linkUser != "", ReturnTo: returnTo})
 	if err != nil {
-		return web.Unavailable(err)
+		return "", web.Unavailable(err)
 	}
 	opts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(st.Verifier)}
 	if p.verifier != nil {
 		opts = append(opts, oidc.Nonce(st.OIDCNonce))
 	}
 	setFlowCookie(w, st.Nonce)
-	return redirectOrJSON(w, r, p.oauth.AuthCodeURL(tok, opts...))
+	return p.oauth.AuthCodeURL(tok, opts...), nil
 }

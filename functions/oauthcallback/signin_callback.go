@@ -4,14 +4,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -96,9 +94,14 @@ func (s *server) completeSignIn(w http.ResponseWriter, r *http.Request, st oauth
 	if err != nil {
 		return "", err
 	}
-	userID, err := s.resolveUser(ctx, r, p.name, id, st)
-	if err != nil || st.Link {
-		return withParams(st.ReturnTo, "signin_linked", st.Platform), err
+	if st.Link {
+		return withParams(st.ReturnTo, "signin_linked", st.Platform), s.linkIdentity(ctx, r, p, id, st)
+	}
+	userID, err := s.signInLinked(ctx, p, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return s.signInPending(ctx, p, id, st)
+	} else if err != nil {
+		return "", err
 	}
 	if err := s.provision(r, p.sso, userID); err != nil {
 		return "", err
@@ -122,8 +125,15 @@ func (s *server) identify(ctx context.Context, p *idp, code string, st oauthstat
 	if err != nil {
 		return who{}, fail("invalid_identity", err)
 	}
-	if len(p.domains) > 0 && !slices.Contains(p.domains, emailDomain(id.email)) {
-		return who{}, fail("domain_not_allowed", fmt.Errorf("e-mail domain %q", emailDomain(id.email)))
+	// An organization's provider speaks only for verified addresses at
+	// the domains the organization proved by DNS (AUTH-13).
+	if p.sso.OrgID != "" {
+		if !id.emailVerified {
+			return who{}, fail("email_not_verified", errors.New("the organization's provider did not verify the e-mail"))
+		}
+		if err := s.orgDomain(ctx, p.sso.OrgID, id.email); err != nil {
+			return who{}, err
+		}
 	}
 	return id, nil
 }
@@ -207,20 +217,6 @@ func cmpOr(a, b string) string {
 		return a
 	}
 	return b
-}
-
-func emailDomain(email string) string {
-	_, d, _ := strings.Cut(email, "@")
-	return strings.ToLower(d)
-}
-
-// newUserID returns "usr_" and 16 random bytes in hex.
-func (s *server) newUserID() (string, error) {
-	var b [16]byte
-	if _, err := io.ReadFull(s.d.Rand, b[:]); err != nil {
-		return "", err
-	}
-	return "usr_" + hex.EncodeToString(b[:]), nil
 }
 
 // startSession signs userID in: an MFA token (in the return URL's

@@ -2,13 +2,10 @@ package oauthcallback
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/shared/audit"
@@ -18,23 +15,25 @@ import (
 	"github.com/gatehouse-dev/gatehouse/shared/web"
 )
 
-// ssoRequest is the body of PUT /sso.
+// ssoRequest is the body of PUT /sso. The identity provider speaks only
+// for the organization's verified domains (/sso/domains); the free-text
+// "allowed_domains" of earlier versions is gone, and a body that still has
+// it is refused as an unknown field.
 type ssoRequest struct {
-	Issuer         string   `json:"issuer"`
-	ClientID       string   `json:"client_id"`
-	ClientSecret   string   `json:"client_secret"`
-	AllowedDomains []string `json:"allowed_domains"`
-	ProvisionRole  string   `json:"provision_role"`
+	Issuer        string `json:"issuer"`
+	ClientID      string `json:"client_id"`
+	ClientSecret  string `json:"client_secret"`
+	ProvisionRole string `json:"provision_role"`
 }
 
 // ssoJSON is a configuration as read back: never the secret.
 type ssoJSON struct {
-	Issuer         string    `json:"issuer"`
-	ClientID       string    `json:"client_id"`
-	AllowedDomains []string  `json:"allowed_domains"`
-	ProvisionRole  string    `json:"provision_role,omitempty"`
-	UpdatedAt      time.Time `json:"updated_at"`
-	SignInURL      string    `json:"sign_in_url"`
+	Issuer          string    `json:"issuer"`
+	ClientID        string    `json:"client_id"`
+	VerifiedDomains []string  `json:"verified_domains"`
+	ProvisionRole   string    `json:"provision_role,omitempty"`
+	UpdatedAt       time.Time `json:"updated_at"`
+	SignInURL       string    `json:"sign_in_url"`
 }
 
 // owner returns the member if they own the organization: single sign-on
@@ -59,7 +58,7 @@ func (s *server) getSSO(w http.ResponseWriter, r *http.Request) error {
 	} else if err != nil {
 		return web.Unavailable(err)
 	}
-	return web.WriteJSON(w, http.StatusOK, s.ssoView(c))
+	return s.writeSSO(w, r, c)
 }
 
 // putSSO answers PUT /sso?org=: creates or replaces the configuration,
@@ -88,7 +87,7 @@ func (s *server) putSSO(w http.ResponseWriter, r *http.Request) error {
 	} else if err != nil {
 		return web.Unavailable(err)
 	}
-	c.Issuer, c.ClientID, c.AllowedDomains, c.UpdatedBy, c.UpdatedAt = req.Issuer, req.ClientID, req.AllowedDomains, m.UserID, s.d.Now()
+	c.Issuer, c.ClientID, c.UpdatedBy, c.UpdatedAt = req.Issuer, req.ClientID, m.UserID, s.d.Now()
 	c.ProvisionRole = req.ProvisionRole
 	if c.ClientSecret, err = s.d.Keyring.Seal(r.Context(), envelope.PurposeCredential, ssoBinding(c), []byte(req.ClientSecret)); err != nil {
 		return web.Unavailable(err)
@@ -101,7 +100,7 @@ func (s *server) putSSO(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		_, err := s.d.Audit.RecordTx(r.Context(), tx, audit.Event{Actor: m.UserID, OrgID: m.OrgID, Action: "sso.configure",
-			Target: c.ID, Network: s.network(r), Metadata: map[string]any{"issuer": c.Issuer, "domains": c.AllowedDomains,
+			Target: c.ID, Network: s.network(r), Metadata: map[string]any{"issuer": c.Issuer,
 				"provision_role": c.ProvisionRole}})
 		return err
 	})
@@ -112,7 +111,7 @@ func (s *server) putSSO(w http.ResponseWriter, r *http.Request) error {
 		return web.Unavailable(fmt.Errorf("store sso config: %w", err))
 	}
 	s.signin.forget(c.Issuer)
-	return web.WriteJSON(w, http.StatusOK, s.ssoView(c))
+	return s.writeSSO(w, r, c)
 }
 
 // deleteSSO answers DELETE /sso?org=. Step-up required.
@@ -152,22 +151,10 @@ func (s *server) validateSSO(req *ssoRequest) error {
 	v.Length("client_id", req.ClientID, 1, 256)
 	v.Length("client_secret", req.ClientSecret, 1, 512)
 	v.Length("provision_role", req.ProvisionRole, 0, 32)
-	v.Require(len(req.AllowedDomains) >= 1 && len(req.AllowedDomains) <= 20, "allowed_domains", "1 to 20 domains")
-	for i, d := range req.AllowedDomains {
-		d = strings.ToLower(d)
-		v.Require(web.ValidEmail("x@"+d), "allowed_domains", "must be domain names")
-		req.AllowedDomains[i] = d
-	}
 	return v.Err()
 }
 
-func (s *server) newSSOID() (string, error) {
-	var b [16]byte
-	if _, err := io.ReadFull(s.d.Rand, b[:]); err != nil {
-		return "", err
-	}
-	return "sso_" + hex.EncodeToString(b[:]), nil
-}
+func (s *server) newSSOID() (string, error) { return randomID(s.d.Rand, "sso_") }
 
 // forget drops a cached discovery document (the issuer was reconfigured).
 func (si *signIn) forget(issuer string) {
@@ -176,10 +163,22 @@ func (si *signIn) forget(issuer string) {
 	delete(si.oidc, issuer)
 }
 
-// ssoView is a configuration as GET and PUT /sso answer it.
-func (s *server) ssoView(c store.SSOConfig) ssoJSON {
-	return ssoJSON{Issuer: c.Issuer, ClientID: c.ClientID, AllowedDomains: c.AllowedDomains, ProvisionRole: c.ProvisionRole,
-		UpdatedAt: c.UpdatedAt, SignInURL: s.callbackBase + "/signin/oidc?org=" + url.QueryEscape(c.OrgID)}
+// writeSSO answers a configuration as GET and PUT /sso do, with the
+// organization's verified domains.
+func (s *server) writeSSO(w http.ResponseWriter, r *http.Request, c store.SSOConfig) error {
+	domains, err := s.d.Store.SSODomains(r.Context(), c.OrgID)
+	if err != nil {
+		return web.Unavailable(err)
+	}
+	verified := []string{}
+	for _, d := range domains {
+		if d.Status == store.DomainVerified {
+			verified = append(verified, d.Domain)
+		}
+	}
+	return web.WriteJSON(w, http.StatusOK, ssoJSON{Issuer: c.Issuer, ClientID: c.ClientID, VerifiedDomains: verified,
+		ProvisionRole: c.ProvisionRole, UpdatedAt: c.UpdatedAt,
+		SignInURL: s.callbackBase + "/signin/oidc?org=" + url.QueryEscape(c.OrgID)})
 }
 
 // checkProvisionRole accepts no provisioning, a built-in role other than

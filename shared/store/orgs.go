@@ -118,4 +118,5 @@ type OrgDeletion struct {
 	Connections int64
 	Tokens      int64 // one-time tokens scoped to the organization
 	SSO         bool
+	Domains     int64 // single sign-on domain claims
 }

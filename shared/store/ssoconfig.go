@@ -5,20 +5,20 @@ import (
 	"time"
 )
 
-// SSOConfig is an organization's enterprise OIDC single sign-on. ClientSecret
+// SSOConfig is an organization's enterprise OIDC single sign-on. It speaks
+// only for the organization's verified domains ([SSODomains]). ClientSecret
 // is an envelope ciphertext (purpose credential, binding {OrgID, ID,
 // "sso_configs.client_secret"}).
 type SSOConfig struct {
-	ID             string
-	OrgID          string
-	Issuer         string
-	ClientID       string
-	ClientSecret   []byte
-	AllowedDomains []string // lower-case e-mail domains allowed to sign in
-	ProvisionRole  string   // role given on SSO sign-in to a user not yet a member; "" for none
-	UpdatedBy      string   // user id
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	ID            string
+	OrgID         string
+	Issuer        string
+	ClientID      string
+	ClientSecret  []byte
+	ProvisionRole string // role given on SSO sign-in to a user not yet a member; "" for none
+	UpdatedBy     string // user id
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
 }
 
 // SSOConfigs stores single sign-on configurations, at most one per organization.

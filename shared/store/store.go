@@ -36,6 +36,7 @@ type Store interface {
 	Webhooks
 	Connections
 	SSOConfigs
+	SSODomains
 	Identities
 	Orgs
 	MFAFactors

@@ -368,6 +368,9 @@ func (db *DB) DeleteOrg(ctx context.Context, orgID, ownerID string) (store.OrgDe
 		if err != nil {
 			return fmt.Errorf("delete sso configuration of org %s: %w", orgID, err)
 		}
+		if d.Domains, err = c.Exec(ctx, `DELETE FROM sso_domains WHERE org_id = $1`, orgID); err != nil {
+			return fmt.Errorf("delete domains of org %s: %w", orgID, err)
+		}
 		if _, err := c.Exec(ctx, `DELETE FROM orgs WHERE id = $1`, orgID); err != nil {
 			return fmt.Errorf("delete org %s: %w", orgID, err)
 		}

@@ -3,19 +3,16 @@ package sqlstore
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/gatehouse-dev/gatehouse/shared/store"
 )
 
-const ssoColumns = `id, org_id, issuer, client_id, client_secret, allowed_domains, updated_by, created_at, updated_at, provision_role`
+const ssoColumns = `id, org_id, issuer, client_id, client_secret, updated_by, created_at, updated_at, provision_role`
 
 func scanSSOConfig(r Row) (store.SSOConfig, error) {
 	var c store.SSOConfig
-	var domains string
-	err := r.Scan(&c.ID, &c.OrgID, &c.Issuer, &c.ClientID, &c.ClientSecret, &domains, &c.UpdatedBy,
+	err := r.Scan(&c.ID, &c.OrgID, &c.Issuer, &c.ClientID, &c.ClientSecret, &c.UpdatedBy,
 		&c.CreatedAt, &c.UpdatedAt, &c.ProvisionRole)
-	c.AllowedDomains = strings.Fields(domains)
 	return c, err
 }
 
@@ -27,15 +24,15 @@ func (db *DB) PutSSOConfig(ctx context.Context, c store.SSOConfig) error {
 	}
 	return db.tx(ctx, func(conn Conn) error {
 		n, err := conn.Exec(ctx, `UPDATE sso_configs SET issuer = $3, client_id = $4, client_secret = $5,
-			client_secret_key_id = $6, allowed_domains = $7, updated_by = $8, updated_at = $9, provision_role = $10
+			client_secret_key_id = $6, updated_by = $7, updated_at = $8, provision_role = $9
 			WHERE id = $1 AND org_id = $2`, c.ID, c.OrgID, c.Issuer, c.ClientID, c.ClientSecret, *keyID,
-			strings.Join(c.AllowedDomains, " "), c.UpdatedBy, c.UpdatedAt, c.ProvisionRole)
+			c.UpdatedBy, c.UpdatedAt, c.ProvisionRole)
 		if err != nil || n > 0 {
 			return ssoErr(err, "update", c.ID)
 		}
 		_, err = conn.Exec(ctx, `INSERT INTO sso_configs (`+ssoColumns+`, client_secret_key_id)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`, c.ID, c.OrgID, c.Issuer, c.ClientID, c.ClientSecret,
-			strings.Join(c.AllowedDomains, " "), c.UpdatedBy, c.CreatedAt, c.UpdatedAt, c.ProvisionRole, *keyID)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, c.ID, c.OrgID, c.Issuer, c.ClientID, c.ClientSecret,
+			c.UpdatedBy, c.CreatedAt, c.UpdatedAt, c.ProvisionRole, *keyID)
 		return ssoErr(err, "insert", c.ID)
 	})
 }

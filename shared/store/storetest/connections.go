@@ -211,7 +211,7 @@ func testOAuthNonces(t *testing.T, open Opener) {
 func testSSOConfigs(t *testing.T, open Opener) {
 	s, ctx := open(t), context.Background()
 	c := store.SSOConfig{ID: "sso-1", OrgID: "org-a", Issuer: "https://idp.example.com", ClientID: "cid",
-		ClientSecret: connSealedLike("dk1", "secret"), AllowedDomains: []string{"example.com"}, UpdatedBy: "u",
+		ClientSecret: connSealedLike("dk1", "secret"), UpdatedBy: "u",
 		CreatedAt: epoch, UpdatedAt: epoch}
 	if err := s.PutSSOConfig(ctx, c); err != nil {
 		t.Fatal(err)
@@ -224,7 +224,7 @@ func testSSOConfigs(t *testing.T, open Opener) {
 		t.Fatal(err)
 	}
 	got, err := s.SSOConfig(ctx, "org-a")
-	if err != nil || got.ClientID != "cid2" || !got.CreatedAt.Equal(epoch) || got.AllowedDomains[0] != "example.com" || got.ProvisionRole != "viewer" {
+	if err != nil || got.ClientID != "cid2" || !got.CreatedAt.Equal(epoch) || got.ProvisionRole != "viewer" {
 		t.Fatalf("SSOConfig = %+v, %v", got, err)
 	}
 	for _, tc := range []struct {
@@ -252,7 +252,7 @@ func testSSOConfigs(t *testing.T, open Opener) {
 	}
 }
 
-// Controls: AUTH-10
+// Controls: AUTH-10, AUTH-13
 func testIdentities(t *testing.T, open Opener) {
 	s, ctx := open(t), context.Background()
 	for _, id := range []string{"u1", "u2"} {
@@ -260,13 +260,17 @@ func testIdentities(t *testing.T, open Opener) {
 			t.Fatal(err)
 		}
 	}
-	link := store.Identity{Provider: "google", Subject: "sub-1", UserID: "u1", CreatedAt: epoch}
+	link := store.Identity{ID: "idn-1", Provider: "google", Subject: "sub-1", UserID: "u1", CreatedAt: epoch}
 	if err := s.LinkIdentity(ctx, link); err != nil {
 		t.Fatal(err)
 	}
-	link.UserID = "u2"
-	if err := s.LinkIdentity(ctx, link); !errors.Is(err, store.ErrConflict) {
-		t.Fatalf("second link of one subject: err = %v, want ErrConflict", err)
+	for name, bad := range map[string]store.Identity{
+		"second link of one subject": {ID: "idn-2", Provider: "google", Subject: "sub-1", UserID: "u2", CreatedAt: epoch},
+		"same id":                    {ID: "idn-1", Provider: "github", Subject: "sub-9", UserID: "u2", CreatedAt: epoch},
+	} {
+		if err := s.LinkIdentity(ctx, bad); !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("%s: err = %v, want ErrConflict", name, err)
+		}
 	}
 	if u, err := s.IdentityUser(ctx, "google", "sub-1"); err != nil || u != "u1" {
 		t.Fatalf("IdentityUser = %q, %v", u, err)
@@ -274,10 +278,85 @@ func testIdentities(t *testing.T, open Opener) {
 	if _, err := s.IdentityUser(ctx, "github", "sub-1"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("other provider: err = %v", err)
 	}
+	if ids, err := s.UserIdentities(ctx, "u1"); err != nil || len(ids) != 1 || !sameIdentity(ids[0], link) {
+		t.Fatalf("UserIdentities = %+v, %v; want [%+v]", ids, err, link)
+	}
+	if _, err := s.DeleteIdentity(ctx, "u2", "idn-1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("another user unlinked it: err = %v", err)
+	}
+	if got, err := s.DeleteIdentity(ctx, "u1", "idn-1"); err != nil || !sameIdentity(got, link) {
+		t.Fatalf("DeleteIdentity = %+v, %v", got, err)
+	}
+	if _, err := s.IdentityUser(ctx, "google", "sub-1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unlinked identity still signs in: err = %v", err)
+	}
+	if _, err := s.DeleteIdentity(ctx, "u1", "idn-1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("second unlink: err = %v", err)
+	}
+	if err := s.LinkIdentity(ctx, store.Identity{ID: "idn-3", Provider: "github", Subject: "42", UserID: "u1", CreatedAt: epoch}); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.DeleteUser(ctx, "u1"); err != nil {
 		t.Fatal(err)
 	}
 	if ids, err := s.UserIdentities(ctx, "u1"); err != nil || len(ids) != 0 {
 		t.Fatalf("identities survive their user: %v, %v", ids, err)
 	}
+}
+
+// The first proof of an address removes every identity linked before it,
+// whatever its timestamp; a later proof keeps links made since the first.
+//
+// Controls: AUTH-13
+func testProveEmail(t *testing.T, open Opener) {
+	s, ctx := open(t), context.Background()
+	if err := s.CreateUser(ctx, store.User{ID: "u1", Email: "u1@example.com", CreatedAt: epoch, UpdatedAt: epoch}); err != nil {
+		t.Fatal(err)
+	}
+	other := store.User{ID: "u2", Email: "u2@example.com", EmailVerifiedAt: epoch, CreatedAt: epoch, UpdatedAt: epoch}
+	if err := s.CreateUser(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	planted := []store.Identity{
+		{ID: "idn-1", Provider: "oidc:https://idp.example", Subject: "a", UserID: "u1", CreatedAt: epoch},
+		{ID: "idn-2", Provider: "github", Subject: "b", UserID: "u1", CreatedAt: epoch.Add(3 * time.Hour)},
+		{ID: "idn-3", Provider: "github", Subject: "c", UserID: "u2", CreatedAt: epoch},
+	}
+	for _, id := range planted {
+		if err := s.LinkIdentity(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	proof := epoch.Add(time.Hour)
+	removed, err := s.ProveEmail(ctx, "u1", proof)
+	if err != nil || len(removed) != 2 {
+		t.Fatalf("first proof removed %+v, %v; want both links", removed, err)
+	}
+	if u, _ := s.User(ctx, "u1"); !u.EmailVerifiedAt.Equal(proof) {
+		t.Fatalf("EmailVerifiedAt = %v, want %v", u.EmailVerifiedAt, proof)
+	}
+	later := store.Identity{ID: "idn-4", Provider: "google", Subject: "d", UserID: "u1", CreatedAt: proof.Add(time.Minute)}
+	if err := s.LinkIdentity(ctx, later); err != nil {
+		t.Fatal(err)
+	}
+	if removed, err := s.ProveEmail(ctx, "u1", proof.Add(time.Hour)); err != nil || len(removed) != 0 {
+		t.Fatalf("second proof removed %+v, %v; want none", removed, err)
+	}
+	if u, _ := s.User(ctx, "u1"); !u.EmailVerifiedAt.Equal(proof) {
+		t.Fatalf("second proof moved EmailVerifiedAt to %v", u.EmailVerifiedAt)
+	}
+	if ids, _ := s.UserIdentities(ctx, "u2"); len(ids) != 1 {
+		t.Fatalf("another user's identities: %+v", ids)
+	}
+	if removed, err := s.ProveEmail(ctx, "u2", proof); err != nil || len(removed) != 0 {
+		t.Fatalf("proof of a proven address removed a link made at its proof: %+v, %v", removed, err)
+	}
+	if _, err := s.ProveEmail(ctx, "nobody", proof); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown user: err = %v", err)
+	}
+}
+
+func sameIdentity(a, b store.Identity) bool {
+	return a.ID == b.ID && a.Provider == b.Provider && a.Subject == b.Subject && a.UserID == b.UserID &&
+		a.CreatedAt.Equal(b.CreatedAt)
 }
