@@ -163,7 +163,7 @@ func TestExportAndDelete(t *testing.T) {
 		if rec := te.do(t, "POST", "/logout", nil, bearer(second.AccessToken)); rec.Code != http.StatusNoContent {
 			t.Fatalf("logout: %d %s", rec.Code, rec.Body)
 		}
-		if err := te.Env.Store.LinkIdentity(t.Context(), store.Identity{Provider: "github", Subject: "4242",
+		if err := te.Env.Store.LinkIdentity(t.Context(), store.Identity{ID: "idn_export", Provider: "github", Subject: "4242",
 			UserID: tk.UserID, CreatedAt: te.Env.Clock.Now()}); err != nil {
 			t.Fatal(err)
 		}

@@ -231,6 +231,8 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle("POST /reauthenticate", authed(s.handleReauthenticate))
 	mux.Handle("GET /me", authed(s.handleMe))
 	mux.Handle("GET /me/export", authed(s.handleExport))
+	mux.Handle("GET /identities", authed(s.handleIdentities))
+	mux.Handle("DELETE /identities/{id}", authed(s.handleIdentityDelete))
 	mux.Handle("DELETE /me", authed(s.handleDeleteMe))
 	mux.Handle("POST /introspect", h(s.handleIntrospect))
 	mux.Handle("GET /.well-known/jwks.json", s.signer.Handler(s.d.Logger))

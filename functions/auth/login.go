@@ -161,5 +161,8 @@ func (s *Server) handleMagicLinkVerify(w http.ResponseWriter, r *http.Request) e
 	if err != nil {
 		return err
 	}
+	if err := s.proveLinkAddress(r, t.Subject); err != nil {
+		return err
+	}
 	return s.firstFactorPassed(w, r, t.Subject, []string{"email"})
 }

@@ -93,6 +93,7 @@ type exportResponse struct {
 
 // identityJSON is a linked sign-in provider account.
 type identityJSON struct {
+	ID        string    `json:"id"`
 	Provider  string    `json:"provider"`
 	Subject   string    `json:"subject"`
 	CreatedAt time.Time `json:"created_at"`
@@ -145,7 +146,7 @@ func (s *Server) export(ctx context.Context, p session.Principal) (exportRespons
 	}
 	out.Identities = make([]identityJSON, 0, len(ids))
 	for _, id := range ids {
-		out.Identities = append(out.Identities, identityJSON{Provider: id.Provider, Subject: id.Subject, CreatedAt: id.CreatedAt.UTC()})
+		out.Identities = append(out.Identities, identityJSON{ID: id.ID, Provider: id.Provider, Subject: id.Subject, CreatedAt: id.CreatedAt.UTC()})
 	}
 	if out.AuditEvents, err = s.userEvents(ctx, p.UserID); err != nil {
 		return out, err

@@ -49,7 +49,9 @@ func (s *Server) handleResetConfirm(w http.ResponseWriter, r *http.Request) erro
 	}); err != nil {
 		return err
 	}
-	return s.replacePassword(w, r, req.Password, "auth.password_reset", "",
+	var proven store.User
+	var unlinked []store.Identity
+	err := s.replacePassword(w, r, req.Password, "auth.password_reset", "",
 		func(ctx context.Context, tx store.Store) (store.User, error) {
 			t, err := consumeLinkToken(ctx, tx, purposeReset, req.Token, s.d.Now())
 			if err != nil {
@@ -59,8 +61,15 @@ func (s *Server) handleResetConfirm(w http.ResponseWriter, r *http.Request) erro
 			if err != nil {
 				return u, errInvalidLink.WithCause(err)
 			}
-			return u, nil
+			proven = u
+			unlinked, err = s.proveAddress(ctx, tx, r, u)
+			return u, err
 		})
+	if err == nil {
+		s.notifyUnlinked(r.Context(), proven.Email, unlinked,
+			"They were linked before you proved this address, so the password reset removed them.")
+	}
+	return err
 }
 
 // replacePassword hashes pw and, in one transaction, finds the user with
