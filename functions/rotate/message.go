@@ -20,6 +20,7 @@ const (
 	TaskRewrap      = "rewrap"       // re-wrap data keys under the KEK's current version
 	TaskPurge       = "purge"        // delete expired and revoked material
 	TaskRetention   = "retention"    // delete old audit events (signed checkpoint) and billing records
+	TaskDomains     = "domains"      // re-check verified single sign-on domains daily; disable those whose record is gone
 	TaskOutbox      = "outbox"       // republish unpublished outbox rows
 )
 
@@ -33,7 +34,8 @@ const (
 )
 
 // taskOrder lists every task in run order.
-var taskOrder = [...]string{TaskDataKeys, TaskSigningKeys, TaskSessions, TaskReencrypt, TaskRewrap, TaskPurge, TaskRetention, TaskOutbox}
+var taskOrder = [...]string{TaskDataKeys, TaskSigningKeys, TaskSessions, TaskReencrypt, TaskRewrap, TaskPurge, TaskRetention,
+	TaskDomains, TaskOutbox}
 
 // maxMessageBytes bounds the message data; a real message is under 200 bytes.
 const maxMessageBytes = 4 << 10

@@ -21,6 +21,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/shared/bootstrap"
 	"github.com/gatehouse-dev/gatehouse/shared/config"
+	"github.com/gatehouse-dev/gatehouse/shared/dnsproof"
 	"github.com/gatehouse-dev/gatehouse/shared/envelope"
 	"github.com/gatehouse-dev/gatehouse/shared/outbox"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
@@ -107,6 +108,7 @@ type Rotator struct {
 	outbox   []Purger
 	signing  func(context.Context) (SigningKeys, error)
 	sessions SessionRevoker
+	domains  DomainChecker
 	now      func() time.Time
 	rand     io.Reader
 	closers  []func()
@@ -172,6 +174,13 @@ func New(d *bootstrap.Deps, cfg Config, opts ...Option) (*Rotator, error) {
 	r.signing = r.tokenSigner
 	for _, o := range opts {
 		o(r)
+	}
+	if r.domains == nil {
+		res, err := dnsproof.NewResolver(d.Config.DNSResolver)
+		if err != nil {
+			return nil, fmt.Errorf("rotate: %w", err)
+		}
+		r.domains = res
 	}
 	if err := r.openKeyring(); err != nil {
 		r.Close()

@@ -243,6 +243,8 @@ func (r *Rotator) dispatch(ctx context.Context, rn *run, task string) (result, e
 		return r.runPurgers(ctx, rn, r.purgers, "no purgers registered")
 	case TaskRetention:
 		return r.retention(ctx, rn)
+	case TaskDomains:
+		return r.recheckDomains(ctx, rn)
 	case TaskOutbox:
 		return r.runPurgers(ctx, rn, r.outbox, "no outbox republisher registered")
 	}

@@ -14,13 +14,14 @@ import (
 )
 
 // Server answers TXT queries from its records: NXDOMAIN for an unknown
-// name, SERVFAIL for every query while failing.
+// name, SERVFAIL for a broken name and for every query while failing.
 type Server struct {
 	// Addr is the server's address, 127.0.0.1:port, on UDP and TCP.
 	Addr string
 
 	mu      sync.Mutex
 	txt     map[string][]string // by lower-case fully qualified name
+	broken  map[string]bool     // names answered with SERVFAIL
 	failing bool
 	queries int
 }
@@ -28,7 +29,7 @@ type Server struct {
 // New starts a server for the rest of t.
 func New(t testing.TB) *Server {
 	t.Helper()
-	s := &Server{txt: map[string][]string{}}
+	s := &Server{txt: map[string][]string{}, broken: map[string]bool{}}
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -70,6 +71,14 @@ func (s *Server) Fail(on bool) {
 	s.failing = on
 }
 
+// Break makes the server answer SERVFAIL for name only, as a zone whose
+// name servers are gone does.
+func (s *Server) Break(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.broken[dns.Fqdn(strings.ToLower(name))] = true
+}
+
 // Queries returns how many queries the server answered.
 func (s *Server) Queries() int {
 	s.mu.Lock()
@@ -88,7 +97,9 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	var values []string
 	var found bool
 	if len(req.Question) == 1 {
-		values, found = s.txt[strings.ToLower(req.Question[0].Name)]
+		name := strings.ToLower(req.Question[0].Name)
+		values, found = s.txt[name]
+		failing = failing || s.broken[name]
 	}
 	s.mu.Unlock()
 	switch {
