@@ -36,10 +36,13 @@ type who struct {
 
 // signInCallback answers GET /signin/{provider}/callback: the same state,
 // cookie and single-use checks as the connect callback, then the code
-// exchange (PKCE), the provider's identity (for OIDC: the ID token's
-// signature, issuer, audience, expiry and nonce), the user found or created
-// by the provider's subject, and a session issued by the auth function's
-// code (or, for a user with MFA, an MFA token to finish with).
+// exchange (PKCE) and the provider's identity (for OIDC: the ID token's
+// signature, issuer, audience, expiry and nonce; for an organization's
+// provider, a verified address at a verified domain). A link flow links
+// the identity (see [server.linkIdentity]); otherwise the user linked to it
+// gets a session issued by the auth function's code (or, with MFA, an MFA
+// token to finish with), and an identity no one is linked to gets the
+// e-mailed confirmation of [server.signInPending].
 func (s *server) signInCallback(w http.ResponseWriter, r *http.Request) error {
 	return s.finishFlow(w, r, oauthstate.KindSignIn, "provider", s.completeSignIn,
 		func(r *http.Request, st oauthstate.State, fe *flowError) string {
