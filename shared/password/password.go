@@ -19,10 +19,10 @@ import (
 	"io"
 	"runtime"
 
-	"golang.org/x/crypto/argon2"
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/gatehouse-dev/gatehouse/shared/logging"
+	"github.com/gatehouse-dev/gatehouse/shared/password/argon2id"
 )
 
 // Params are Argon2id cost parameters.
@@ -74,8 +74,11 @@ type Options struct {
 	// Pepper, if set, is mixed in with HMAC-SHA256 before hashing; the
 	// hash records its id (PHC "keyid") so a new pepper can be rolled out.
 	Pepper logging.Secret
-	// MaxConcurrent bounds simultaneous hashes (GOMAXPROCS when zero):
-	// peak hashing memory is MaxConcurrent * Params.Memory KiB.
+	// MaxConcurrent bounds simultaneous hashes (GOMAXPROCS when zero).
+	// Each of the MaxConcurrent slots owns one Argon2id block array,
+	// allocated on first use and reused by every later hash, so hashing
+	// memory is MaxConcurrent * Params.Memory KiB, never more, and hashes
+	// leave no garbage for the collector.
 	MaxConcurrent int
 	Rand          io.Reader // crypto/rand when nil
 }
@@ -84,8 +87,8 @@ type Options struct {
 type Hasher struct {
 	params  Params
 	pepper  []byte
-	keyID   string // PHC keyid of pepper, "" without one
-	sem     chan struct{}
+	keyID   string                // PHC keyid of pepper, "" without one
+	slots   chan *argon2id.Memory // the semaphore: a free slot is a free block array
 	rand    io.Reader
 	dummy   string // a hash with the current parameters, for unknown accounts
 	maxConc int
@@ -105,7 +108,10 @@ func New(o Options) (*Hasher, error) {
 	if o.Rand == nil {
 		o.Rand = rand.Reader
 	}
-	h := &Hasher{params: o.Params, sem: make(chan struct{}, o.MaxConcurrent), rand: o.Rand, maxConc: o.MaxConcurrent}
+	h := &Hasher{params: o.Params, slots: make(chan *argon2id.Memory, o.MaxConcurrent), rand: o.Rand, maxConc: o.MaxConcurrent}
+	for range o.MaxConcurrent {
+		h.slots <- new(argon2id.Memory)
+	}
 	if !o.Pepper.IsZero() {
 		h.pepper = []byte(o.Pepper.Reveal())
 		h.keyID = pepperID(h.pepper)
@@ -204,13 +210,21 @@ func (h *Hasher) input(password string, peppered bool) ([]byte, string) {
 	return m.Sum(nil), h.keyID
 }
 
-// derive runs Argon2id once a slot of the semaphore is free.
+// derive runs Argon2id once a hashing slot is free, in that slot's block
+// array. A stored hash with more memory than the current parameters (made
+// before they changed) is verified in an array of its own, dropped after,
+// so the slots never grow past MemoryBound.
 func (h *Hasher) derive(ctx context.Context, input, salt []byte, p Params, n uint32) ([]byte, error) {
+	var slot *argon2id.Memory
 	select {
-	case h.sem <- struct{}{}:
+	case slot = <-h.slots:
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	defer func() { <-h.sem }()
-	return argon2.IDKey(input, salt, p.Time, p.Memory, p.Threads, n), nil
+	defer func() { h.slots <- slot }()
+	mem := slot
+	if p.Memory > h.params.Memory {
+		mem = new(argon2id.Memory)
+	}
+	return mem.Key(input, salt, argon2id.Params{Type: argon2id.ID, Time: p.Time, Memory: p.Memory, Threads: p.Threads, KeyLen: n}), nil
 }

@@ -6,11 +6,11 @@ import (
 	"regexp"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/shared/logging"
+	"github.com/gatehouse-dev/gatehouse/shared/password/argon2id"
 )
 
 func newHasher(t testing.TB, o Options) *Hasher {
@@ -182,44 +182,47 @@ func FuzzDecode(f *testing.F) {
 	})
 }
 
-// At most MaxConcurrent hashes run at once, whatever the load.
+// At most MaxConcurrent hashes run at once, each in its slot's block
+// array: after many concurrent hashes (and one verification of a hash with
+// more memory) the slots hold exactly MemoryBound, and with every slot
+// taken a hash waits, giving up when its context ends.
 //
 // Controls: AUTH-1
-func TestSemaphoreBoundsConcurrency(t *testing.T) {
+func TestSlotsBoundConcurrencyAndMemory(t *testing.T) {
 	h := newHasher(t, Options{MaxConcurrent: 2})
-	var running, peak atomic.Int32
-	var wg sync.WaitGroup
 	ctx := context.Background()
-	// Wrap the semaphore's holder: count while holding a slot.
+	var wg sync.WaitGroup
 	for range 12 {
 		wg.Go(func() {
-			h.sem <- struct{}{}
-			n := running.Add(1)
-			for {
-				p := peak.Load()
-				if n <= p || peak.CompareAndSwap(p, n) {
-					break
-				}
+			if _, err := h.Hash(ctx, "pw-1234567"); err != nil {
+				t.Error(err)
 			}
-			time.Sleep(5 * time.Millisecond)
-			running.Add(-1)
-			<-h.sem
 		})
 	}
+	wg.Go(func() {
+		if err := h.Verify(ctx, "password", referencePHC); err != nil {
+			t.Error(err)
+		}
+	})
 	wg.Wait()
-	if peak.Load() != 2 {
-		t.Fatalf("peak concurrency %d, want 2", peak.Load())
+	var held int64
+	taken := []*argon2id.Memory{<-h.slots, <-h.slots}
+	for _, m := range taken {
+		held += m.Bytes()
 	}
-	if got := h.MemoryBound(); got != 2*19456*1024 {
-		t.Fatalf("MemoryBound = %d", got)
+	if want := h.MemoryBound(); held != want || want != 2*19456*1024 {
+		t.Fatalf("slots hold %d bytes, MemoryBound %d, want both 2 x 19456 KiB", held, want)
 	}
-	// A waiter whose context ends gives up instead of queueing forever.
-	h.sem <- struct{}{}
-	h.sem <- struct{}{}
 	cctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
 	defer cancel()
 	if _, err := h.Hash(cctx, "pw-1234567"); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Hash with full semaphore and expiring ctx: %v", err)
+		t.Fatalf("Hash with every slot taken and an expiring ctx: %v", err)
+	}
+	for _, m := range taken {
+		h.slots <- m
+	}
+	if _, err := h.Hash(ctx, "pw-1234567"); err != nil {
+		t.Fatal(err)
 	}
 }
 

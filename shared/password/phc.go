@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	"golang.org/x/crypto/argon2"
+	"github.com/gatehouse-dev/gatehouse/shared/password/argon2id"
 )
 
 // phc is a parsed Argon2id PHC string:
@@ -29,7 +29,7 @@ func encode(p phc) string {
 	if p.keyID != "" {
 		params += ",keyid=" + p.keyID
 	}
-	return fmt.Sprintf("$argon2id$v=%d$%s$%s$%s", argon2.Version, params, b64.EncodeToString(p.salt), b64.EncodeToString(p.key))
+	return fmt.Sprintf("$argon2id$v=%d$%s$%s$%s", argon2id.Version, params, b64.EncodeToString(p.salt), b64.EncodeToString(p.key))
 }
 
 // Bounds on what decode accepts, so a corrupted or hostile row cannot make
@@ -56,7 +56,7 @@ func decode(s string) (phc, error) {
 	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" {
 		return fail("not an argon2id PHC string")
 	}
-	if parts[2] != "v="+strconv.Itoa(argon2.Version) {
+	if parts[2] != "v="+strconv.Itoa(argon2id.Version) {
 		return fail("unsupported version")
 	}
 	if err := decodeParams(parts[3], &p); err != nil {
