@@ -72,15 +72,15 @@ func (m *Manager) presentedRefresh(r *http.Request) (string, error) {
 }
 
 // rotate exchanges a refresh token for its successor and returns the
-// session. See [Manager.Refresh].
+// session. See [Manager.Refresh]. A current token costs two statements,
+// one round trip each: the read of token and session together, then the
+// rotation (one statement on PostgreSQL). A rotated token, or one that
+// lost a race, takes the locking transaction that decides between the
+// grace and reuse.
 func (m *Manager) rotate(ctx context.Context, r *http.Request, raw []byte) (store.Session, []byte, error) {
 	hash := sha256.Sum256(raw)
 	now := m.now()
-	rt, err := m.store.RefreshToken(ctx, hash)
-	if err != nil {
-		return store.Session{}, nil, grantError(err)
-	}
-	s, err := m.store.Session(ctx, rt.SessionID)
+	rt, s, err := m.store.RefreshTokenSession(ctx, hash)
 	if err != nil {
 		return store.Session{}, nil, grantError(err)
 	}
@@ -91,6 +91,17 @@ func (m *Manager) rotate(ctx context.Context, r *http.Request, raw []byte) (stor
 	if err != nil {
 		return store.Session{}, nil, unavailable(err)
 	}
+	nextToken := store.RefreshToken{Hash: sha256.Sum256(next), SessionID: s.ID, IssuedAt: now}
+	idleUntil := minTime(now.Add(m.cfg.IdleTimeout), s.AbsoluteExpiresAt)
+	if rt.RotatedAt.IsZero() {
+		err := m.store.RotateRefreshToken(ctx, hash, nextToken, idleUntil)
+		if err == nil {
+			return s, next, nil
+		}
+		if !errors.Is(err, store.ErrUsed) {
+			return store.Session{}, nil, grantError(err)
+		}
+	}
 	var reused bool
 	err = m.store.Tx(ctx, func(tx store.Store) error {
 		reused = false
@@ -98,9 +109,15 @@ func (m *Manager) rotate(ctx context.Context, r *http.Request, raw []byte) (stor
 		if err != nil {
 			return err
 		}
+		cur, err := tx.SessionCheck(ctx, s.ID)
+		if err != nil {
+			return err
+		}
+		if !cur.Active(now) { // ended meanwhile (a sign-out): no reuse to report
+			return fmt.Errorf("session %s ended: %w", s.ID, store.ErrNotFound)
+		}
 		if rt.RotatedAt.IsZero() {
-			return tx.RotateRefreshToken(ctx, hash, store.RefreshToken{Hash: sha256.Sum256(next), SessionID: s.ID,
-				IssuedAt: now}, minTime(now.Add(m.cfg.IdleTimeout), s.AbsoluteExpiresAt))
+			return tx.RotateRefreshToken(ctx, hash, nextToken, idleUntil)
 		}
 		if m.cfg.RefreshGrace > 0 {
 			err := tx.UseRefreshGrace(ctx, hash, now.Add(-m.cfg.RefreshGrace))

@@ -75,10 +75,16 @@ type Sessions interface {
 	// RefreshToken returns the token with this hash, locking it for the
 	// rest of the transaction. Returns ErrNotFound.
 	RefreshToken(ctx context.Context, hash [32]byte) (RefreshToken, error)
+	// RefreshTokenSession returns the token with this hash and its
+	// session (every field), in one read that locks nothing: the first
+	// step of a refresh. Returns ErrNotFound.
+	RefreshTokenSession(ctx context.Context, hash [32]byte) (RefreshToken, Session, error)
 	// RotateRefreshToken marks old rotated at next.IssuedAt, inserts next,
 	// and moves the session's LastSeenAt to next.IssuedAt and its
-	// IdleExpiresAt to idleUntil. Of concurrent calls for one old hash
-	// exactly one succeeds; the others get ErrUsed.
+	// IdleExpiresAt to idleUntil, atomically (one statement on
+	// PostgreSQL). Of concurrent calls for one old hash exactly one
+	// succeeds; the others get ErrUsed, as does a call whose old token's
+	// session is revoked (then nothing changes).
 	RotateRefreshToken(ctx context.Context, old [32]byte, next RefreshToken, idleUntil time.Time) error
 	// UseRefreshGrace marks a rotated token presented once more. It
 	// succeeds once, and only if the token was rotated at or after since;

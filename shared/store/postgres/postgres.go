@@ -112,7 +112,7 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database pool: %w", err)
 	}
-	db := &DB{DB: sqlstore.New(&pgPool{pool: pool}, sqlstore.Dialect{ForUpdate: " FOR UPDATE"}), pool: pool, dialer: dialer}
+	db := &DB{DB: sqlstore.New(&pgPool{pool: pool}, sqlstore.Dialect{ForUpdate: " FOR UPDATE", ChainedWrites: true}), pool: pool, dialer: dialer}
 	if err := db.Ping(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("connect to database: %w", err)

@@ -171,17 +171,58 @@ func (db *DB) RefreshToken(ctx context.Context, hash [32]byte) (store.RefreshTok
 	return t, err
 }
 
+// RefreshTokenSession implements [store.Sessions].
+func (db *DB) RefreshTokenSession(ctx context.Context, hash [32]byte) (store.RefreshToken, store.Session, error) {
+	t := store.RefreshToken{Hash: hash}
+	var rotated *time.Time
+	var s store.Session
+	var methods string
+	var revoked *time.Time
+	err := db.conn.QueryRow(ctx, `SELECT t.issued_at, t.rotated_at, t.grace_used,
+		s.id, s.user_id, s.created_at, s.last_seen_at, s.idle_expires_at, s.absolute_expires_at, s.network,
+		s.user_agent, s.device_id, s.auth_methods, s.auth_level, s.auth_time, s.revoked_at, s.revoke_reason, s.refresh_key
+		FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id WHERE t.hash = $1`, hash[:]).Scan(
+		&t.IssuedAt, &rotated, &t.GraceUsed,
+		&s.ID, &s.UserID, &s.CreatedAt, &s.LastSeenAt, &s.IdleExpiresAt, &s.AbsoluteExpiresAt, &s.Network,
+		&s.UserAgent, &s.DeviceID, &methods, &s.AuthLevel, &s.AuthTime, &revoked, &s.RevokeReason, &s.RefreshKey)
+	if err != nil {
+		return t, s, fmt.Errorf("read refresh token: %w", err)
+	}
+	t.SessionID = s.ID
+	if rotated != nil {
+		t.RotatedAt = *rotated
+	}
+	if methods != "" {
+		s.AuthMethods = strings.Split(methods, " ")
+	}
+	if revoked != nil {
+		s.RevokedAt = *revoked
+	}
+	return t, s, nil
+}
+
 // RotateRefreshToken implements [store.Sessions]. The conditional UPDATE
-// decides: of concurrent callers only one sees rotated_at IS NULL.
+// decides: of concurrent callers only one sees rotated_at IS NULL. On
+// PostgreSQL the three writes are one statement, one round trip.
 func (db *DB) RotateRefreshToken(ctx context.Context, old [32]byte, next store.RefreshToken, idleUntil time.Time) error {
+	if db.dialect.ChainedWrites {
+		n, err := db.conn.Exec(ctx, `WITH old AS (
+				UPDATE refresh_tokens SET rotated_at = $2
+				WHERE hash = $1 AND rotated_at IS NULL
+				AND session_id IN (SELECT id FROM sessions WHERE id = $4 AND revoked_at IS NULL)
+				RETURNING session_id),
+			ins AS (INSERT INTO refresh_tokens (`+refreshColumns+`)
+				SELECT $3, session_id, $2, NULL, false FROM old RETURNING session_id)
+			UPDATE sessions SET last_seen_at = $2, idle_expires_at = $5 FROM ins WHERE sessions.id = ins.session_id`,
+			old[:], next.IssuedAt, next.Hash[:], next.SessionID, idleUntil)
+		return rotated(n, err)
+	}
 	return db.tx(ctx, func(c Conn) error {
-		n, err := c.Exec(ctx, `UPDATE refresh_tokens SET rotated_at = $2 WHERE hash = $1 AND rotated_at IS NULL`,
-			old[:], next.IssuedAt)
-		if err != nil {
-			return fmt.Errorf("rotate refresh token: %w", err)
-		}
-		if n == 0 {
-			return fmt.Errorf("rotate refresh token: %w", store.ErrUsed)
+		n, err := c.Exec(ctx, `UPDATE refresh_tokens SET rotated_at = $2 WHERE hash = $1 AND rotated_at IS NULL
+			AND session_id IN (SELECT id FROM sessions WHERE id = $3 AND revoked_at IS NULL)`,
+			old[:], next.IssuedAt, next.SessionID)
+		if err := rotated(n, err); err != nil {
+			return err
 		}
 		if err := insertRefreshToken(ctx, c, next); err != nil {
 			return err
@@ -193,6 +234,17 @@ func (db *DB) RotateRefreshToken(ctx context.Context, old [32]byte, next store.R
 		}
 		return nil
 	})
+}
+
+// rotated interprets the row count of a rotation's conditional UPDATE.
+func rotated(n int64, err error) error {
+	if err != nil {
+		return fmt.Errorf("rotate refresh token: %w", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("rotate refresh token: %w", store.ErrUsed)
+	}
+	return nil
 }
 
 // UseRefreshGrace implements [store.Sessions].

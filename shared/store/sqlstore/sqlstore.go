@@ -48,6 +48,10 @@ type Dialect struct {
 	// a transaction (" FOR UPDATE" on PostgreSQL; empty on SQLite, whose
 	// write transactions are serialized anyway).
 	ForUpdate string
+	// ChainedWrites: one statement may chain writes through WITH ...
+	// RETURNING (PostgreSQL; SQLite allows no writes in a WITH clause),
+	// so a multi-row change is one round trip instead of a transaction.
+	ChainedWrites bool
 }
 
 // DB is a [store.Store] over a Pool, or over one transaction of it.

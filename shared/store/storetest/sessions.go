@@ -135,6 +135,21 @@ func testRefreshRotation(t *testing.T, open Opener) {
 	if err := s.UseRefreshGrace(ctx, rt.Hash, epoch); !errors.Is(err, store.ErrUsed) {
 		t.Fatalf("grace on a current token: err = %v, want ErrUsed", err)
 	}
+	want, _ := s.Session(ctx, "s1")
+	got, sess, err := s.RefreshTokenSession(ctx, rt.Hash)
+	if err != nil || got.SessionID != "s1" || !got.RotatedAt.IsZero() || got.GraceUsed || !got.IssuedAt.Equal(epoch) ||
+		sess.ID != "s1" || sess.UserID != "u1" || !slices.Equal(sess.RefreshKey, want.RefreshKey) ||
+		!slices.Equal(sess.AuthMethods, want.AuthMethods) || !sess.AbsoluteExpiresAt.Equal(want.AbsoluteExpiresAt) ||
+		sess.DeviceID != want.DeviceID || sess.Network != want.Network || !sess.RevokedAt.IsZero() {
+		t.Fatalf("RefreshTokenSession = %+v, %+v, %v; want the token and %+v", got, sess, err, want)
+	}
+	if _, _, err := s.RefreshTokenSession(ctx, sha256.Sum256([]byte("unknown"))); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("RefreshTokenSession(unknown) err = %v, want ErrNotFound", err)
+	}
+	if err := s.RotateRefreshToken(ctx, rt.Hash, store.RefreshToken{Hash: next.Hash, SessionID: "other",
+		IssuedAt: next.IssuedAt}, epoch.Add(2*time.Hour)); !errors.Is(err, store.ErrUsed) {
+		t.Fatalf("rotation naming another session: err = %v, want ErrUsed", err)
+	}
 	if err := s.RotateRefreshToken(ctx, rt.Hash, next, epoch.Add(2*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
@@ -163,6 +178,20 @@ func testRefreshRotation(t *testing.T, open Opener) {
 	}
 	if _, err := s.RefreshToken(ctx, sha256.Sum256([]byte("unknown"))); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("unknown refresh token: err = %v", err)
+	}
+	// A revoked session's current token does not rotate, and nothing changes.
+	if err := s.RevokeSession(ctx, "s1", epoch.Add(2*time.Minute), "logout"); err != nil {
+		t.Fatal(err)
+	}
+	after := store.RefreshToken{Hash: sha256.Sum256([]byte("after")), SessionID: "s1", IssuedAt: epoch.Add(3 * time.Minute)}
+	if err := s.RotateRefreshToken(ctx, next.Hash, after, epoch.Add(3*time.Hour)); !errors.Is(err, store.ErrUsed) {
+		t.Fatalf("rotation in a revoked session: err = %v, want ErrUsed", err)
+	}
+	if cur, err := s.RefreshToken(ctx, next.Hash); err != nil || !cur.RotatedAt.IsZero() {
+		t.Fatalf("token of a revoked session after a refused rotation = %+v, %v; want still current", cur, err)
+	}
+	if _, err := s.RefreshToken(ctx, after.Hash); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("refused rotation stored its successor: err = %v", err)
 	}
 }
 
