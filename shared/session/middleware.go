@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
+	"github.com/gatehouse-dev/gatehouse/shared/sessioncache"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
 	"github.com/gatehouse-dev/gatehouse/shared/token"
 	"github.com/gatehouse-dev/gatehouse/shared/web"
@@ -72,9 +74,15 @@ func credentials(r *http.Request) (string, bool, error) {
 	return "", false, errUnauthenticated
 }
 
-// Check verifies an access token and its session row and returns the
+// Check verifies an access token and its session and returns the
 // Principal. Errors are *web.Error: 401 invalid_token, or 503 when keys or
 // the database cannot be reached.
+//
+// The session's state comes from the cache when the store's session feed
+// is live and has it, else from the database (a read that refills the
+// cache when nothing changed meanwhile). A cached session that looks
+// expired is read again (a refresh elsewhere may have extended it); a
+// revoked one is never cached, since the feed drops it at revocation.
 func (m *Manager) Check(ctx context.Context, tok string) (Principal, error) {
 	claims, err := m.signer.Verify(ctx, tok)
 	switch {
@@ -83,16 +91,44 @@ func (m *Manager) Check(ctx context.Context, tok string) (Principal, error) {
 	case err != nil:
 		return Principal{}, errInvalidToken.WithCause(err)
 	}
-	s, err := m.store.SessionCheck(ctx, claims.SessionID)
+	now := m.now()
+	s, ok := m.cachedSession(claims.SessionID)
+	if !ok || !s.Active(now) {
+		if s, err = m.readSession(ctx, claims.SessionID, now); err != nil {
+			return Principal{}, err
+		}
+	}
 	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return Principal{}, errInvalidToken.WithCause(err)
-	case err != nil:
-		return Principal{}, web.Unavailable(err)
 	case s.UserID != claims.Subject:
 		return Principal{}, errInvalidToken.WithCause(fmt.Errorf("session %s is not the subject's", s.ID))
-	case !s.Active(m.now()):
+	case !s.Active(now):
 		return Principal{}, errInvalidToken.WithCause(fmt.Errorf("session %s is not active", s.ID))
 	}
 	return Principal{UserID: s.UserID, SessionID: s.ID, AuthTime: s.AuthTime, Methods: s.AuthMethods, Level: s.AuthLevel}, nil
+}
+
+func (m *Manager) cachedSession(id string) (store.Session, bool) {
+	if m.cache == nil {
+		return store.Session{}, false
+	}
+	return m.cache.Get(id)
+}
+
+// readSession reads the check state of session id and caches it if active.
+func (m *Manager) readSession(ctx context.Context, id string, now time.Time) (store.Session, error) {
+	var ticket sessioncache.Ticket
+	if m.cache != nil {
+		ticket = m.cache.Begin()
+	}
+	s, err := m.store.SessionCheck(ctx, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return s, errInvalidToken.WithCause(err)
+	case err != nil:
+		return s, web.Unavailable(err)
+	}
+	if m.cache != nil && s.Active(now) {
+		m.cache.Put(ticket, s)
+	}
+	return s, nil
 }

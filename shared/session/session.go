@@ -23,6 +23,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/shared/envelope"
 	"github.com/gatehouse-dev/gatehouse/shared/notify"
 	"github.com/gatehouse-dev/gatehouse/shared/ratelimit"
+	"github.com/gatehouse-dev/gatehouse/shared/sessioncache"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
 	"github.com/gatehouse-dev/gatehouse/shared/token"
 	"github.com/gatehouse-dev/gatehouse/shared/web"
@@ -106,15 +107,33 @@ type Manager struct {
 	logger   *slog.Logger
 	now      func() time.Time
 	rand     io.Reader
+	cache    *sessioncache.Cache // nil when the store has no session feed
 }
 
-// New returns a Manager on d, signing access tokens with signer.
+// New returns a Manager on d, signing access tokens with signer. When the
+// store announces session changes ([store.SessionFeed]), the Manager
+// keeps the session state of access-token checks in a cache that the feed
+// keeps current (see [Manager.Check]); the watch ends when the store is
+// closed.
 func New(d *bootstrap.Deps, signer *token.Signer, cfg Config) (*Manager, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	return &Manager{cfg: cfg, store: d.Store, signer: signer, keyring: d.Keyring, audit: d.Audit,
-		limiter: d.Limiter, notifier: d.Notifier, logger: d.Logger, now: d.Now, rand: d.Rand}, nil
+	m := &Manager{cfg: cfg, store: d.Store, signer: signer, keyring: d.Keyring, audit: d.Audit,
+		limiter: d.Limiter, notifier: d.Notifier, logger: d.Logger, now: d.Now, rand: d.Rand}
+	if feed, ok := d.Store.(store.SessionFeed); ok {
+		m.cache = sessioncache.New(0, nil)
+		feed.WatchSessions(m.cache)
+	}
+	return m, nil
+}
+
+// CacheStats returns the session cache's counters (zero without a cache).
+func (m *Manager) CacheStats() sessioncache.Stats {
+	if m.cache == nil {
+		return sessioncache.Stats{}
+	}
+	return m.cache.Stats()
 }
 
 // Config returns the effective configuration.

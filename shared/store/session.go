@@ -114,3 +114,35 @@ type SigningKeys interface {
 	// DeleteSigningKey deletes the key. Returns ErrNotFound.
 	DeleteSigningKey(ctx context.Context, id string) error
 }
+
+// SessionChange names sessions whose stored state changed so that a copy
+// held in memory must be dropped: one session (SessionID), every session
+// of a user (UserID), or, with both empty, every session.
+type SessionChange struct {
+	SessionID string
+	UserID    string
+}
+
+// SessionObserver learns of session changes from a [SessionFeed]. Its
+// methods are called from one goroutine at a time and must not block.
+type SessionObserver interface {
+	// SessionsChanged reports a committed change: drop what c names.
+	SessionsChanged(c SessionChange)
+	// ChannelLive reports that every change committed before the call
+	// has been reported, and that the feed vouches for no change being
+	// missed until until (it calls again before then while it is healthy).
+	ChannelLive(until time.Time)
+	// ChannelDown reports that changes may have been missed: trust
+	// nothing learned so far, and nothing until the next ChannelLive.
+	ChannelDown()
+}
+
+// SessionFeed is implemented by stores that announce session changes to
+// every process using the same database: each Sessions, Users or Rotation
+// method that revokes, ends or re-authenticates sessions or deletes a
+// user announces it in the transaction of its write, delivered at commit.
+type SessionFeed interface {
+	// WatchSessions starts reporting to o until stop is called or the
+	// store is closed; o first hears ChannelDown or ChannelLive.
+	WatchSessions(o SessionObserver) (stop func())
+}

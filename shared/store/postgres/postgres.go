@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"sync"
 	"time"
 
 	"cloud.google.com/go/cloudsqlconn"
@@ -31,8 +32,14 @@ const migrationLock = `SELECT pg_advisory_xact_lock(7243061)`
 // DB is a PostgreSQL store.
 type DB struct {
 	*sqlstore.DB
-	pool   *pgxpool.Pool
-	dialer *cloudsqlconn.Dialer
+	pool     *pgxpool.Pool
+	dialer   *cloudsqlconn.Dialer
+	schema   string // the connections' current schema
+	channel  string // where session changes are announced
+	ctx      context.Context
+	cancel   context.CancelFunc
+	watchers sync.WaitGroup
+	listener *listener
 }
 
 var _ store.Store = (*DB)(nil)
@@ -108,20 +115,33 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 		}
 		return nil, err
 	}
+	db := &DB{dialer: dialer}
+	db.listener = newListener(db)
+	cfg.ConnConfig.OnNotification = db.listener.onNotification
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open database pool: %w", err)
 	}
-	db := &DB{DB: sqlstore.New(&pgPool{pool: pool}, sqlstore.Dialect{ForUpdate: " FOR UPDATE", ChainedWrites: true}), pool: pool, dialer: dialer}
-	if err := db.Ping(ctx); err != nil {
-		db.Close()
+	var schema string
+	if err := pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		pool.Close()
+		if dialer != nil {
+			dialer.Close()
+		}
 		return nil, fmt.Errorf("connect to database: %w", err)
 	}
+	db.pool, db.schema, db.channel = pool, schema, channelName(schema)
+	db.DB = sqlstore.New(&pgPool{pool: pool}, sqlstore.Dialect{ForUpdate: " FOR UPDATE", ChainedWrites: true,
+		NotifyChannel: db.channel})
+	db.ctx, db.cancel = context.WithCancel(context.Background())
 	return db, nil
 }
 
-// Close closes the pool and, on Cloud SQL, the connector.
+// Close stops the session-change listeners, then closes the pool and, on
+// Cloud SQL, the connector.
 func (db *DB) Close() {
+	db.cancel()
+	db.watchers.Wait()
 	db.DB.Close()
 	if db.dialer != nil {
 		db.dialer.Close()

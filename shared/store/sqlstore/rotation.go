@@ -191,13 +191,18 @@ func (db *DB) SignedAuditCheckpoint(ctx context.Context) (store.SignedAuditCheck
 
 // RevokeSessionsBefore implements [store.Rotation].
 func (db *DB) RevokeSessionsBefore(ctx context.Context, orgID string, before, now time.Time, reason string) (int64, error) {
-	n, err := db.conn.Exec(ctx, `UPDATE sessions SET revoked_at = $3, revoke_reason = $4
-		WHERE revoked_at IS NULL AND created_at < $2
-		  AND ($1 = '' OR user_id IN (SELECT user_id FROM org_members WHERE org_id = $1))`, orgID, before, now, reason)
-	if err != nil {
-		return 0, fmt.Errorf("revoke sessions: %w", err)
-	}
-	return n, nil
+	var n int64
+	err := db.changeSessions(ctx, func(c Conn) ([]store.SessionChange, error) {
+		var err error
+		n, err = c.Exec(ctx, `UPDATE sessions SET revoked_at = $3, revoke_reason = $4
+			WHERE revoked_at IS NULL AND created_at < $2
+			  AND ($1 = '' OR user_id IN (SELECT user_id FROM org_members WHERE org_id = $1))`, orgID, before, now, reason)
+		if err != nil {
+			return nil, fmt.Errorf("revoke sessions: %w", err)
+		}
+		return []store.SessionChange{{}}, nil // every session: cheaper to drop than to list
+	})
+	return n, err
 }
 
 // PurgeWebhookEventsBefore implements [store.Rotation].

@@ -97,40 +97,49 @@ func (db *DB) UserSessionHistory(ctx context.Context, userID string) ([]store.Se
 
 // RevokeSession implements [store.Sessions].
 func (db *DB) RevokeSession(ctx context.Context, id string, now time.Time, reason string) error {
-	n, err := db.conn.Exec(ctx, `UPDATE sessions
-		SET revoked_at = CASE WHEN revoked_at IS NULL THEN $2 ELSE revoked_at END,
-		    revoke_reason = CASE WHEN revoked_at IS NULL THEN $3 ELSE revoke_reason END
-		WHERE id = $1`, id, now, reason)
-	if err != nil {
-		return fmt.Errorf("revoke session: %w", err)
-	}
-	if n == 0 {
-		return fmt.Errorf("revoke session: %w", store.ErrNotFound)
-	}
-	return nil
+	return db.changeSessions(ctx, func(c Conn) ([]store.SessionChange, error) {
+		n, err := c.Exec(ctx, `UPDATE sessions
+			SET revoked_at = CASE WHEN revoked_at IS NULL THEN $2 ELSE revoked_at END,
+			    revoke_reason = CASE WHEN revoked_at IS NULL THEN $3 ELSE revoke_reason END
+			WHERE id = $1`, id, now, reason)
+		if err != nil {
+			return nil, fmt.Errorf("revoke session: %w", err)
+		}
+		if n == 0 {
+			return nil, fmt.Errorf("revoke session: %w", store.ErrNotFound)
+		}
+		return []store.SessionChange{{SessionID: id}}, nil
+	})
 }
 
 // RevokeUserSessions implements [store.Sessions].
 func (db *DB) RevokeUserSessions(ctx context.Context, userID string, now time.Time, reason string) (int64, error) {
-	n, err := db.conn.Exec(ctx, `UPDATE sessions SET revoked_at = $2, revoke_reason = $3
-		WHERE user_id = $1 AND revoked_at IS NULL`, userID, now, reason)
-	if err != nil {
-		return 0, fmt.Errorf("revoke sessions of user %s: %w", userID, err)
-	}
-	return n, nil
+	var n int64
+	err := db.changeSessions(ctx, func(c Conn) ([]store.SessionChange, error) {
+		var err error
+		n, err = c.Exec(ctx, `UPDATE sessions SET revoked_at = $2, revoke_reason = $3
+			WHERE user_id = $1 AND revoked_at IS NULL`, userID, now, reason)
+		if err != nil {
+			return nil, fmt.Errorf("revoke sessions of user %s: %w", userID, err)
+		}
+		return []store.SessionChange{{UserID: userID}}, nil
+	})
+	return n, err
 }
 
 // SetSessionAuth implements [store.Sessions].
 func (db *DB) SetSessionAuth(ctx context.Context, id string, methods []string, level int, at time.Time) error {
-	n, err := db.conn.Exec(ctx, `UPDATE sessions SET auth_methods = $2, auth_level = $3, auth_time = $4
-		WHERE id = $1 AND revoked_at IS NULL`, id, strings.Join(methods, " "), level, at)
-	if err != nil {
-		return fmt.Errorf("record authentication of session: %w", err)
-	}
-	if n == 0 {
-		return fmt.Errorf("record authentication of session: %w", store.ErrNotFound)
-	}
-	return nil
+	return db.changeSessions(ctx, func(c Conn) ([]store.SessionChange, error) {
+		n, err := c.Exec(ctx, `UPDATE sessions SET auth_methods = $2, auth_level = $3, auth_time = $4
+			WHERE id = $1 AND revoked_at IS NULL`, id, strings.Join(methods, " "), level, at)
+		if err != nil {
+			return nil, fmt.Errorf("record authentication of session: %w", err)
+		}
+		if n == 0 {
+			return nil, fmt.Errorf("record authentication of session: %w", store.ErrNotFound)
+		}
+		return []store.SessionChange{{SessionID: id}}, nil
+	})
 }
 
 // PurgeSessions implements [store.Sessions].

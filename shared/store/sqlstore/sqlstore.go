@@ -52,6 +52,9 @@ type Dialect struct {
 	// RETURNING (PostgreSQL; SQLite allows no writes in a WITH clause),
 	// so a multi-row change is one round trip instead of a transaction.
 	ChainedWrites bool
+	// NotifyChannel, if set, is the PostgreSQL channel session changes are
+	// announced on with pg_notify (see changes.go).
+	NotifyChannel string
 }
 
 // DB is a [store.Store] over a Pool, or over one transaction of it.
@@ -60,13 +63,15 @@ type DB struct {
 	conn    Conn // pool itself, or the transaction
 	inTx    bool
 	dialect Dialect
+	hub     *hub
+	pending *[]store.SessionChange // in a transaction: changes to publish after its commit
 }
 
 var _ store.Store = (*DB)(nil)
 
 // New returns a Store over pool.
 func New(pool Pool, d Dialect) *DB {
-	return &DB{pool: pool, conn: pool, dialect: d}
+	return &DB{pool: pool, conn: pool, dialect: d, hub: &hub{}}
 }
 
 // Tx implements [store.Store].
@@ -74,9 +79,15 @@ func (db *DB) Tx(ctx context.Context, fn func(tx store.Store) error) error {
 	if db.inTx {
 		return fn(db)
 	}
-	return db.pool.InTx(ctx, func(c Conn) error {
-		return fn(&DB{pool: db.pool, conn: c, inTx: true, dialect: db.dialect})
+	var pending []store.SessionChange
+	err := db.pool.InTx(ctx, func(c Conn) error {
+		pending = pending[:0]
+		return fn(&DB{pool: db.pool, conn: c, inTx: true, dialect: db.dialect, hub: db.hub, pending: &pending})
 	})
+	if err == nil {
+		db.hub.publish(pending)
+	}
+	return err
 }
 
 // tx runs fn in a transaction: the current one, or a new one.

@@ -72,19 +72,19 @@ func (db *DB) SetPasswordHash(ctx context.Context, id, hash string, now time.Tim
 
 // DeleteUser implements [store.Users].
 func (db *DB) DeleteUser(ctx context.Context, id string) error {
-	return db.tx(ctx, func(c Conn) error {
+	return db.changeSessions(ctx, func(c Conn) ([]store.SessionChange, error) {
 		var email string
 		if err := c.QueryRow(ctx, `SELECT email FROM users WHERE id = $1`+db.dialect.ForUpdate, id).Scan(&email); err != nil {
-			return fmt.Errorf("delete user %s: %w", id, err)
+			return nil, fmt.Errorf("delete user %s: %w", id, err)
 		}
 		if _, err := c.Exec(ctx, `DELETE FROM one_time_tokens WHERE subject = $1 OR subject = $2`, id, email); err != nil {
-			return fmt.Errorf("delete tokens of user %s: %w", id, err)
+			return nil, fmt.Errorf("delete tokens of user %s: %w", id, err)
 		}
 		// Sessions, refresh tokens and known devices go by cascade.
 		if _, err := c.Exec(ctx, `DELETE FROM users WHERE id = $1`, id); err != nil {
-			return fmt.Errorf("delete user %s: %w", id, err)
+			return nil, fmt.Errorf("delete user %s: %w", id, err)
 		}
-		return nil
+		return []store.SessionChange{{UserID: id}}, nil
 	})
 }
 

@@ -35,6 +35,7 @@ func Run(t *testing.T, newStore Opener) {
 		{"KnownDevices", testKnownDevices},
 		{"Lockouts", testLockouts},
 		{"Sessions", testSessions},
+		{"SessionAnnouncements", testSessionAnnouncements},
 		{"RefreshRotation", testRefreshRotation},
 		{"RefreshRotationRace", testRefreshRotationRace},
 		{"SigningKeys", testSigningKeys},

@@ -45,6 +45,8 @@ type DB struct {
 	Owner *pgxpool.Pool
 	// Schema is the test's own schema.
 	Schema string
+
+	url string // the application role's
 }
 
 var roleOnce sync.Once
@@ -104,7 +106,32 @@ func New(t testing.TB) *DB {
 		t.Fatalf("open application store: %v", err)
 	}
 	t.Cleanup(app.Close)
-	return &DB{Store: app, Owner: owner.Pool(), Schema: schema}
+	return &DB{Store: app, Owner: owner.Pool(), Schema: schema, url: asAppRole(t, base)}
+}
+
+// Another opens a second application store on the same schema: another
+// instance of a function, with its own pool and session-change listener.
+func (db *DB) Another(t testing.TB) *postgres.DB {
+	t.Helper()
+	s, err := postgres.Open(context.Background(), postgres.Options{URL: db.url, SearchPath: db.Schema, MaxConns: 16})
+	if err != nil {
+		t.Fatalf("open another application store: %v", err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// CutListeners terminates the backends of every session-change listener
+// on the schema (as a network failure would) and returns how many it cut.
+func (db *DB) CutListeners(t testing.TB) int {
+	t.Helper()
+	var n int
+	err := db.Owner.QueryRow(context.Background(), `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE application_name = $1`, postgres.ListenerName(db.Schema)).Scan(&n)
+	if err != nil {
+		t.Fatalf("cut listeners: %v", err)
+	}
+	return n
 }
 
 // ensureRole creates the application role once per server.
