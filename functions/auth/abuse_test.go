@@ -264,6 +264,11 @@ func (f *fakeMFA) Methods(_ context.Context, userID string) ([]string, error) {
 	return nil, nil
 }
 
+func (f *fakeMFA) ProfileMethods(p store.Profile) []string {
+	methods, _ := f.Methods(context.Background(), p.User.ID)
+	return methods
+}
+
 func (f *fakeMFA) StepUp(_ context.Context, _ *http.Request, _, method string, proof json.RawMessage) error {
 	var p struct{ Code string }
 	if method != "totp" || json.Unmarshal(proof, &p) != nil || p.Code != fakeCode {

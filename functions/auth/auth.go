@@ -44,6 +44,9 @@ type MFA interface {
 	// Methods lists the second factors the user has enrolled ("totp",
 	// "webauthn", "recovery_code"); empty means the user has no MFA.
 	Methods(ctx context.Context, userID string) ([]string, error)
+	// ProfileMethods is Methods from a profile the core already read
+	// (GET /me reads everything it shows in one round trip).
+	ProfileMethods(p store.Profile) []string
 	// StepUp verifies a second factor presented to POST /reauthenticate.
 	// method is "totp", "recovery_code" or "webauthn"; proof is the raw
 	// JSON of the request's "proof" field. A failed check returns a 401

@@ -156,6 +156,9 @@ func (x *ext) Methods(ctx context.Context, userID string) ([]string, error) {
 	return x.mfa.Methods(ctx, userID)
 }
 
+// ProfileMethods implements MFA.
+func (x *ext) ProfileMethods(p store.Profile) []string { return mfa.MethodsOf(p.MFA) }
+
 // extDecodeStrict decodes a JSON value embedded in a request (a step-up
 // proof) as strictly as web.DecodeJSON decodes bodies.
 func extDecodeStrict(raw json.RawMessage, dst any) error {

@@ -42,20 +42,12 @@ type meResponse struct {
 func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	p, _ := session.FromContext(ctx)
-	u, err := s.d.Store.User(ctx, p.UserID)
+	prof, err := s.d.Store.Profile(ctx, p.UserID, p.SessionID) // one round trip
 	if err != nil {
 		return web.Unavailable(err)
 	}
-	methods, err := s.ext.Methods(ctx, p.UserID)
-	if err != nil {
-		return keepWebError(err)
-	}
-	sess, err := s.d.Store.Session(ctx, p.SessionID)
-	if err != nil {
-		return web.Unavailable(err)
-	}
-	return web.WriteTokenJSON(w, http.StatusOK, meResponse{User: toUserJSON(u), MFAMethods: nonNil(methods),
-		Session: toSessionJSON(sess, p.SessionID)})
+	return web.WriteTokenJSON(w, http.StatusOK, meResponse{User: toUserJSON(prof.User),
+		MFAMethods: nonNil(s.ext.ProfileMethods(prof)), Session: toSessionJSON(prof.Session, p.SessionID)})
 }
 
 func nonNil[T any](s []T) []T {

@@ -244,37 +244,47 @@ func (s *Service) UseRecoveryCode(ctx context.Context, userID, code string) erro
 	return err
 }
 
-// Methods lists the second factors userID can sign in with: "totp" (a
-// confirmed secret), "webauthn" (a registered credential), and
-// "recovery_code" (unused codes, listed only beside one of the others).
-// An empty list means the user has no MFA.
+// Methods lists the second factors userID can sign in with (see
+// [MethodsOf]). An empty list means the user has no MFA.
 func (s *Service) Methods(ctx context.Context, userID string) ([]string, error) {
-	var out []string
+	var st store.MFAState
 	sec, err := s.store.TOTPSecret(ctx, userID)
 	switch {
-	case err == nil && !sec.ConfirmedAt.IsZero():
-		out = append(out, MethodTOTP)
-	case err != nil && !errors.Is(err, store.ErrNotFound):
+	case err == nil:
+		st.TOTPConfirmed = !sec.ConfirmedAt.IsZero()
+	case !errors.Is(err, store.ErrNotFound):
 		return nil, err
 	}
 	creds, err := s.store.WebAuthnCredentials(ctx, userID)
 	if err != nil {
 		return nil, err
 	}
-	if len(creds) > 0 {
-		out = append(out, MethodWebAuthn)
-	}
-	if len(out) == 0 {
+	st.WebAuthnCredentials = len(creds)
+	if !st.TOTPConfirmed && st.WebAuthnCredentials == 0 {
 		return nil, nil
 	}
-	left, err := s.store.RecoveryCodesLeft(ctx, userID)
-	if err != nil {
+	if st.RecoveryCodesLeft, err = s.store.RecoveryCodesLeft(ctx, userID); err != nil {
 		return nil, err
 	}
-	if left > 0 {
+	return MethodsOf(st), nil
+}
+
+// MethodsOf lists the second factors of a user in state st: "totp" (a
+// confirmed secret), "webauthn" (a registered credential), and
+// "recovery_code" (unused codes, listed only beside one of the others).
+// nil means no MFA.
+func MethodsOf(st store.MFAState) []string {
+	var out []string
+	if st.TOTPConfirmed {
+		out = append(out, MethodTOTP)
+	}
+	if st.WebAuthnCredentials > 0 {
+		out = append(out, MethodWebAuthn)
+	}
+	if len(out) > 0 && st.RecoveryCodesLeft > 0 {
 		out = append(out, MethodRecoveryCode)
 	}
-	return out, nil
+	return out
 }
 
 func hasPrimaryFactor(methods []string) bool {

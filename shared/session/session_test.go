@@ -12,7 +12,6 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/shared/bootstrap/bootstraptest"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
-	"github.com/gatehouse-dev/gatehouse/shared/store/sqlstore"
 	"github.com/gatehouse-dev/gatehouse/shared/token"
 )
 
@@ -152,25 +151,27 @@ func TestMFAToken(t *testing.T) {
 	}
 }
 
-// BenchmarkAuthenticate compares validating an authenticated request
-// (token signature and claims plus the session row) with the sum of its
-// unavoidable parts on the same database in the same run: one raw Ed25519
-// verification and one raw point query. Target: ratio >= 0.8.
+// BenchmarkAuthenticate compares checking an authenticated request
+// (token signature and claims, then the session, from the cache the
+// store's session feed keeps) with its one unavoidable part in the same
+// run: one raw Ed25519 verification. ratio = Ed25519 time / check time;
+// target >= 0.8 (the whole check within 1.25 signature verifications: no
+// database round trip). The cache's hits are reported too.
 func BenchmarkAuthenticate(b *testing.B) {
 	for _, be := range bootstraptest.Backends {
 		b.Run(be.Name, func(b *testing.B) {
 			f := newFixture(b, be.Open(b))
 			tr := f.signIn(b)
 			ctx := context.Background()
-			conn := f.env.Store.(interface{ Conn() sqlstore.Conn }).Conn()
+			for deadline := time.Now().Add(5 * time.Second); !f.m.CacheStats().Live; time.Sleep(time.Millisecond) {
+				if time.Now().After(deadline) {
+					b.Fatal("session feed never went live")
+				}
+			}
 			pub, msg, sig := rawSignature(b, tr.AccessToken, f)
 			baseline := func() {
 				if !ed25519.Verify(pub, msg, sig) {
 					b.Fatal("raw verify failed")
-				}
-				var id string
-				if err := conn.QueryRow(ctx, `SELECT id FROM sessions WHERE id = $1`, tr.SessionID).Scan(&id); err != nil {
-					b.Fatal(err)
 				}
 			}
 			gatehouse := func() {
@@ -178,10 +179,13 @@ func BenchmarkAuthenticate(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+			before := f.m.CacheStats()
 			base, gh := timeBoth(b, baseline, gatehouse)
+			after := f.m.CacheStats()
 			b.ReportMetric(float64(base)/float64(gh), "ratio")
-			b.ReportMetric(float64(gh.Microseconds())/float64(b.N), "gatehouse-µs/op")
-			b.ReportMetric(float64(base.Microseconds())/float64(b.N), "baseline-µs/op")
+			b.ReportMetric(float64(gh.Nanoseconds())/1e3/float64(b.N), "check-µs/op")
+			b.ReportMetric(float64(base.Nanoseconds())/1e3/float64(b.N), "ed25519-µs/op")
+			b.ReportMetric(float64(after.Hits-before.Hits)/float64(b.N), "cache-hits/op")
 		})
 	}
 }

@@ -37,8 +37,27 @@ type Lockout struct {
 	LockedUntil   time.Time // zero when not locked
 }
 
+// MFAState is what a user has of each second factor.
+type MFAState struct {
+	TOTPConfirmed       bool // a confirmed TOTP secret
+	WebAuthnCredentials int
+	RecoveryCodesLeft   int // unused
+}
+
+// Profile is a signed-in user as GET /me shows it: the user, the caller's
+// session and the user's second factors.
+type Profile struct {
+	User    User
+	Session Session
+	MFA     MFAState
+}
+
 // Users stores accounts, their known devices and their lockout state.
 type Users interface {
+	// Profile returns the user, its session sessionID (every field) and
+	// its MFA state, in one read. ErrNotFound if either is missing or the
+	// session is another user's.
+	Profile(ctx context.Context, userID, sessionID string) (Profile, error)
 	// CreateUser inserts u. Returns ErrConflict if the id or email exists.
 	CreateUser(ctx context.Context, u User) error
 	// User returns the user with this id, or ErrNotFound.

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/shared/store"
@@ -47,6 +48,41 @@ func (db *DB) User(ctx context.Context, id string) (store.User, error) {
 		return u, fmt.Errorf("read user %s: %w", id, err)
 	}
 	return u, nil
+}
+
+// Profile implements [store.Users]: one statement, one round trip.
+func (db *DB) Profile(ctx context.Context, userID, sessionID string) (store.Profile, error) {
+	var p store.Profile
+	var verified, revoked *time.Time
+	var methods string
+	var webauthn, recovery int64
+	u, s := &p.User, &p.Session
+	err := db.conn.QueryRow(ctx, `SELECT u.id, u.email, u.name, u.password_hash, u.email_verified_at, u.created_at,
+		u.updated_at, s.id, s.user_id, s.created_at, s.last_seen_at, s.idle_expires_at, s.absolute_expires_at,
+		s.network, s.user_agent, s.device_id, s.auth_methods, s.auth_level, s.auth_time, s.revoked_at,
+		s.revoke_reason, s.refresh_key,
+		EXISTS (SELECT 1 FROM totp_secrets WHERE user_id = u.id AND confirmed_at IS NOT NULL),
+		(SELECT count(*) FROM webauthn_credentials WHERE user_id = u.id),
+		(SELECT count(*) FROM recovery_codes WHERE user_id = u.id AND used_at IS NULL)
+		FROM users u JOIN sessions s ON s.user_id = u.id WHERE u.id = $1 AND s.id = $2`, userID, sessionID).Scan(
+		&u.ID, &u.Email, &u.Name, &u.PasswordHash, &verified, &u.CreatedAt, &u.UpdatedAt,
+		&s.ID, &s.UserID, &s.CreatedAt, &s.LastSeenAt, &s.IdleExpiresAt, &s.AbsoluteExpiresAt,
+		&s.Network, &s.UserAgent, &s.DeviceID, &methods, &s.AuthLevel, &s.AuthTime, &revoked,
+		&s.RevokeReason, &s.RefreshKey, &p.MFA.TOTPConfirmed, &webauthn, &recovery)
+	if err != nil {
+		return p, fmt.Errorf("read profile of %s: %w", userID, err)
+	}
+	if verified != nil {
+		u.EmailVerifiedAt = *verified
+	}
+	if revoked != nil {
+		s.RevokedAt = *revoked
+	}
+	if methods != "" {
+		s.AuthMethods = strings.Split(methods, " ")
+	}
+	p.MFA.WebAuthnCredentials, p.MFA.RecoveryCodesLeft = int(webauthn), int(recovery)
+	return p, nil
 }
 
 // UserByEmail implements [store.Users].

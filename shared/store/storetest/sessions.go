@@ -241,3 +241,48 @@ func testSigningKeys(t *testing.T, open Opener) {
 		t.Fatalf("second delete: err = %v, want ErrNotFound", err)
 	}
 }
+
+// Controls: AUTH-6, AUTH-5
+func testProfile(t *testing.T, open Opener) {
+	s, ctx := open(t), context.Background()
+	signedIn(t, s)
+	if err := s.CreateUser(ctx, authUser("u2", "b@example.com")); err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.Profile(ctx, "u1", "s1")
+	want, _ := s.Session(ctx, "s1")
+	if err != nil || p.User.ID != "u1" || p.User.Email != "a@example.com" || p.User.PasswordHash == "" ||
+		p.Session.ID != "s1" || !slices.Equal(p.Session.AuthMethods, want.AuthMethods) ||
+		!p.Session.IdleExpiresAt.Equal(want.IdleExpiresAt) || p.Session.UserAgent != want.UserAgent ||
+		p.MFA != (store.MFAState{}) {
+		t.Fatalf("Profile = %+v, %v", p, err)
+	}
+	if _, err := s.Profile(ctx, "u2", "s1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Profile with another user's session: err = %v, want ErrNotFound", err)
+	}
+	if err := s.PutTOTPSecret(ctx, store.TOTPSecret{ID: "t1", UserID: "u1", Secret: fakeSealed("k1"), CreatedAt: epoch}); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := s.Profile(ctx, "u1", "s1"); p.MFA.TOTPConfirmed {
+		t.Fatal("an unconfirmed TOTP secret counts as confirmed")
+	}
+	if err := s.ConfirmTOTPSecret(ctx, "u1", 1, epoch); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ReplaceRecoveryCodes(ctx, "u1", [][32]byte{sha256.Sum256([]byte("r1")), sha256.Sum256([]byte("r2"))}, epoch); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UseRecoveryCode(ctx, "u1", sha256.Sum256([]byte("r1")), epoch); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.WebAuthnHandle(ctx, "u1", []byte("handle-u1"), epoch); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateWebAuthnCredential(ctx, webauthnCred("c1", "u1", 7)); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := s.Profile(ctx, "u1", "s1"); err != nil ||
+		p.MFA != (store.MFAState{TOTPConfirmed: true, WebAuthnCredentials: 1, RecoveryCodesLeft: 1}) {
+		t.Fatalf("Profile MFA = %+v, %v; want confirmed TOTP, 1 credential, 1 unused code", p.MFA, err)
+	}
+}

@@ -36,6 +36,7 @@ func Run(t *testing.T, newStore Opener) {
 		{"Lockouts", testLockouts},
 		{"Sessions", testSessions},
 		{"SessionAnnouncements", testSessionAnnouncements},
+		{"Profile", testProfile},
 		{"RefreshRotation", testRefreshRotation},
 		{"RefreshRotationRace", testRefreshRotationRace},
 		{"SigningKeys", testSigningKeys},
