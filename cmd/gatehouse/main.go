@@ -30,6 +30,6 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServe(), newMigrate(), newAudit(), newKeys(), newRotate(), newOrgs())
+	root.AddCommand(newServe(), newMigrate(), newAudit(), newKeys(), newRotate(), newOrgs(), newBench())
 	return root
 }
