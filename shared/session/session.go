@@ -1,6 +1,7 @@
 // Package session manages Gatehouse sign-in sessions: stateful rows in the
-// store, short-lived EdDSA access tokens bound to them (verified against
-// the row on every request, so revocation is immediate), opaque refresh
+// store, short-lived EdDSA access tokens bound to them (checked against
+// the row, or against a cache of it that the store's revocation channel
+// keeps current, on every request, so revocation is immediate), opaque refresh
 // tokens stored hashed and rotated on every use with reuse detection, the
 // two client modes (API clients with JSON tokens and bearer headers,
 // browsers with __Host- cookies and double-submit CSRF), new-device alerts,

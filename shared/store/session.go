@@ -6,8 +6,9 @@ import (
 )
 
 // Session is one signed-in client. Access tokens carry its id and are
-// checked against this row on every request, so revoking it takes effect
-// at once.
+// checked against this row (or a cache of it that the store's
+// [SessionFeed] keeps current) on every request, so revoking it takes
+// effect at once.
 type Session struct {
 	ID                string
 	UserID            string
