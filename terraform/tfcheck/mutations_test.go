@@ -120,7 +120,7 @@ func iamMutations() []mutation {
 		{"GOMEMLIMIT below the hashes", envTF, "GOMEMLIMIT                        = \"${local.auth_gomemlimit_mib}MiB\"", "GOMEMLIMIT                        = \"100MiB\"", "auth-memory-bound"},
 		{"no GOMEMLIMIT", envTF, "GOMEMLIMIT                        = \"${local.auth_gomemlimit_mib}MiB\"", "", "auth-memory-bound"},
 		{"auth memory too small", functionsTF, "memory                   = \"${local.auth_memory_mib}Mi\"", "memory                   = \"256Mi\"", "auth-memory-bound"},
-		{"memory not derived from the hashes", envTF, "auth_memory_mib     = max(512, 128 * ceil(2 * local.auth_gomemlimit_mib / 128))", "auth_memory_mib     = 384", "auth-memory-bound"},
+		{"memory below GOMEMLIMIT + 256 MiB", envTF, "auth_memory_mib     = max(512, 128 * ceil(2 * local.auth_gomemlimit_mib / 128))", "auth_memory_mib     = 320", "auth-memory-bound"},
 	}
 }
 

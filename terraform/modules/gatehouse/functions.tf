@@ -6,10 +6,9 @@ locals {
   }
 }
 
-# Public: accounts, sign-in, sessions, MFA, organizations. Argon2id needs
-# 19 MiB per hash and the semaphore allows argon2_concurrency hashes at
-# once, so GOMEMLIMIT and memory are derived from it (env.tf,
-# docs/scaling.md).
+# Public: accounts, sign-in, sessions, MFA, organizations. Each of the
+# argon2_concurrency hashing slots owns 19 MiB; GOMEMLIMIT and memory are
+# the measured values of env.tf (docs/scaling.md).
 module "auth" {
   source = "../function"
 
