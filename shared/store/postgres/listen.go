@@ -156,15 +156,19 @@ func (l *listener) run(ctx context.Context) {
 var errHealthy = errors.New("listener was live")
 
 // listen runs one connection: LISTEN, then wait and ping until an error.
-// The connection comes from the pool (the pool's OnNotification hands its
-// notifications to l) and never goes back: it is closed when listen ends.
+// The connection comes from the pool and counts in it (the pool's
+// OnNotification hands its notifications to l); it never serves a query
+// again: it is closed, and so dropped from the pool, when listen ends.
 func (l *listener) listen(ctx context.Context) error {
 	pc, err := l.db.pool.Acquire(ctx)
 	if err != nil {
 		return err
 	}
-	conn := pc.Hijack().PgConn()
-	defer conn.Close(context.Background())
+	conn := pc.Conn().PgConn()
+	defer func() {
+		conn.Close(context.Background())
+		pc.Release() // a closed connection is destroyed, not pooled
+	}()
 	if _, err := conn.Exec(ctx, "SET application_name = "+quoteLiteral(ListenerName(l.db.schema))).ReadAll(); err != nil {
 		return err
 	}
