@@ -112,7 +112,7 @@ func runBench(ctx context.Context, out io.Writer, o benchOptions) error {
 	load, _ := os.ReadFile("/proc/loadavg")
 	fmt.Fprintf(out, "gatehouse bench: schema %s, GOMAXPROCS %d, server GOMEMLIMIT %s, %d hashing slots, load average %s\n",
 		schema, runtime.GOMAXPROCS(0), o.goMemLimit, o.slots, strings.Join(strings.Fields(string(load))[:3], " "))
-	c := &benchClient{base: srv.base, http: &http.Client{Timeout: time.Minute,
+	c := &benchClient{base: srv.base, http: &http.Client{Timeout: 5 * time.Minute,
 		Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 512}}}
 
 	// Accounts: one per 10 sign-ins (the per-account limit), for the
