@@ -6,9 +6,15 @@ import "math/bits"
 // old contents when xorInto is set (passes after the first, version 0x13).
 // out may be x or y.
 //
+// It is exempt from the race detector (go:norace), as x/crypto's assembly
+// is by nature: it runs only on blocks of one hash, owned by one goroutine,
+// and instrumenting its 2^20 word accesses per hash slowed every test that
+// signs in under -race by over an order of magnitude.
+//
 // The 1 KiB block is an 8x8 matrix of 16-byte registers; P permutes each
 // row (16 consecutive words), then each column (word pairs 2j, 2j+1 of
 // every row).
+//go:norace
 func compress(out, x, y *block, xorInto bool) {
 	var r, q block
 	for i := range r {
@@ -42,6 +48,7 @@ func compress(out, x, y *block, xorInto bool) {
 // permute is P: the BLAKE2b round, with BlaMka's multiplications, on the
 // 16 words of eight registers: GB on the columns of the 4x4 word matrix,
 // then on its diagonals.
+//go:norace
 func permute(v *[16]uint64) {
 	v0, v1, v2, v3, v4, v5, v6, v7 := v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]
 	v8, v9, v10, v11, v12, v13, v14, v15 := v[8], v[9], v[10], v[11], v[12], v[13], v[14], v[15]
