@@ -14,6 +14,7 @@ import "math/bits"
 // The 1 KiB block is an 8x8 matrix of 16-byte registers; P permutes each
 // row (16 consecutive words), then each column (word pairs 2j, 2j+1 of
 // every row).
+//
 //go:norace
 func compress(out, x, y *block, xorInto bool) {
 	var r, q block
@@ -48,6 +49,7 @@ func compress(out, x, y *block, xorInto bool) {
 // permute is P: the BLAKE2b round, with BlaMka's multiplications, on the
 // 16 words of eight registers: GB on the columns of the 4x4 word matrix,
 // then on its diagonals.
+//
 //go:norace
 func permute(v *[16]uint64) {
 	v0, v1, v2, v3, v4, v5, v6, v7 := v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]
