@@ -111,6 +111,18 @@ func TestLinkNeedsMatchingEmail(t *testing.T) {
 			!strings.Contains(rec.Body.String(), "reauthentication_required") {
 			t.Fatalf("link without a recent authentication: %d %s", rec.Code, rec.Body)
 		}
+		// An account whose address was never proven (one a provider
+		// created before domains were verified) cannot link.
+		now := e.Clock.Now()
+		if err := e.Store.CreateUser(context.Background(), store.User{ID: "user-unproven", Email: "unproven@example.com",
+			CreatedAt: now, UpdatedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+		unproven := e.signIn(t, "user-unproven")
+		if rec := e.do(t, http.MethodPost, "/link/google?return_to=/settings", "", bearer(unproven)...); rec.Code != http.StatusForbidden ||
+			!strings.Contains(rec.Body.String(), "address_not_proven") {
+			t.Fatalf("link from an unproven address: %d %s", rec.Code, rec.Body)
+		}
 	})
 }
 
