@@ -116,7 +116,7 @@ func TestStepUpAndPasswordChange(t *testing.T) {
 		fresh := decodeTokens(t, te.do(t, "POST", "/token", map[string]string{"refresh_token": tk.RefreshToken}))
 		te.Env.Logs.Plant(fresh.AccessToken, fresh.RefreshToken)
 		auth := bearer(fresh.AccessToken)
-		change := map[string]string{"password": otherPassword}
+		change := map[string]string{"password": otherPassword, "current_password": testPassword}
 		for _, path := range []string{"/password/change", "/me"} {
 			method := map[string]string{"/password/change": "POST", "/me": "DELETE"}[path]
 			var body any

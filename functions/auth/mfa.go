@@ -8,6 +8,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/shared/audit"
 	"github.com/gatehouse-dev/gatehouse/shared/mfa"
 	"github.com/gatehouse-dev/gatehouse/shared/ratelimit"
+	"github.com/gatehouse-dev/gatehouse/shared/session"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
 	"github.com/gatehouse-dev/gatehouse/shared/web"
 )
@@ -55,6 +56,21 @@ func (x *ext) mfaChange(r *http.Request, action string, change func(svc *mfa.Ser
 			return err
 		}
 		return x.record(r, tx, audit.Event{Actor: user, Action: action, Target: "user:" + user, Metadata: meta})
+	})
+}
+
+// mfaRemove is [ext.mfaChange] for a change that removes a way of signing
+// in (AUTH-14): in the same transaction it ends every other session of the
+// user, and once that commits the user is told. The request's own session
+// stays: it has just passed the step-up check.
+func (x *ext) mfaRemove(r *http.Request, action, reason string, change func(svc *mfa.Service, wa *mfa.WebAuthn) (map[string]any, error)) error {
+	p, _ := session.FromContext(r.Context())
+	return x.sessions.RemoveSignInMethod(r.Context(), p.UserID, p.SessionID, reason, func(tx store.Store) error {
+		meta, err := change(x.mfa.In(tx), x.webauthn.In(tx))
+		if err != nil {
+			return err
+		}
+		return x.record(r, tx, audit.Event{Actor: p.UserID, Action: action, Target: "user:" + p.UserID, Metadata: meta})
 	})
 }
 
@@ -165,12 +181,13 @@ func (x *ext) mfaConfirmTOTP(w http.ResponseWriter, r *http.Request) error {
 	case err != nil:
 		return extUnavailable(err)
 	}
+	x.sessions.NotifySignInChange(r.Context(), extUserID(r), session.ReasonTOTPEnabled, false)
 	return web.WriteTokenJSON(w, http.StatusOK, map[string]any{"recovery_codes": codes})
 }
 
 // mfaDisableTOTP answers DELETE /mfa/totp.
 func (x *ext) mfaDisableTOTP(w http.ResponseWriter, r *http.Request) error {
-	err := x.mfaChange(r, "mfa.totp.disable", func(svc *mfa.Service, _ *mfa.WebAuthn) (map[string]any, error) {
+	err := x.mfaRemove(r, "mfa.totp.disable", session.ReasonTOTPDisabled, func(svc *mfa.Service, _ *mfa.WebAuthn) (map[string]any, error) {
 		return nil, svc.DisableTOTP(r.Context(), extUserID(r))
 	})
 	if errors.Is(err, mfa.ErrNotEnrolled) {
@@ -190,7 +207,7 @@ func (x *ext) mfaRegenerateCodes(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var codes []string
-	err := x.mfaChange(r, "mfa.recovery_codes.regenerate", func(svc *mfa.Service, _ *mfa.WebAuthn) (map[string]any, error) {
+	err := x.mfaRemove(r, "mfa.recovery_codes.regenerate", session.ReasonRecoveryCodesReplaced, func(svc *mfa.Service, _ *mfa.WebAuthn) (map[string]any, error) {
 		var err error
 		codes, err = svc.RegenerateRecoveryCodes(r.Context(), extUserID(r))
 		return nil, err

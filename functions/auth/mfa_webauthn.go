@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/gatehouse-dev/gatehouse/shared/mfa"
+	"github.com/gatehouse-dev/gatehouse/shared/session"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
 	"github.com/gatehouse-dev/gatehouse/shared/web"
 )
@@ -68,6 +69,7 @@ func (x *ext) mfaWebAuthnRegister(w http.ResponseWriter, r *http.Request) error 
 	case err != nil:
 		return extUnavailable(err)
 	}
+	x.sessions.NotifySignInChange(r.Context(), extUserID(r), session.ReasonPasskeyAdded, false)
 	return web.WriteJSON(w, http.StatusCreated, mfaCredentialJSON{ID: c.ID, Transports: append([]string{}, c.Transports...),
 		CreatedAt: c.CreatedAt})
 }
@@ -79,7 +81,7 @@ func (x *ext) mfaWebAuthnDelete(w http.ResponseWriter, r *http.Request) error {
 	if len(id) > 64 {
 		return web.NotFound()
 	}
-	err := x.mfaChange(r, "mfa.webauthn.delete", func(_ *mfa.Service, wa *mfa.WebAuthn) (map[string]any, error) {
+	err := x.mfaRemove(r, "mfa.webauthn.delete", session.ReasonPasskeyRemoved, func(_ *mfa.Service, wa *mfa.WebAuthn) (map[string]any, error) {
 		return map[string]any{"credential": id}, wa.DeleteCredential(r.Context(), extUserID(r), id)
 	})
 	if errors.Is(err, mfa.ErrNotEnrolled) {

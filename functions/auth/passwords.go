@@ -51,7 +51,7 @@ func (s *Server) handleResetConfirm(w http.ResponseWriter, r *http.Request) erro
 	}
 	var proven store.User
 	var unlinked []store.Identity
-	err := s.replacePassword(w, r, req.Password, "auth.password_reset", "",
+	err := s.replacePassword(w, r, req.Password, "auth.password_reset", session.ReasonPasswordReset, "",
 		func(ctx context.Context, tx store.Store) (store.User, error) {
 			t, err := consumeLinkToken(ctx, tx, purposeReset, req.Token, s.d.Now())
 			if err != nil {
@@ -74,9 +74,9 @@ func (s *Server) handleResetConfirm(w http.ResponseWriter, r *http.Request) erro
 
 // replacePassword hashes pw and, in one transaction, finds the user with
 // find and sets the password, revoking the user's sessions but keep (see
-// setPassword). Once that commits it notifies the user and answers 204.
-// An error that is not a *web.Error is a 503.
-func (s *Server) replacePassword(w http.ResponseWriter, r *http.Request, pw, action, keep string,
+// setPassword). Once that commits it notifies the user (AUTH-14) and
+// answers 204. An error that is not a *web.Error is a 503.
+func (s *Server) replacePassword(w http.ResponseWriter, r *http.Request, pw, action, reason, keep string,
 	find func(ctx context.Context, tx store.Store) (store.User, error)) error {
 	ctx := r.Context()
 	hash, err := s.hasher.Hash(ctx, pw)
@@ -89,20 +89,20 @@ func (s *Server) replacePassword(w http.ResponseWriter, r *http.Request, pw, act
 		if u, err = find(ctx, tx); err != nil {
 			return err
 		}
-		return s.setPassword(ctx, tx, r, u, pw, hash, action, keep)
+		return s.setPassword(ctx, tx, r, u, pw, hash, action, reason, keep)
 	})
 	if err := keepWebError(err); err != nil {
 		return err
 	}
-	s.notifyPasswordChanged(ctx, u)
+	s.sessions.NotifySignInChange(ctx, u.ID, reason, true)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
 // setPassword checks pw against the user's own words, stores hash, revokes
-// the user's sessions but keep (none when keep is ""), clears the lockout
-// and audits action, all through tx.
-func (s *Server) setPassword(ctx context.Context, tx store.Store, r *http.Request, u store.User, pw, hash, action, keep string) error {
+// the user's sessions but keep (all when keep is "") for reason, clears the
+// lockout and audits action, all through tx.
+func (s *Server) setPassword(ctx context.Context, tx store.Store, r *http.Request, u store.User, pw, hash, action, reason, keep string) error {
 	v := web.NewValidator()
 	s.checkPassword(v, pw, u.Email, u.Name)
 	if err := v.Err(); err != nil {
@@ -112,7 +112,7 @@ func (s *Server) setPassword(ctx context.Context, tx store.Store, r *http.Reques
 	if err := tx.SetPasswordHash(ctx, u.ID, hash, now); err != nil {
 		return err
 	}
-	if err := s.revokeOthers(ctx, tx, u.ID, keep); err != nil {
+	if err := s.sessions.RevokeOtherSessions(ctx, tx, u.ID, keep, reason); err != nil {
 		return err
 	}
 	if err := tx.ClearLockout(ctx, session.LockoutKey(u.Email)); err != nil {
@@ -122,42 +122,16 @@ func (s *Server) setPassword(ctx context.Context, tx store.Store, r *http.Reques
 	return err
 }
 
-// revokeOthers revokes every session of the user but keep.
-func (s *Server) revokeOthers(ctx context.Context, tx store.Store, userID, keep string) error {
-	if keep == "" {
-		return s.sessions.RevokeAllForUser(ctx, tx, userID)
-	}
-	list, err := tx.UserSessions(ctx, userID, s.d.Now())
-	if err != nil {
-		return err
-	}
-	for _, sess := range list {
-		if sess.ID == keep {
-			continue
-		}
-		if err := tx.RevokeSession(ctx, sess.ID, s.d.Now(), "password_change"); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (s *Server) notifyPasswordChanged(ctx context.Context, u store.User) {
-	err := s.d.Notifier.Notify(ctx, notify.Message{To: u.Email, Kind: notify.KindAlert,
-		Subject: "Your password was changed",
-		Text: "The password of your account was just changed and your other sessions were signed out. " +
-			"If this was not you, reset your password now."})
-	if err != nil {
-		s.d.Logger.ErrorContext(ctx, "password change notice not sent", "user", u.ID, "error", err.Error())
-	}
-}
-
 type passwordChangeRequest struct {
-	Password string `json:"password"`
+	Password        string `json:"password"`
+	CurrentPassword string `json:"current_password"`
 }
 
 // handlePasswordChange serves POST /password/change (step-up required):
-// it sets the new password and signs out every other session.
+// an account that has a password must also give it as current_password,
+// checked under the sign-in limits and lockout, so a session left open
+// cannot replace the password on its own. It sets the new password and
+// signs out every other session (AUTH-14).
 func (s *Server) handlePasswordChange(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	if err := s.sessions.RequireRecentAuth(ctx); err != nil {
@@ -169,12 +143,36 @@ func (s *Server) handlePasswordChange(w http.ResponseWriter, r *http.Request) er
 	}
 	v := web.NewValidator()
 	s.checkPassword(v, req.Password)
+	v.Require(len(req.CurrentPassword) <= maxPasswordBytes, "current_password", "must be at most 1024 bytes")
 	if err := v.Err(); err != nil {
 		return err
 	}
 	p, _ := session.FromContext(ctx)
-	return s.replacePassword(w, r, req.Password, "auth.password_change", p.SessionID,
+	u, err := s.d.Store.User(ctx, p.UserID)
+	if err != nil {
+		return web.Unavailable(err)
+	}
+	if err := s.checkCurrentPassword(r, u, req.CurrentPassword); err != nil {
+		return err
+	}
+	return s.replacePassword(w, r, req.Password, "auth.password_change", session.ReasonPasswordChanged, p.SessionID,
 		func(ctx context.Context, tx store.Store) (store.User, error) {
 			return tx.User(ctx, p.UserID)
 		})
+}
+
+// checkCurrentPassword verifies pw as u's current password, as a sign-in
+// would (limits, lockout, audit on failure). An account without a password
+// has nothing to give, and must give nothing.
+func (s *Server) checkCurrentPassword(r *http.Request, u store.User, pw string) error {
+	if u.PasswordHash == "" {
+		if pw != "" {
+			return web.Invalid(map[string]string{"current_password": "the account has no password"})
+		}
+		return nil
+	}
+	if pw == "" {
+		return web.Invalid(map[string]string{"current_password": "is required"})
+	}
+	return s.stepUp(r, u, reauthRequest{Method: "password", Password: pw})
 }
