@@ -211,10 +211,7 @@ func (s *Server) handleDeleteMe(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.notifyDeleted(ctx, u.Email)
-	for _, name := range []string{session.AccessCookie, session.RefreshCookie, session.CSRFCookie} {
-		http.SetCookie(w, &http.Cookie{Name: name, Path: "/", MaxAge: -1, Secure: true, HttpOnly: true,
-			SameSite: http.SameSiteLaxMode})
-	}
+	session.SignedOut(w, r)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

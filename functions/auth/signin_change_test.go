@@ -9,6 +9,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/shared/bootstrap/bootstraptest"
 	"github.com/gatehouse-dev/gatehouse/shared/notify"
+	"github.com/gatehouse-dev/gatehouse/shared/session"
 )
 
 // signInRemoval is one route that removes a way of signing in.
@@ -188,5 +189,57 @@ func TestPasswordChangeNeedsCurrentPassword(t *testing.T) {
 			t.Fatalf("change with the current password: %d %s", rec.Code, rec.Body)
 		}
 		decodeTokens(t, te.login(t, "cur@example.com", otherPassword))
+	})
+}
+
+// Signing out, signing out everywhere and deleting the account tell a
+// browser to drop the site's cookies and storage; an API client is not
+// sent the header. Before, only the session cookies were expired.
+//
+// Controls: APP-8, AUTH-6, DATA-1
+func TestSignOutClearsSiteData(t *testing.T) {
+	backends(t, func(t *testing.T, b bootstraptest.Backend) {
+		te := newTestEnv(t, b)
+		te.signUp(t, "csd@example.com", testPassword)
+		origin := http.Header{"Origin": {"https://app.example.com"}}
+		browser := http.Header{session.ClientHeader: {"browser"}, "Origin": {"https://app.example.com"}}
+		browserSession := func() []http.Header {
+			rec := te.login(t, "csd@example.com", testPassword, browser)
+			if rec.Code != http.StatusOK {
+				t.Fatalf("browser login: %d %s", rec.Code, rec.Body)
+			}
+			var jar []string
+			var csrf string
+			for _, c := range rec.Result().Cookies() {
+				jar = append(jar, c.Name+"="+c.Value)
+				te.Env.Logs.Plant(c.Value)
+				if c.Name == session.CSRFCookie {
+					csrf = c.Value
+				}
+			}
+			return []http.Header{{"Cookie": {strings.Join(jar, "; ")}, session.CSRFHeader: {csrf}}, browser}
+		}
+		for _, tc := range []struct{ method, path string }{
+			{"POST", "/logout"}, {"POST", "/logout/all"}, {"DELETE", "/me"},
+		} {
+			rec := te.do(t, tc.method, tc.path, nil, browserSession()...)
+			if rec.Code != http.StatusNoContent || rec.Header().Get("Clear-Site-Data") != session.ClearSiteData {
+				t.Fatalf("browser %s %s: %d, Clear-Site-Data %q", tc.method, tc.path, rec.Code, rec.Header().Get("Clear-Site-Data"))
+			}
+			if tc.path == "/logout" {
+				// Cookie-authenticated without the mode header: still a browser.
+				hdr := browserSession()
+				rec := te.do(t, "POST", "/logout", nil, hdr[0], origin)
+				if rec.Code != http.StatusNoContent || rec.Header().Get("Clear-Site-Data") != session.ClearSiteData {
+					t.Fatalf("cookie logout: %d, Clear-Site-Data %q", rec.Code, rec.Header().Get("Clear-Site-Data"))
+				}
+				api := decodeTokens(t, te.login(t, "csd@example.com", testPassword))
+				te.Env.Logs.Plant(api.AccessToken, api.RefreshToken)
+				rec = te.do(t, "POST", "/logout", nil, bearer(api.AccessToken))
+				if rec.Code != http.StatusNoContent || rec.Header().Get("Clear-Site-Data") != "" {
+					t.Fatalf("API logout: %d, Clear-Site-Data %q", rec.Code, rec.Header().Get("Clear-Site-Data"))
+				}
+			}
+		}
 	})
 }

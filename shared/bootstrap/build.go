@@ -66,10 +66,11 @@ func (d *Deps) Health() http.Handler {
 }
 
 // Wrap adds what every function's responses need: request ids, trace
-// correlation, security headers, when origins are configured CORS, and for
-// a ServeMux the JSON error shape on requests no route matches.
+// correlation, security headers, no caching of any response to a request
+// with credentials (APP-8), when origins are configured CORS, and for a
+// ServeMux the JSON error shape on requests no route matches.
 func (d *Deps) Wrap(h http.Handler) (http.Handler, error) {
-	mws := []web.Middleware{web.RequestID(d.Rand), web.Trace, web.SecurityHeaders}
+	mws := []web.Middleware{web.RequestID(d.Rand), web.Trace, web.SecurityHeaders, web.NoStoreCredentialed}
 	if len(d.Config.AllowedOrigins) > 0 {
 		cors, err := web.CORS(d.Config.AllowedOrigins)
 		if err != nil {

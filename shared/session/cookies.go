@@ -47,6 +47,23 @@ func clearCookies(w http.ResponseWriter) {
 	}
 }
 
+// ClearSiteData is the Clear-Site-Data value of a browser sign-out: the
+// browser drops every cookie and all storage (local and session storage,
+// IndexedDB, service workers) of the origin, whatever the app kept there.
+const ClearSiteData = `"cookies", "storage"`
+
+// SignedOut prepares the response to a request that ended its own session
+// (sign-out, sign-out everywhere, account deletion): it deletes the session
+// cookies and, for a browser (browser mode, or a request that came with the
+// access cookie), asks it to clear the site's data (APP-8). Call it before
+// writing the header.
+func SignedOut(w http.ResponseWriter, r *http.Request) {
+	clearCookies(w)
+	if IsBrowser(r) || len(r.CookiesNamed(AccessCookie)) > 0 {
+		w.Header().Set("Clear-Site-Data", ClearSiteData)
+	}
+}
+
 // cookieValue returns the value of the one cookie named name, or "" if
 // there is none or several (a planted duplicate).
 func cookieValue(r *http.Request, name string) string {

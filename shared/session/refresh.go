@@ -185,7 +185,7 @@ func (m *Manager) alertReuse(ctx context.Context, userID string) {
 }
 
 // Logout revokes the request's session (the Principal's) and clears the
-// browser cookies.
+// browser cookies and, in browser mode, the site's data ([SignedOut]).
 func (m *Manager) Logout(w http.ResponseWriter, r *http.Request) error {
 	p, ok := FromContext(r.Context())
 	if !ok {
@@ -202,13 +202,13 @@ func (m *Manager) Logout(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return unavailable(err)
 	}
-	clearCookies(w)
+	SignedOut(w, r)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
 // LogoutAll revokes every session of the request's user ("sign out
-// everywhere"), this one included.
+// everywhere"), this one included, and answers like [Manager.Logout].
 func (m *Manager) LogoutAll(w http.ResponseWriter, r *http.Request) error {
 	p, ok := FromContext(r.Context())
 	if !ok {
@@ -220,7 +220,7 @@ func (m *Manager) LogoutAll(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return unavailable(err)
 	}
-	clearCookies(w)
+	SignedOut(w, r)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

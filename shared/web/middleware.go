@@ -41,6 +41,58 @@ func SecurityHeaders(next http.Handler) http.Handler {
 	})
 }
 
+// NoStoreCredentialed makes every response to a request that carries
+// credentials (an Authorization header or any cookie) uncacheable (APP-8):
+// Cache-Control: no-store and Pragma: no-cache are set before next runs and
+// set again when it writes its header, so no handler, however it answers,
+// lets a browser or proxy keep a copy of what a signed-in user was shown.
+// Requests without credentials are left to their handlers (the JWKS stays
+// cacheable).
+func NoStoreCredentialed(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") == "" && r.Header.Get("Cookie") == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		NoStore(w)
+		next.ServeHTTP(&noStoreWriter{ResponseWriter: w}, r)
+	})
+}
+
+// noStoreWriter re-asserts no-store when the header is written.
+type noStoreWriter struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (w *noStoreWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.wrote = true
+		NoStore(w.ResponseWriter)
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *noStoreWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// FlushError flushes through [http.ResponseController], writing the
+// header (with no-store) first if the handler has not.
+func (w *noStoreWriter) FlushError() error {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	return http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Unwrap lets [http.ResponseController] reach the underlying writer for
+// what the wrapper does not handle (deadlines).
+func (w *noStoreWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
 // RequestIDHeader carries the request id in requests and responses.
 const RequestIDHeader = "X-Request-Id"
 

@@ -239,3 +239,56 @@ func TestCORSRejectsBadConfig(t *testing.T) {
 		})
 	}
 }
+
+// A response to a request with credentials is never cacheable, even when
+// the handler says otherwise, writes no header or flushes early; one
+// without credentials keeps what its handler chose.
+//
+// Controls: APP-8
+func TestNoStoreCredentialed(t *testing.T) {
+	handlers := map[string]http.HandlerFunc{
+		"cacheable": func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Cache-Control", "public, max-age=300")
+			w.WriteHeader(http.StatusOK)
+		},
+		"implicit": func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Cache-Control", "max-age=60")
+			_, _ = w.Write([]byte("x"))
+		},
+		"flushed": func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Cache-Control", "private")
+			if err := http.NewResponseController(w).Flush(); err != nil {
+				t.Errorf("flush through the wrapper: %v", err)
+			}
+		},
+	}
+	tests := []struct {
+		name    string
+		header  http.Header
+		handler string
+		want    string
+	}{
+		{"bearer", http.Header{"Authorization": {"Bearer x"}}, "cacheable", "no-store"},
+		{"cookie", http.Header{"Cookie": {"__Host-gatehouse-access=x"}}, "cacheable", "no-store"},
+		{"any cookie", http.Header{"Cookie": {"app=1"}}, "implicit", "no-store"},
+		{"flushed", http.Header{"Authorization": {"Basic eDp5"}}, "flushed", "no-store"},
+		{"no credentials", nil, "cacheable", "public, max-age=300"},
+		{"no credentials implicit", nil, "implicit", "max-age=60"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", "/", nil)
+			for k, v := range tt.header {
+				r.Header[k] = v
+			}
+			rec := httptest.NewRecorder()
+			web.NoStoreCredentialed(handlers[tt.handler]).ServeHTTP(rec, r)
+			if got := rec.Result().Header.Get("Cache-Control"); got != tt.want {
+				t.Fatalf("Cache-Control %q, want %q", got, tt.want)
+			}
+			if tt.want == "no-store" && rec.Result().Header.Get("Pragma") != "no-cache" {
+				t.Fatal("no Pragma: no-cache")
+			}
+		})
+	}
+}
