@@ -68,8 +68,13 @@ type registerConfirmRequest struct {
 
 // handleRegisterConfirm serves POST /register/confirm: it spends the
 // confirmation token, creates the account with the chosen password and
-// starts a session.
+// starts a session. Every check of the request (client mode and Origin,
+// input, limit) runs before the token is spent (AUTH-15); the password's
+// check against the address runs in the spending transaction.
 func (s *Server) handleRegisterConfirm(w http.ResponseWriter, r *http.Request) error {
+	if err := s.sessions.CheckClient(r); err != nil {
+		return err
+	}
 	var req registerConfirmRequest
 	if err := s.decodeLinkRequest(r, &req, &req.Token, limitConfirmNetwork, func(v *web.Validator) {
 		v.Length("name", req.Name, 0, maxNameLen)

@@ -75,7 +75,7 @@ type Config struct {
 	AccessTTL     time.Duration   // access-token lifetime, at most 10m; 10m when zero
 	Session       session.Config  // timeouts, grace, step-up window; origins come from the base config
 	ResetTTL      time.Duration   // password-reset link lifetime; 30m when zero
-	MagicLinkTTL  time.Duration   // magic-link lifetime; 15m when zero
+	MagicLinkTTL  time.Duration   // magic-link lifetime, at most 10m (AUTH-15); 10m when zero
 	SignupTTL     time.Duration   // sign-up confirmation link lifetime; 24h when zero
 	LinkBase      *url.URL        // where e-mailed links point; the first allowed origin, else the public URL
 	Extension     ExtensionConfig
@@ -84,11 +84,7 @@ type Config struct {
 // LoadConfig reads the function's settings, recording problems in l.
 func LoadConfig(l *config.Loader) Config {
 	c := Config{
-		Argon2: password.Params{
-			Memory:  uint32(l.Int("GATEHOUSE_ARGON2_MEMORY_KIB", int(password.DefaultParams.Memory))),
-			Time:    uint32(l.Int("GATEHOUSE_ARGON2_TIME", int(password.DefaultParams.Time))),
-			Threads: uint8(l.Int("GATEHOUSE_ARGON2_THREADS", int(password.DefaultParams.Threads))),
-		},
+		Argon2:        loadArgon2(l),
 		MaxConcurrent: l.Int("GATEHOUSE_PASSWORD_MAX_CONCURRENT", 0),
 		Pepper:        l.OptionalSecret("GATEHOUSE_PASSWORD_PEPPER"),
 		MinScore:      l.Int("GATEHOUSE_PASSWORD_MIN_SCORE", password.DefaultPolicy.MinScore),
@@ -101,13 +97,47 @@ func LoadConfig(l *config.Loader) Config {
 			NewDeviceWindow: l.Duration("GATEHOUSE_NEW_DEVICE_WINDOW", 90*24*time.Hour),
 		},
 		ResetTTL:     l.Duration("GATEHOUSE_PASSWORD_RESET_TTL", 30*time.Minute),
-		MagicLinkTTL: l.Duration("GATEHOUSE_MAGIC_LINK_TTL", 15*time.Minute),
+		MagicLinkTTL: l.Duration("GATEHOUSE_MAGIC_LINK_TTL", MaxMagicLinkTTL),
 		SignupTTL:    l.Duration("GATEHOUSE_SIGNUP_TTL", 24*time.Hour),
 		LinkBase:     l.URL("GATEHOUSE_AUTH_LINK_URL", ""),
 		Extension:    loadExtensionConfig(l),
 	}
 	c.validate(l)
 	return c
+}
+
+// Bounds of the Argon2id settings, checked on the integers read before they
+// are narrowed to [password.Params]' fields.
+const (
+	maxArgon2MemoryKiB = 4 << 20 // 4 GiB
+	maxArgon2Time      = 64
+	maxArgon2Threads   = 64
+)
+
+// loadArgon2 reads the Argon2id settings. Each is range-checked as an int
+// before its conversion, so a value past its field's type cannot wrap
+// around into an accepted one (GATEHOUSE_ARGON2_MEMORY_KIB=4294986752 is
+// 19456 as a uint32); a value out of range is recorded in l, which stops
+// the start, and the defaults are returned.
+func loadArgon2(l *config.Loader) password.Params {
+	def := password.DefaultParams
+	memory := l.Int("GATEHOUSE_ARGON2_MEMORY_KIB", int(def.Memory))
+	iterations := l.Int("GATEHOUSE_ARGON2_TIME", int(def.Time))
+	threads := l.Int("GATEHOUSE_ARGON2_THREADS", int(def.Threads))
+	ok := true
+	check := func(name string, v, lo, hi int) {
+		if v < lo || v > hi {
+			l.Fail(name, fmt.Sprintf("must be between %d and %d", lo, hi))
+			ok = false
+		}
+	}
+	check("GATEHOUSE_ARGON2_MEMORY_KIB", memory, int(def.Memory), maxArgon2MemoryKiB)
+	check("GATEHOUSE_ARGON2_TIME", iterations, 1, maxArgon2Time)
+	check("GATEHOUSE_ARGON2_THREADS", threads, 1, maxArgon2Threads)
+	if !ok {
+		return def
+	}
+	return password.Params{Memory: uint32(memory), Time: uint32(iterations), Threads: uint8(threads)}
 }
 
 func (c Config) validate(l *config.Loader) {
@@ -123,13 +153,17 @@ func (c Config) validate(l *config.Loader) {
 	if c.ResetTTL < time.Minute || c.ResetTTL > 2*time.Hour {
 		l.Fail("GATEHOUSE_PASSWORD_RESET_TTL", "must be between 1m and 2h")
 	}
-	if c.MagicLinkTTL < time.Minute || c.MagicLinkTTL > 15*time.Minute {
-		l.Fail("GATEHOUSE_MAGIC_LINK_TTL", "must be between 1m and 15m")
+	if c.MagicLinkTTL < time.Minute || c.MagicLinkTTL > MaxMagicLinkTTL {
+		l.Fail("GATEHOUSE_MAGIC_LINK_TTL", "must be between 1m and 10m")
 	}
 	if c.SignupTTL < time.Minute || c.SignupTTL > 72*time.Hour {
 		l.Fail("GATEHOUSE_SIGNUP_TTL", "must be between 1m and 72h")
 	}
 }
+
+// MaxMagicLinkTTL is the longest a magic link may live, and its default
+// lifetime (AUTH-15).
+const MaxMagicLinkTTL = 10 * time.Minute
 
 // Server holds what the core routes share.
 type Server struct {
@@ -166,6 +200,9 @@ func build(d *bootstrap.Deps, cfg Config, ext Extension) (*Server, http.Handler,
 
 func newServer(d *bootstrap.Deps, cfg Config, ext Extension) (*Server, error) {
 	cfg = withDefaults(d, cfg)
+	if cfg.MagicLinkTTL > MaxMagicLinkTTL {
+		return nil, fmt.Errorf("magic-link lifetime %s is over %s", cfg.MagicLinkTTL, MaxMagicLinkTTL)
+	}
 	hasher, err := password.New(password.Options{Params: cfg.Argon2, Pepper: cfg.Pepper,
 		MaxConcurrent: cfg.MaxConcurrent, Rand: d.Rand})
 	if err != nil {
@@ -198,7 +235,7 @@ func withDefaults(d *bootstrap.Deps, c Config) Config {
 	}
 	def(&c.AccessTTL, token.MaxTTL)
 	def(&c.ResetTTL, 30*time.Minute)
-	def(&c.MagicLinkTTL, 15*time.Minute)
+	def(&c.MagicLinkTTL, MaxMagicLinkTTL)
 	def(&c.SignupTTL, 24*time.Hour)
 	if c.MinScore == 0 {
 		c.MinScore = password.DefaultPolicy.MinScore

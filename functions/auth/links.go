@@ -39,7 +39,8 @@ func emailField(v *web.Validator, raw string) string {
 
 // newLinkToken stores a one-time token for purpose and subject, valid for
 // ttl, and returns the secret (32 random bytes, base64url). Only its
-// SHA-256 is stored.
+// SHA-256 is stored. The new link supersedes the subject's unused links of
+// the purpose: only the newest one works (AUTH-15).
 func (s *Server) newLinkToken(ctx context.Context, purpose, subject, data string, ttl time.Duration) (string, error) {
 	var b [32]byte
 	if _, err := io.ReadFull(s.d.Rand, b[:]); err != nil {
@@ -47,7 +48,7 @@ func (s *Server) newLinkToken(ctx context.Context, purpose, subject, data string
 	}
 	tok := base64.RawURLEncoding.EncodeToString(b[:])
 	now := s.d.Now()
-	err := s.d.Store.CreateOneTimeToken(ctx, store.OneTimeToken{Hash: sha256.Sum256([]byte(tok)), Purpose: purpose,
+	err := s.d.Store.SupersedeOneTimeTokens(ctx, store.OneTimeToken{Hash: sha256.Sum256([]byte(tok)), Purpose: purpose,
 		Subject: subject, Data: data, CreatedAt: now, ExpiresAt: now.Add(ttl)})
 	if err != nil {
 		return "", fmt.Errorf("store %s token: %w", purpose, err)

@@ -151,8 +151,13 @@ type tokenRequest struct {
 }
 
 // handleMagicLinkVerify serves POST /magic-link/verify: it spends the link
-// and signs the user in (or hands off to their second factor).
+// and signs the user in (or hands off to their second factor). Every check
+// of the request (client mode and Origin, input, limit) runs before the
+// link is spent (AUTH-15).
 func (s *Server) handleMagicLinkVerify(w http.ResponseWriter, r *http.Request) error {
+	if err := s.sessions.CheckClient(r); err != nil {
+		return err
+	}
 	var req tokenRequest
 	if err := s.decodeLinkRequest(r, &req, &req.Token, limitMagicVerifyNetwork, nil); err != nil {
 		return err

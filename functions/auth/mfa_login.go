@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/shared/audit"
 	"github.com/gatehouse-dev/gatehouse/shared/mfa"
 	"github.com/gatehouse-dev/gatehouse/shared/ratelimit"
+	"github.com/gatehouse-dev/gatehouse/shared/session"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
 	"github.com/gatehouse-dev/gatehouse/shared/web"
 )
@@ -25,8 +27,10 @@ var mfaInvalid = web.Unauthorized("invalid_credentials", "The code or passkey wa
 // registerMFALogin adds the second steps of sign-in. Each consumes the
 // mfa_token /login returned (single use: a failed attempt starts the
 // sign-in over), is rate limited and counted toward the lockout by the
-// session manager, and on success completes the sign-in. A correct second
-// factor never resets the password lockout counter.
+// session manager, and on success completes the sign-in. Every check of
+// the request (client mode and Origin, input, limits, lockout) runs before
+// the token, a recovery code or a passkey ceremony is spent (AUTH-15). A
+// correct second factor never resets the password lockout counter.
 func (x *ext) registerMFALogin(mux *http.ServeMux) {
 	mux.Handle("POST /login/totp", x.handle(x.mfaLoginTOTP))
 	mux.Handle("POST /login/recovery-code", x.handle(x.mfaLoginRecoveryCode))
@@ -61,17 +65,24 @@ func (x *ext) mfaLoginCode(w http.ResponseWriter, r *http.Request, amr string,
 		return err
 	}
 	ctx := r.Context()
-	grant, err := x.sessions.ConsumeMFA(ctx, req.MFAToken)
+	grant, err := x.beginSecondFactor(r, req.MFAToken)
 	if err != nil {
-		return err
-	}
-	if err := x.sessions.GuardSecondFactor(ctx, r, grant.UserID); err != nil {
 		return err
 	}
 	if err := verify(ctx, grant.UserID, req.Code); err != nil {
 		return x.mfaFailed(r, grant.UserID, amr, err)
 	}
 	return x.sessions.Complete(ctx, w, r, grant.UserID, mfaMethods(grant.Methods, amr))
+}
+
+// beginSecondFactor runs every check of a second sign-in step (client
+// mode and Origin, the token's validity, limits and lockout) and only then
+// spends the MFA token (AUTH-15): a refused request leaves it usable.
+func (x *ext) beginSecondFactor(r *http.Request, tok string) (session.MFAGrant, error) {
+	if _, err := x.sessions.BeginSecondFactor(r.Context(), r, tok); err != nil {
+		return session.MFAGrant{}, err
+	}
+	return x.sessions.ConsumeMFA(r.Context(), tok)
 }
 
 // mfaMethods returns the amr values of a sign-in: the first factor's
@@ -148,6 +159,17 @@ func (x *ext) mfaLoginWebAuthnOptions(w http.ResponseWriter, r *http.Request) er
 		}
 		return web.WriteTokenJSON(w, http.StatusOK, opts)
 	}
+	peeked, err := x.sessions.BeginSecondFactor(ctx, r, req.MFAToken)
+	if err != nil {
+		return err
+	}
+	methods, err := x.mfa.Methods(ctx, peeked.UserID)
+	if err != nil {
+		return extUnavailable(err)
+	}
+	if !slices.Contains(methods, mfa.MethodWebAuthn) {
+		return mfaInvalid
+	}
 	grant, err := x.sessions.ConsumeMFA(ctx, req.MFAToken)
 	if err != nil {
 		return err
@@ -168,6 +190,9 @@ func (x *ext) mfaLoginWebAuthnOptions(w http.ResponseWriter, r *http.Request) er
 func (x *ext) mfaLoginWebAuthn(w http.ResponseWriter, r *http.Request) error {
 	var req mfaCeremonyRequest
 	if err := extDecode(r, &req, req.check); err != nil {
+		return err
+	}
+	if err := x.sessions.CheckClient(r); err != nil {
 		return err
 	}
 	ctx := r.Context()

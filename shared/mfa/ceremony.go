@@ -82,11 +82,25 @@ func (c ceremonies) begin(ctx context.Context, kind Ceremony, userID string, pri
 // passkey sign-in) and data. It returns [ErrCeremony] for any id that
 // cannot be consumed; of concurrent calls with one id at most one succeeds.
 func (c ceremonies) finish(ctx context.Context, kind Ceremony, id string) (string, ceremonyData, error) {
+	return c.read(kind, id, func(hash [32]byte) (store.OneTimeToken, error) {
+		return c.store.ConsumeOneTimeToken(ctx, string(kind), hash, c.now())
+	})
+}
+
+// peek is finish without consuming: what a usable ceremony holds, so a
+// request can be checked in full before the ceremony is spent.
+func (c ceremonies) peek(ctx context.Context, kind Ceremony, id string) (string, ceremonyData, error) {
+	return c.read(kind, id, func(hash [32]byte) (store.OneTimeToken, error) {
+		return c.store.OneTimeToken(ctx, string(kind), hash, c.now())
+	})
+}
+
+func (c ceremonies) read(kind Ceremony, id string, get func(hash [32]byte) (store.OneTimeToken, error)) (string, ceremonyData, error) {
 	var data ceremonyData
 	if id == "" || len(id) > maxCeremonyIDLen {
 		return "", data, ErrCeremony
 	}
-	tok, err := c.store.ConsumeOneTimeToken(ctx, string(kind), sha256.Sum256([]byte(id)), c.now())
+	tok, err := get(sha256.Sum256([]byte(id)))
 	switch {
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrUsed), errors.Is(err, store.ErrExpired):
 		return "", data, ErrCeremony

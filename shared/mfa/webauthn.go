@@ -213,12 +213,14 @@ type Assertion struct {
 // for a ceremony of kind, consuming the ceremony. For a passkey sign-in the
 // user is found by the user handle the authenticator returned. guard runs
 // once the user is known and before the signature is checked (rate limits,
-// lockout); its error is returned as is. On failure the returned
+// lockout); its error is returned as is. The ceremony is spent only after
+// the response parsed and guard passed, so a request refused by those
+// checks leaves it usable (AUTH-15); a signature that fails spends it. On failure the returned
 // Assertion's UserID is set when the user is known, so the caller can count
 // the failure. Returns [ErrCeremony], [ErrWebAuthn] or [ErrCloned].
 func (w *WebAuthn) FinishLogin(ctx context.Context, kind Ceremony, ceremony string, response []byte,
 	guard func(ctx context.Context, userID string) error) (Assertion, error) {
-	userID, data, err := w.ceremonies.finish(ctx, kind, ceremony)
+	userID, data, err := w.ceremonies.peek(ctx, kind, ceremony)
 	if err != nil {
 		return Assertion{}, err
 	}
@@ -234,6 +236,10 @@ func (w *WebAuthn) FinishLogin(ctx context.Context, kind Ceremony, ceremony stri
 	a := Assertion{UserID: userID, Prior: data.Prior}
 	if err := guard(ctx, userID); err != nil {
 		return a, err
+	}
+	// Every check has passed: only now is the ceremony spent (AUTH-15).
+	if _, _, err := w.ceremonies.finish(ctx, kind, ceremony); err != nil {
+		return Assertion{}, err
 	}
 	u, err := w.user(ctx, userID, "")
 	if err != nil {

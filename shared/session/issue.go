@@ -83,13 +83,8 @@ func printable(s string, n int) string {
 // writes the 200 token response: JSON tokens for API clients, cookies for
 // browsers (see [IsBrowser]). An error is a *web.Error to return as is.
 func (m *Manager) Complete(ctx context.Context, w http.ResponseWriter, r *http.Request, userID string, methods []string) error {
-	// Cookies are set only for the app's own origins (no login CSRF from
-	// another site). A top-level GET (the OAuth sign-in callback) carries no
-	// Origin and is vouched for by its state and flow cookie instead.
-	if IsBrowser(r) {
-		if err := web.CheckOrigin(r, m.cfg.AllowedOrigins); err != nil {
-			return err
-		}
+	if err := m.CheckClient(r); err != nil {
+		return err
 	}
 	c, err := m.client(r)
 	if err != nil {
@@ -120,6 +115,21 @@ func (m *Manager) Complete(ctx context.Context, w http.ResponseWriter, r *http.R
 		m.alertNewDevice(ctx, userID, c)
 	}
 	return m.writeTokens(ctx, w, r, sess, refresh, c)
+}
+
+// CheckClient makes the checks [Manager.Complete] makes of the request
+// itself: a browser-mode request must come from an allowed Origin, since
+// cookies are set only for the app's own origins (no login CSRF from
+// another site). A top-level GET (the OAuth sign-in callback) carries no
+// Origin and is vouched for by its state and flow cookie instead. Routes
+// that spend a single-use value before completing a sign-in call it first,
+// so a refused request spends nothing (AUTH-15). The error is a 403
+// *web.Error.
+func (m *Manager) CheckClient(r *http.Request) error {
+	if IsBrowser(r) {
+		return web.CheckOrigin(r, m.cfg.AllowedOrigins)
+	}
+	return nil
 }
 
 // newSession builds the row of a new session and its first refresh token.

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 
 	"github.com/gatehouse-dev/gatehouse/shared/audit"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
@@ -53,14 +54,45 @@ func (m *Manager) IssueMFAToken(ctx context.Context, userID string, methods []st
 // ConsumeMFA spends an MFA token: of concurrent calls with one token,
 // exactly one succeeds. It returns a *web.Error: 401 invalid_mfa_token for
 // an unknown, used or expired token, 503 if the store cannot answer.
-// Call [Manager.GuardSecondFactor] for the returned user before checking
-// the second factor, and pass append(grant.Methods, "otp") (or "hwk", "rc")
-// to [Manager.Complete] on success.
+// Call [Manager.BeginSecondFactor] first, so that a request refused by a
+// check (Origin, limits, lockout) leaves the token usable (AUTH-15), and
+// pass append(grant.Methods, "otp") (or "hwk", "rc") to [Manager.Complete]
+// on success.
 func (m *Manager) ConsumeMFA(ctx context.Context, tok string) (MFAGrant, error) {
+	return m.mfaGrant(tok, func(hash [32]byte) (store.OneTimeToken, error) {
+		return m.store.ConsumeOneTimeToken(ctx, purposeMFA, hash, m.now())
+	})
+}
+
+// PeekMFA returns what an MFA token proves without spending it, with the
+// errors of [Manager.ConsumeMFA].
+func (m *Manager) PeekMFA(ctx context.Context, tok string) (MFAGrant, error) {
+	return m.mfaGrant(tok, func(hash [32]byte) (store.OneTimeToken, error) {
+		return m.store.OneTimeToken(ctx, purposeMFA, hash, m.now())
+	})
+}
+
+// BeginSecondFactor runs every check of a second sign-in step before
+// anything single-use is spent (AUTH-15): the client checks of
+// [Manager.CheckClient], the MFA token's validity (not spending it), and
+// [Manager.GuardSecondFactor]'s limits and lockout for its user. Then spend
+// the token with [Manager.ConsumeMFA] and check the factor.
+func (m *Manager) BeginSecondFactor(ctx context.Context, r *http.Request, tok string) (MFAGrant, error) {
+	if err := m.CheckClient(r); err != nil {
+		return MFAGrant{}, err
+	}
+	g, err := m.PeekMFA(ctx, tok)
+	if err != nil {
+		return g, err
+	}
+	return g, m.GuardSecondFactor(ctx, r, g.UserID)
+}
+
+func (m *Manager) mfaGrant(tok string, read func(hash [32]byte) (store.OneTimeToken, error)) (MFAGrant, error) {
 	if b, err := base64.RawURLEncoding.Strict().DecodeString(tok); err != nil || len(b) != 32 {
 		return MFAGrant{}, errInvalidMFAToken.WithCause(errors.New("malformed mfa token"))
 	}
-	t, err := m.store.ConsumeOneTimeToken(ctx, purposeMFA, sha256.Sum256([]byte(tok)), m.now())
+	t, err := read(sha256.Sum256([]byte(tok)))
 	switch {
 	case errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrUsed) || errors.Is(err, store.ErrExpired):
 		return MFAGrant{}, errInvalidMFAToken.WithCause(err)

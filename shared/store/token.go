@@ -28,6 +28,16 @@ type OneTimeTokens interface {
 	// hash or another purpose, ErrExpired past ExpiresAt (and does not
 	// consume it).
 	ConsumeOneTimeToken(ctx context.Context, purpose string, hash [32]byte, now time.Time) (OneTimeToken, error)
+	// SupersedeOneTimeTokens stores t and, in the same transaction,
+	// deletes every unused token of t's purpose and subject: a newer link
+	// of a kind invalidates the older ones. Returns ErrConflict if the
+	// hash exists.
+	SupersedeOneTimeTokens(ctx context.Context, t OneTimeToken) error
+	// OneTimeToken returns the token with this purpose and hash without
+	// consuming it, so a caller can check a request fully before spending
+	// it. Returns ErrNotFound for an unknown hash or another purpose,
+	// ErrUsed once consumed, ErrExpired past ExpiresAt.
+	OneTimeToken(ctx context.Context, purpose string, hash [32]byte, now time.Time) (OneTimeToken, error)
 	// PendingOneTimeTokens returns the tokens of purpose and scope (which
 	// must not be empty) that are neither used nor expired at now, oldest
 	// first.

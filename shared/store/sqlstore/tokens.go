@@ -27,15 +27,45 @@ func scanToken(r Row) (store.OneTimeToken, error) {
 
 // CreateOneTimeToken implements [store.OneTimeTokens].
 func (db *DB) CreateOneTimeToken(ctx context.Context, t store.OneTimeToken) error {
+	return insertToken(ctx, db.conn, t)
+}
+
+func insertToken(ctx context.Context, c Conn, t store.OneTimeToken) error {
 	if t.Data == "" {
 		t.Data = "{}"
 	}
-	_, err := db.conn.Exec(ctx, `INSERT INTO one_time_tokens (hash, purpose, subject, scope, data, created_at, expires_at)
+	_, err := c.Exec(ctx, `INSERT INTO one_time_tokens (hash, purpose, subject, scope, data, created_at, expires_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)`, t.Hash[:], t.Purpose, t.Subject, t.Scope, t.Data, t.CreatedAt, t.ExpiresAt)
 	if err != nil {
 		return fmt.Errorf("insert %s token: %w", t.Purpose, err)
 	}
 	return nil
+}
+
+// SupersedeOneTimeTokens implements [store.OneTimeTokens].
+func (db *DB) SupersedeOneTimeTokens(ctx context.Context, t store.OneTimeToken) error {
+	return db.tx(ctx, func(c Conn) error {
+		if _, err := c.Exec(ctx, `DELETE FROM one_time_tokens
+			WHERE purpose = $1 AND subject = $2 AND used_at IS NULL`, t.Purpose, t.Subject); err != nil {
+			return fmt.Errorf("supersede %s tokens: %w", t.Purpose, err)
+		}
+		return insertToken(ctx, c, t)
+	})
+}
+
+// OneTimeToken implements [store.OneTimeTokens].
+func (db *DB) OneTimeToken(ctx context.Context, purpose string, hash [32]byte, now time.Time) (store.OneTimeToken, error) {
+	t, err := scanToken(db.conn.QueryRow(ctx, `SELECT `+tokenColumns+` FROM one_time_tokens
+		WHERE hash = $1 AND purpose = $2`, hash[:], purpose))
+	switch {
+	case err != nil:
+		return store.OneTimeToken{}, fmt.Errorf("read %s token: %w", purpose, err)
+	case !t.UsedAt.IsZero():
+		return store.OneTimeToken{}, store.ErrUsed
+	case !now.Before(t.ExpiresAt):
+		return store.OneTimeToken{}, store.ErrExpired
+	}
+	return t, nil
 }
 
 // ConsumeOneTimeToken implements [store.OneTimeTokens]. The conditional

@@ -28,6 +28,7 @@ func Run(t *testing.T, newStore Opener) {
 		{"RateLimitConcurrent", testRateLimitConcurrent},
 		{"OneTimeTokens", testOneTimeTokens},
 		{"ScopedTokens", testScopedTokens},
+		{"SupersedeOneTimeTokens", testSupersedeOneTimeTokens},
 		{"OneTimeTokenRace", testOneTimeTokenRace},
 		{"TxRollback", testTxRollback},
 		{"Users", testUsers},

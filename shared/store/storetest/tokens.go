@@ -151,3 +151,65 @@ func testScopedTokens(t *testing.T, open Opener) {
 		t.Fatalf("org-b's tokens: %+v", got)
 	}
 }
+
+// A superseding token deletes the unused tokens of its purpose and
+// subject, and only those; OneTimeToken reads a token without spending it.
+//
+// Controls: AUTH-15, AUTH-9
+func testSupersedeOneTimeTokens(t *testing.T, open Opener) {
+	s, ctx := open(t), context.Background()
+	mk := func(secret, purpose, subject string) store.OneTimeToken {
+		return store.OneTimeToken{Hash: sha256.Sum256([]byte(secret)), Purpose: purpose, Subject: subject,
+			CreatedAt: epoch, ExpiresAt: epoch.Add(time.Hour)}
+	}
+	older, used := mk("older", "magic_link", "u1"), mk("used", "magic_link", "u1")
+	otherUser, otherPurpose := mk("other-user", "magic_link", "u2"), mk("other-purpose", "password_reset", "u1")
+	for _, tok := range []store.OneTimeToken{older, used, otherUser, otherPurpose} {
+		if err := s.CreateOneTimeToken(ctx, tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.ConsumeOneTimeToken(ctx, "magic_link", used.Hash, epoch); err != nil {
+		t.Fatal(err)
+	}
+	peeked, err := s.OneTimeToken(ctx, "magic_link", older.Hash, epoch)
+	if err != nil || peeked.Subject != "u1" || !peeked.UsedAt.IsZero() {
+		t.Fatalf("OneTimeToken = %+v, %v", peeked, err)
+	}
+	newer := mk("newer", "magic_link", "u1")
+	if err := s.SupersedeOneTimeTokens(ctx, newer); err != nil {
+		t.Fatal(err)
+	}
+	// A conflict rolls the deletion back: the newer token stays.
+	clash := otherUser
+	clash.Subject = "u1"
+	if err := s.SupersedeOneTimeTokens(ctx, clash); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("superseding with an existing hash: %v, want ErrConflict", err)
+	}
+	for _, tc := range []struct {
+		name string
+		tok  store.OneTimeToken
+		want error
+	}{
+		{"older, superseded", older, store.ErrNotFound},
+		{"used before, kept as used", used, store.ErrUsed},
+		{"another subject's", otherUser, nil},
+		{"another purpose's", otherPurpose, nil},
+		{"newer", newer, nil},
+	} {
+		_, err := s.OneTimeToken(ctx, tc.tok.Purpose, tc.tok.Hash, epoch)
+		if !errors.Is(err, tc.want) || (err == nil) != (tc.want == nil) {
+			t.Fatalf("%s: OneTimeToken err = %v, want %v", tc.name, err, tc.want)
+		}
+	}
+	if _, err := s.OneTimeToken(ctx, "magic_link", newer.Hash, epoch.Add(time.Hour)); !errors.Is(err, store.ErrExpired) {
+		t.Fatalf("expired: %v", err)
+	}
+	if _, err := s.OneTimeToken(ctx, "password_reset", newer.Hash, epoch); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("wrong purpose: %v", err)
+	}
+	// Peeking spent nothing.
+	if _, err := s.ConsumeOneTimeToken(ctx, "magic_link", newer.Hash, epoch); err != nil {
+		t.Fatalf("consume after peeking: %v", err)
+	}
+}
