@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/shared/bootstrap/bootstraptest"
+	"github.com/gatehouse-dev/gatehouse/shared/mfa"
 	"github.com/gatehouse-dev/gatehouse/shared/notify"
 	"github.com/gatehouse-dev/gatehouse/shared/ratelimit"
 	"github.com/gatehouse-dev/gatehouse/shared/session"
@@ -236,6 +237,48 @@ func TestNewerLinkSupersedesOlder(t *testing.T) {
 		te.Env.Clock.Advance(10*time.Minute + time.Second)
 		if rec := te.do(t, "POST", "/magic-link/verify", map[string]string{"token": tok}); errorCode(rec) != "invalid_token" {
 			t.Fatalf("a magic link after 10 minutes: %d %s", rec.Code, rec.Body)
+		}
+	})
+}
+
+// Recovery codes issued before codes carried 128 bits (16 characters)
+// keep working until the user regenerates them; new ones have 28.
+//
+// Controls: AUTH-5
+func TestLegacyRecoveryCodesUntilRegenerated(t *testing.T) {
+	backends(t, func(t *testing.T, b bootstraptest.Backend) {
+		te := newTestEnv(t, b)
+		tk := te.signUp(t, "legacy@example.com", testPassword)
+		app := te.mfaEnrollTOTP(t, tk.AccessToken)
+		if len(strings.ReplaceAll(app.codes[0], "-", "")) != 28 {
+			t.Fatalf("new code %q is not 28 characters", app.codes[0])
+		}
+		legacy := []string{"abcd-efgh-ijkm-npqr", "stuv-wxyz-2345-6789"}
+		te.Env.Logs.Plant(legacy...)
+		var hashes [][32]byte
+		for _, c := range legacy {
+			h, err := mfa.RecoveryCodeHash(tk.UserID, c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			hashes = append(hashes, h)
+		}
+		if err := te.Env.Store.ReplaceRecoveryCodes(t.Context(), tk.UserID, hashes, te.Env.Clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+		tok, _ := te.mfaToken(t, "legacy@example.com")
+		signedIn := decodeTokens(t, te.do(t, "POST", "/login/recovery-code", map[string]string{"mfa_token": tok, "code": legacy[0]}))
+		te.Env.Logs.Plant(signedIn.AccessToken, signedIn.RefreshToken)
+		rec := te.do(t, "POST", "/mfa/recovery-codes", nil, bearer(signedIn.AccessToken))
+		var fresh struct {
+			Codes []string `json:"recovery_codes"`
+		}
+		extDecodeBody(t, rec, http.StatusOK, &fresh)
+		te.Env.Logs.Plant(fresh.Codes...)
+		tok, _ = te.mfaToken(t, "legacy@example.com")
+		rec = te.do(t, "POST", "/login/recovery-code", map[string]string{"mfa_token": tok, "code": legacy[1]})
+		if rec.Code != http.StatusUnauthorized {
+			t.Fatalf("a legacy code after regeneration: %d %s", rec.Code, rec.Body)
 		}
 	})
 }

@@ -7,15 +7,21 @@ import (
 	"strings"
 )
 
-// Recovery codes: [RecoveryCodeCount] per user, each 16 characters of a
-// 32-letter alphabet (80 random bits), shown as four groups of four. Only
-// SHA-256 digests are stored: with 80 bits of entropy a slow hash adds
-// nothing, since no guessing attack on the digest is feasible.
+// Recovery codes: [RecoveryCodeCount] per user, each 28 characters of a
+// 32-letter alphabet (140 random bits), shown as seven groups of four.
+// Only SHA-256 digests are stored: at 128 bits or more a slow hash adds
+// nothing, since no guessing attack on the digest is feasible (AUTH-5).
+// Codes issued before were 16 characters (80 bits); they are still
+// accepted until the user's codes are regenerated.
 const (
-	RecoveryCodeCount = 10
-	recoveryCodeLen   = 16
-	recoveryAlphabet  = "abcdefghijkmnpqrstuvwxyz23456789" // no l, o, 0, 1: easy to read back
+	RecoveryCodeCount     = 10
+	recoveryCodeLen       = 28
+	legacyRecoveryCodeLen = 16
+	recoveryAlphabet      = "abcdefghijkmnpqrstuvwxyz23456789" // no l, o, 0, 1: easy to read back
 )
+
+// RecoveryCodeBits is the randomness of a new recovery code.
+const RecoveryCodeBits = recoveryCodeLen * 5
 
 // NewRecoveryCodes reads [RecoveryCodeCount] fresh codes from rand and
 // returns them formatted for display with their digests for storage.
@@ -42,7 +48,8 @@ func NewRecoveryCodes(rand io.Reader, userID string) (codes []string, hashes [][
 
 // RecoveryCodeHash returns the digest to look code up by for userID. The
 // code is normalized first (case, spaces and dashes ignored); it returns
-// [ErrInvalidCode] for anything that cannot be a recovery code.
+// [ErrInvalidCode] for anything that cannot be a recovery code, new (28
+// characters) or issued before (16).
 func RecoveryCodeHash(userID, code string) ([32]byte, error) {
 	if len(code) > 64 {
 		return [32]byte{}, ErrInvalidCode
@@ -56,7 +63,7 @@ func RecoveryCodeHash(userID, code string) ([32]byte, error) {
 		}
 		return r
 	}, code)
-	if len(norm) != recoveryCodeLen || strings.Trim(norm, recoveryAlphabet) != "" {
+	if (len(norm) != recoveryCodeLen && len(norm) != legacyRecoveryCodeLen) || strings.Trim(norm, recoveryAlphabet) != "" {
 		return [32]byte{}, ErrInvalidCode
 	}
 	return hashRecoveryCode(userID, norm), nil

@@ -7,10 +7,16 @@ import (
 	"testing"
 )
 
-var codeShape = regexp.MustCompile(`^[a-km-np-z2-9]{4}(-[a-km-np-z2-9]{4}){3}$`)
+var codeShape = regexp.MustCompile(`^[a-km-np-z2-9]{4}(-[a-km-np-z2-9]{4}){6}$`)
 
+// New codes carry at least 128 random bits (28 characters of 32 letters:
+// 140); before, 16 characters carried 80.
+//
 // Controls: AUTH-5
 func TestNewRecoveryCodes(t *testing.T) {
+	if RecoveryCodeBits < 128 || len(recoveryAlphabet) != 32 {
+		t.Fatalf("%d bits per code, want at least 128", RecoveryCodeBits)
+	}
 	codes, hashes, err := NewRecoveryCodes(rand.Reader, "user-1")
 	if err != nil {
 		t.Fatal(err)
@@ -43,6 +49,19 @@ func TestRecoveryCodeHash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	const newCode = "abcd-efgh-ijkm-npqr-stuv-wxyz-2345"
+	wantNew, err := RecoveryCodeHash("u", newCode)
+	if err != nil || wantNew == want {
+		t.Fatalf("a 28-character code: %v", err)
+	}
+	for _, bad := range []string{newCode[:len(newCode)-1], newCode + "6", "abcd-efgh-ijkm-npqr-s"} {
+		if _, err := RecoveryCodeHash("u", bad); err == nil {
+			t.Fatalf("%q accepted", bad)
+		}
+	}
+	if got, _ := RecoveryCodeHash("u", strings.ToUpper(strings.ReplaceAll(newCode, "-", " "))); got != wantNew {
+		t.Fatal("a 28-character code is not normalized")
+	}
 	for _, tc := range []struct {
 		name, user, code string
 		ok               bool
@@ -68,7 +87,7 @@ func TestRecoveryCodeHash(t *testing.T) {
 }
 
 func FuzzRecoveryCodeHash(f *testing.F) {
-	for _, seed := range []string{"abcd-efgh-ijkm-npqr", "ABCD EFGH IJKM NPQR", "", "----", "ÿÿÿÿ-ÿÿÿÿ"} {
+	for _, seed := range []string{"abcd-efgh-ijkm-npqr", "ABCD EFGH IJKM NPQR", "abcd-efgh-ijkm-npqr-stuv-wxyz-2345", "", "----", "ÿÿÿÿ-ÿÿÿÿ"} {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, code string) {
@@ -78,7 +97,7 @@ func FuzzRecoveryCodeHash(f *testing.F) {
 		}
 		// Whatever was accepted is the normalized form of a valid code.
 		norm := strings.ToLower(strings.NewReplacer("-", "", " ", "").Replace(code))
-		if len(norm) != recoveryCodeLen || h != hashRecoveryCode("u", norm) {
+		if (len(norm) != recoveryCodeLen && len(norm) != legacyRecoveryCodeLen) || h != hashRecoveryCode("u", norm) {
 			t.Fatalf("accepted %q as a recovery code", code)
 		}
 	})
