@@ -7,9 +7,11 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse/shared/audit"
 	"github.com/gatehouse-dev/gatehouse/shared/bootstrap"
+	"github.com/gatehouse-dev/gatehouse/shared/ratelimit"
 	"github.com/gatehouse-dev/gatehouse/shared/session"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
 	"github.com/gatehouse-dev/gatehouse/shared/web"
@@ -20,16 +22,35 @@ var ErrNotMember = errors.New("authz: not a member of the organization")
 
 // Authorizer checks permissions against the store.
 type Authorizer struct {
-	store  store.Orgs
-	audit  *audit.Log
-	logger *slog.Logger
-	hops   int // trusted proxy hops, for the client network in audit events
+	store   store.Orgs
+	audit   *audit.Log
+	limiter *ratelimit.Limiter
+	denials *audit.Sampler // bounds authz.deny events per user and reason
+	logger  *slog.Logger
+	hops    int // trusted proxy hops, for the client network in audit events
 }
 
+// LimitDenialsUser bounds the refused requests of one user: past it, a
+// request that would be refused is answered 429 (and not audited), so a
+// user cannot make the audit log, or the store, pay for a flood of
+// forbidden requests.
+var LimitDenialsUser = ratelimit.Limit{Name: "authz-denials-user", Burst: 60, Period: 10 * time.Minute}
+
+// Denial sampling: per user and reason, the first denialAuditBurst
+// denials in each denialAuditWindow are audited; the rest are counted and
+// reported as "suppressed" by the next audited one (as rejected webhooks
+// are).
+const (
+	denialAuditBurst  = 10
+	denialAuditWindow = time.Minute
+)
+
 // New returns an Authorizer reading memberships from d.Store. Denials are
-// recorded in d.Audit (AUDIT-1) and failures logged to d.Logger.
+// limited per user with d.Limiter, sampled, recorded in d.Audit (AUDIT-1),
+// and failures logged to d.Logger.
 func New(d *bootstrap.Deps) *Authorizer {
-	return &Authorizer{store: d.Store, audit: d.Audit, logger: d.Logger, hops: d.Config.TrustedProxyHops}
+	return &Authorizer{store: d.Store, audit: d.Audit, limiter: d.Limiter, logger: d.Logger,
+		hops: d.Config.TrustedProxyHops, denials: audit.NewSampler(denialAuditBurst, denialAuditWindow, d.Now)}
 }
 
 type memberKey struct{}
@@ -143,17 +164,32 @@ func (a *Authorizer) check(r *http.Request, perm Permission, orgID string) (Memb
 	return m, nil
 }
 
-// deny records the refusal and returns the 403. A refusal to a non-member
-// is recorded outside the organization (auditOrg ""), so one tenant's
-// trail does not name users of another.
+// deny spends one of the user's refusals ([LimitDenialsUser]: past it the
+// answer is 429; a limiter that cannot answer is a 503), records the
+// refusal if the sampler admits it, and returns the 403. A refusal to a
+// non-member is recorded outside the organization (auditOrg ""), so one
+// tenant's trail does not name users of another.
 func (a *Authorizer) deny(r *http.Request, userID, auditOrg, orgID string, perm Permission, reason string) error {
-	if a.audit != nil {
-		_, err := a.audit.Record(r.Context(), audit.Event{Actor: userID, OrgID: auditOrg, Action: "authz.deny",
-			Target: "org:" + orgID, Outcome: store.OutcomeDenied, Network: network(r, a.hops),
-			Metadata: map[string]any{"permission": string(perm), "reason": reason, "route": r.Pattern}})
-		if err != nil {
-			return web.Unavailable(fmt.Errorf("record authorization denial: %w", err))
+	if a.limiter != nil {
+		if err := ratelimit.HTTPError(a.limiter.Allow(r.Context(), LimitDenialsUser, userID)); err != nil {
+			return err
 		}
+	}
+	if a.audit == nil {
+		return web.Forbidden()
+	}
+	ok, suppressed := a.denials.Admit(userID + "|" + reason)
+	if !ok {
+		return web.Forbidden()
+	}
+	meta := map[string]any{"permission": string(perm), "reason": reason, "route": r.Pattern}
+	if suppressed > 0 {
+		meta["suppressed"] = suppressed
+	}
+	_, err := a.audit.Record(r.Context(), audit.Event{Actor: userID, OrgID: auditOrg, Action: "authz.deny",
+		Target: "org:" + orgID, Outcome: store.OutcomeDenied, Network: network(r, a.hops), Metadata: meta})
+	if err != nil {
+		return web.Unavailable(fmt.Errorf("record authorization denial: %w", err))
 	}
 	return web.Forbidden()
 }

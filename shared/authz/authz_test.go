@@ -206,3 +206,76 @@ func TestGrants(t *testing.T) {
 		t.Fatal("Grants must allow exactly subsets of the actor's permissions")
 	}
 }
+
+// A flood of refused requests does not flood the audit log: 150 denials
+// of one user write the first of each kind and a bounded sample, not 150
+// rows; past LimitDenialsUser the user is answered 429; another user's
+// denials are still audited; after the window the next audited denial
+// reports how many were suppressed. Before, every denial wrote a row.
+//
+// Controls: AUDIT-1, AUTHZ-2, APP-5, AUTH-3
+func TestDenialsSampledAndLimited(t *testing.T) {
+	for _, be := range bootstraptest.Backends {
+		t.Run(be.Name, func(t *testing.T) {
+			env := bootstraptest.New(t, be.Open(t))
+			ctx := context.Background()
+			for org, owner := range map[string]string{"org-a": "alice", "org-b": "bob"} {
+				if err := env.Store.CreateOrg(ctx, store.Org{ID: org, Name: org, CreatedAt: env.Now()}, owner); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := env.Store.AddMember(ctx, store.Member{OrgID: "org-a", UserID: "vic", Role: RoleViewer, CreatedAt: env.Now()}); err != nil {
+				t.Fatal(err)
+			}
+			a := New(env.Deps)
+			codes := map[int]int{}
+			for i := range 150 {
+				org, perm := "org-a", PermMembersManage // missing_permission
+				if i%2 == 1 {
+					org, perm = "org-b", PermRead // not_member
+				}
+				rec, _ := serve(a, "vic", perm, org)
+				codes[rec.Code]++
+			}
+			if codes[http.StatusForbidden] != LimitDenialsUser.Burst || codes[http.StatusTooManyRequests] != 150-LimitDenialsUser.Burst {
+				t.Fatalf("answers %v, want %d 403 then 429", codes, LimitDenialsUser.Burst)
+			}
+			denials := func() map[string]int {
+				evs, err := env.Store.AuditEvents(ctx, 0, 1000)
+				if err != nil {
+					t.Fatal(err)
+				}
+				n := map[string]int{}
+				for _, e := range evs {
+					if e.Action != "authz.deny" {
+						continue
+					}
+					var m struct {
+						Reason     string `json:"reason"`
+						Suppressed int    `json:"suppressed"`
+					}
+					if err := json.Unmarshal([]byte(e.Metadata), &m); err != nil {
+						t.Fatal(err)
+					}
+					n[e.Actor+" "+m.Reason]++
+					n["suppressed"] += m.Suppressed
+				}
+				return n
+			}
+			got := denials()
+			if got["vic missing_permission"] != denialAuditBurst || got["vic not_member"] != denialAuditBurst {
+				t.Fatalf("audited denials %v, want the first %d of each kind", got, denialAuditBurst)
+			}
+			if rec, _ := serve(a, "bob", PermRead, "org-a"); rec.Code != http.StatusForbidden || denials()["bob not_member"] != 1 {
+				t.Fatalf("another user's denial: %d, audited %v", rec.Code, denials())
+			}
+			env.Clock.Advance(LimitDenialsUser.Period)
+			if rec, _ := serve(a, "vic", PermRead, "org-b"); rec.Code != http.StatusForbidden {
+				t.Fatalf("after the period: %d", rec.Code)
+			}
+			if got := denials(); got["vic not_member"] != denialAuditBurst+1 || got["suppressed"] != LimitDenialsUser.Burst/2-denialAuditBurst {
+				t.Fatalf("after the window: %v, want %d suppressed reported", got, LimitDenialsUser.Burst/2-denialAuditBurst)
+			}
+		})
+	}
+}
