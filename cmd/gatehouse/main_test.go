@@ -5,9 +5,11 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -85,7 +87,8 @@ func TestServeMountsEveryFunction(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("serve: %v", err)
 	}
-	for _, want := range []string{"/auth/", "/oauth/", "/webhooks/", "/rotate/", "/dev/mailbox"} {
+	for _, want := range []string{"/auth/", "/oauth/", "/webhooks/", "/rotate/", "/dev/mailbox",
+		"client addresses (GATEHOUSE_TRUSTED_PROXY_HOPS=0): the connection's peer address; X-Forwarded-For is ignored"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("serve did not print %s:\n%s", want, out.String())
 		}
@@ -119,5 +122,60 @@ func TestAuditVerifyCatchesTamperedRow(t *testing.T) {
 	out, err = run(t, "audit", "verify")
 	if err == nil || !strings.Contains(out, "BROKEN at event 2") {
 		t.Fatalf("audit verify after tampering: %v\n%s", err, out)
+	}
+}
+
+// startServe runs `gatehouse serve` on embedded defaults in a temporary
+// directory and returns its base URL; it stops when the test ends.
+func startServe(t *testing.T) string {
+	t.Helper()
+	t.Setenv("GATEHOUSE_DATA_DIR", t.TempDir())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, ln, io.Discard) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	base := "http://" + ln.Addr().String()
+	for range 100 {
+		if resp, err := http.Get(base + "/auth/healthz"); err == nil {
+			resp.Body.Close()
+			return base
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("serve did not start")
+	return ""
+}
+
+// The local server trusts no proxy by default: a client that writes its
+// own X-Forwarded-For on every request still spends one network's
+// allowance. Before, the default was one trusted hop everywhere, so each
+// made-up address got a fresh allowance.
+//
+// Controls: AUTH-3
+func TestLocalServerIgnoresForwardedFor(t *testing.T) {
+	base := startServe(t)
+	var last int
+	for i := range 25 {
+		req, _ := http.NewRequest("POST", base+"/auth/magic-link", strings.NewReader(`{"email":"x`+strconv.Itoa(i)+`@example.com"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Forwarded-For", "198.51."+strconv.Itoa(i)+".1")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		last = resp.StatusCode
+	}
+	if last != http.StatusTooManyRequests {
+		t.Fatalf("25 requests with made-up X-Forwarded-For: last %d, want 429", last)
 	}
 }

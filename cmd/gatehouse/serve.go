@@ -64,6 +64,8 @@ func serve(ctx context.Context, ln net.Listener, out io.Writer) error {
 	for _, m := range mounts {
 		fmt.Fprintf(out, "  %s\n", m)
 	}
+	fmt.Fprintf(out, "client addresses (GATEHOUSE_TRUSTED_PROXY_HOPS=%d): %s\n",
+		d.Config.TrustedProxyHops, web.ClientIPRule(d.Config.TrustedProxyHops))
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -284,3 +284,40 @@ func (f *fakeMFA) Export(context.Context, string) (map[string]any, error) {
 func (f *fakeMFA) BeforeDelete(context.Context, store.Store, string) error {
 	return web.Conflict("sole_owner", "Transfer or delete your organization first.")
 }
+
+// With no trusted proxy (GATEHOUSE_TRUSTED_PROXY_HOPS=0, the default off
+// Cloud Run) a client-written X-Forwarded-For does not move the limits: a
+// client varying it still spends its own network's allowance. With one
+// trusted proxy the rightmost entry is the client, as the proxy wrote it.
+//
+// Controls: AUTH-3
+func TestForwardedForIgnoredWithoutProxy(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		hops    int
+		limited bool
+	}{
+		{"no proxy", 0, true},
+		{"one proxy", 1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			te := newTestEnv(t, bootstraptest.Backends[0], func(*Config, *Extension) {})
+			te.Env.Config.TrustedProxyHops = tc.hops
+			_, h, err := build(te.Env.Deps, Config{}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			te.H = h
+			var last int
+			for i := 0; i <= limitMagicNetwork.Burst; i++ {
+				rec := te.do(t, "POST", "/magic-link", map[string]string{"email": "x" + itoa(i) + "@example.com"},
+					fromNetwork("198.51."+itoa(i)+".1"))
+				last = rec.Code
+			}
+			if limited := last == http.StatusTooManyRequests; limited != tc.limited {
+				t.Fatalf("request %d with its own X-Forwarded-For: %d, limited %v, want %v",
+					limitMagicNetwork.Burst+1, last, limited, tc.limited)
+			}
+		})
+	}
+}

@@ -29,6 +29,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/shared/store"
 	"github.com/gatehouse-dev/gatehouse/shared/store/postgres"
 	"github.com/gatehouse-dev/gatehouse/shared/store/sqlite"
+	"github.com/gatehouse-dev/gatehouse/shared/web"
 )
 
 // Deps is what a function is built from. Tests build one by hand.
@@ -66,8 +67,17 @@ func FromEnv(ctx context.Context) (*Deps, *config.Loader, error) {
 		return nil, nil, fmt.Errorf("configuration: %w", err)
 	}
 	logger := logging.New(os.Stdout, logging.Options{Level: base.LogLevel, ProjectID: base.ProjectID})
+	LogClientAddressRule(ctx, logger, base)
 	d, err := Open(ctx, base, logger)
 	return d, l, err
+}
+
+// LogClientAddressRule logs, at start, how client addresses (for rate
+// limits, lockouts and audit events) are found: which
+// GATEHOUSE_TRUSTED_PROXY_HOPS is in force.
+func LogClientAddressRule(ctx context.Context, logger *slog.Logger, base config.Base) {
+	logger.InfoContext(ctx, "client addresses: "+web.ClientIPRule(base.TrustedProxyHops),
+		"trusted_proxy_hops", base.TrustedProxyHops)
 }
 
 // StoreFromEnv opens only the store the environment names (see

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/gatehouse-dev/gatehouse/shared/bootstrap"
 	"github.com/gatehouse-dev/gatehouse/shared/config"
 	"github.com/gatehouse-dev/gatehouse/shared/envelope"
+	"github.com/gatehouse-dev/gatehouse/shared/logging/logtest"
 	"github.com/gatehouse-dev/gatehouse/shared/notify"
 	"github.com/gatehouse-dev/gatehouse/shared/store/sqlite"
 )
@@ -74,5 +76,19 @@ func TestDeployedFunctionRefusesToBuildWithoutItsSettings(t *testing.T) {
 	}
 	if !errors.Is(err, config.ErrPlainSecret) {
 		t.Errorf("a plain database URL in prod is not reported as a plain secret: %v", err)
+	}
+}
+
+// The start log says which proxy hop count is in force and what it means.
+//
+// Controls: AUTH-3
+func TestLogClientAddressRule(t *testing.T) {
+	for hops, want := range map[int]string{0: "X-Forwarded-For is ignored", 2: "entry 2 from the right of X-Forwarded-For"} {
+		logger, logs := logtest.New(t)
+		bootstrap.LogClientAddressRule(context.Background(), logger, config.Base{TrustedProxyHops: hops})
+		lines := logs.Lines()
+		if len(lines) != 1 || !strings.Contains(logs.Raw()[0], want) || !strings.Contains(logs.Raw()[0], `"trusted_proxy_hops":`+strconv.Itoa(hops)) {
+			t.Fatalf("hops %d: %q", hops, logs.Raw())
+		}
 	}
 }

@@ -29,6 +29,17 @@ type Base struct {
 	DNSResolver      string   // IP:port of the DNS resolver for domain verification; "" means the system's
 }
 
+// DefaultProxyHops is GATEHOUSE_TRUSTED_PROXY_HOPS when unset: 1 on Cloud
+// Run, whose front end appends the client's address to X-Forwarded-For,
+// and 0 anywhere else (the local server, a plain container), where the
+// header is whatever the client wrote and only the peer address counts.
+func DefaultProxyHops(onCloudRun bool) int {
+	if onCloudRun {
+		return 1
+	}
+	return 0
+}
+
 // UsesSQLite reports whether neither a PostgreSQL URL nor a Cloud SQL
 // instance is configured, so the embedded SQLite database is used.
 func (b Base) UsesSQLite() bool { return b.DBURL.IsZero() && b.DBInstance == "" }
@@ -53,7 +64,7 @@ func LoadBase(l *Loader) Base {
 	b.KMSKey = l.String("GATEHOUSE_KMS_KEY", "")
 	loadLogLevel(l, &b)
 	b.ProjectID = l.String("GATEHOUSE_PROJECT_ID", "")
-	b.TrustedProxyHops = l.Int("GATEHOUSE_TRUSTED_PROXY_HOPS", 1)
+	b.TrustedProxyHops = l.Int("GATEHOUSE_TRUSTED_PROXY_HOPS", DefaultProxyHops(l.OnCloudRun()))
 	b.AllowedOrigins = l.List("GATEHOUSE_ALLOWED_ORIGINS", nil)
 	loadPublicURL(l, &b)
 	b.NotifyTopic = l.String("GATEHOUSE_NOTIFY_TOPIC", "")

@@ -25,7 +25,7 @@ func TestLoadBaseDevDefaults(t *testing.T) {
 		{"sqlite", b.UsesSQLite(), true},
 		{"sqlite path", b.SQLitePath(), ".gatehouse/gatehouse.db"},
 		{"log level", b.LogLevel, slog.LevelInfo},
-		{"proxy hops", b.TrustedProxyHops, 1},
+		{"proxy hops off Cloud Run", b.TrustedProxyHops, 0},
 		{"pool size", b.DBMaxConns, 8},
 		{"public url", b.PublicURL.String(), "http://localhost:8080"},
 		{"no topic", b.NotifyTopic, ""},
@@ -220,6 +220,32 @@ func TestVariablesListsWhatLoadBaseReads(t *testing.T) {
 		if gotPlain := strings.Contains(errString(l.Err()), v.Name+": must be an sm://"); gotPlain != v.Secret {
 			t.Errorf("%s: documented Secret=%v, but plain-value rejection is %v", v.Name, v.Secret, gotPlain)
 		}
+	}
+}
+
+// Off Cloud Run nothing in front of the process appends to
+// X-Forwarded-For, so by default the header is ignored; on Cloud Run its
+// front end is one hop. An explicit value wins either way. Before, the
+// default was 1 everywhere, so a client talking to the local server (or
+// any unproxied container) chose its own address for the rate limits.
+//
+// Controls: AUTH-3
+func TestTrustedProxyHopsDefault(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want int
+	}{
+		{"local", map[string]string{}, 0},
+		{"cloud run", map[string]string{"K_SERVICE": "auth", EnvVar: "prod"}, 1},
+		{"explicit locally", map[string]string{"GATEHOUSE_TRUSTED_PROXY_HOPS": "2"}, 2},
+		{"explicit on cloud run", map[string]string{"K_SERVICE": "auth", EnvVar: "prod", "GATEHOUSE_TRUSTED_PROXY_HOPS": "2"}, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := LoadBase(newTestLoader(tc.env)).TrustedProxyHops; got != tc.want {
+				t.Fatalf("hops %d, want %d", got, tc.want)
+			}
+		})
 	}
 }
 

@@ -130,6 +130,13 @@ const cloudRunVar = "K_SERVICE"
 // Env returns the environment read from GATEHOUSE_ENV.
 func (l *Loader) Env() Env { return l.env }
 
+// OnCloudRun reports whether the process runs on Cloud Run (K_SERVICE is
+// set), behind Cloud Run's front end.
+func (l *Loader) OnCloudRun() bool {
+	_, ok := l.lookup(cloudRunVar)
+	return ok
+}
+
 // Err returns every problem recorded so far, joined, each a [*VarError]; nil
 // if there is none.
 func (l *Loader) Err() error { return errors.Join(l.errs...) }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -30,6 +31,16 @@ func ClientIP(r *http.Request, trustedHops int) netip.Addr {
 	}
 	a, _ := parseHostAddr(r.RemoteAddr)
 	return a
+}
+
+// ClientIPRule says in words where [ClientIP] finds the client with
+// trustedHops, for the start log.
+func ClientIPRule(trustedHops int) string {
+	if trustedHops <= 0 {
+		return "the connection's peer address; X-Forwarded-For is ignored"
+	}
+	return fmt.Sprintf("entry %d from the right of X-Forwarded-For (%d trusted proxies), else the peer address",
+		trustedHops, trustedHops)
 }
 
 // nthFromRight returns the nth (1-based) comma-separated entry from the
