@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -177,5 +178,79 @@ func TestLocalServerIgnoresForwardedFor(t *testing.T) {
 	}
 	if last != http.StatusTooManyRequests {
 		t.Fatalf("25 requests with made-up X-Forwarded-For: last %d, want 429", last)
+	}
+}
+
+// The local server listens on loopback unless told otherwise: its
+// /dev/mailbox holds every sign-in link it sent. Before, it listened on
+// every interface (":8080").
+//
+// Controls: APP-5, AUTH-9
+func TestServeListensOnLoopback(t *testing.T) {
+	for _, tc := range []struct{ name, addr, port, want string }{
+		{"default", "", "", "127.0.0.1:8080"},
+		{"PORT", "", "9090", "127.0.0.1:9090"},
+		{"flag", "0.0.0.0:7000", "9090", "0.0.0.0:7000"},
+	} {
+		if got := serveAddr(tc.addr, tc.port); got != tc.want {
+			t.Errorf("%s: serveAddr = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+	flag := newServe().Flags().Lookup("addr")
+	if flag == nil || flag.DefValue != "" {
+		t.Fatalf("serve has no --addr flag defaulting to loopback: %+v", flag)
+	}
+	if !loopback(&net.TCPAddr{IP: net.ParseIP("127.0.0.1")}) || loopback(&net.TCPAddr{IP: net.ParseIP("0.0.0.0")}) {
+		t.Fatal("loopback misjudges addresses")
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and one reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// `gatehouse serve` as a user runs it binds the loopback interface.
+//
+// Controls: APP-5
+func TestServeCommandBindsLoopback(t *testing.T) {
+	t.Setenv("GATEHOUSE_DATA_DIR", t.TempDir())
+	t.Setenv("PORT", "0")
+	root := newRoot()
+	var out syncBuffer
+	root.SetOut(&out)
+	root.SetErr(&out)
+	root.SetArgs([]string{"serve"})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}()
+	for range 500 {
+		if strings.Contains(out.String(), "serving on") {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	line, _, _ := strings.Cut(out.String(), "\n")
+	if !strings.HasPrefix(line, "gatehouse serving on http://127.0.0.1:") || strings.Contains(out.String(), "warning") {
+		t.Fatalf("serve: %q", out.String())
 	}
 }

@@ -24,25 +24,48 @@ import (
 )
 
 func newServe() *cobra.Command {
-	return &cobra.Command{
+	var addr string
+	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Serve all four functions on one port (PORT, default 8080)",
+		Short: "Serve all four functions on one local port (127.0.0.1:PORT, PORT default 8080)",
 		Long: `Serve mounts the functions under /auth/, /oauth/, /webhooks/ and /rotate on one
 port. With no GATEHOUSE_* variables it runs on an embedded SQLite database and a
-local key file under ./.gatehouse, and shows sent messages at GET /dev/mailbox.`,
+local key file under ./.gatehouse, and shows sent messages at GET /dev/mailbox.
+
+It listens on 127.0.0.1 only, since /dev/mailbox holds every sign-in, reset
+and invitation link it sent; --addr chooses another address (host:port).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			port := os.Getenv("PORT")
-			if port == "" {
-				port = "8080"
-			}
-			ln, err := net.Listen("tcp", ":"+port)
+			ln, err := net.Listen("tcp", serveAddr(addr, os.Getenv("PORT")))
 			if err != nil {
 				return err
+			}
+			if !loopback(ln.Addr()) {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: listening on %s, beyond this machine: anyone who reaches it can read /dev/mailbox\n", ln.Addr())
 			}
 			return serve(cmd.Context(), ln, cmd.OutOrStdout())
 		},
 	}
+	cmd.Flags().StringVar(&addr, "addr", "", "address to listen on, host:port (default 127.0.0.1:$PORT, PORT default 8080)")
+	return cmd
+}
+
+// serveAddr is the address serve listens on: addr if given, else the
+// loopback address with port (8080 if empty).
+func serveAddr(addr, port string) string {
+	if addr != "" {
+		return addr
+	}
+	if port == "" {
+		port = "8080"
+	}
+	return net.JoinHostPort("127.0.0.1", port)
+}
+
+// loopback reports whether a is a loopback address.
+func loopback(a net.Addr) bool {
+	tcp, ok := a.(*net.TCPAddr)
+	return ok && tcp.IP.IsLoopback()
 }
 
 // serve runs the local server on ln until ctx ends.
