@@ -98,6 +98,9 @@ func loadDatabase(l *Loader, b *Base) {
 	}
 	if !b.DBURL.IsZero() && !isPostgresDSN(b.DBURL.Reveal()) {
 		l.Fail("GATEHOUSE_DB_URL", "not a PostgreSQL connection string (postgres://... or key=value)")
+	} else if !b.DBURL.IsZero() && l.Env().Deployed() && !verifiesServer(b.DBURL.Reveal()) {
+		l.Fail("GATEHOUSE_DB_URL", "must say sslmode=verify-full in "+string(l.Env())+
+			" (or use GATEHOUSE_DB_INSTANCE, the Cloud SQL connector)")
 	}
 	if b.DBInstance != "" {
 		if !dbInstanceRE.MatchString(b.DBInstance) {
@@ -119,6 +122,38 @@ func isPostgresDSN(s string) bool {
 		return err == nil && (u.Host != "" || u.Query().Get("host") != "")
 	}
 	return strings.Contains(s, "=") && !strings.Contains(s, "://")
+}
+
+// sslmodeKV finds sslmode settings in a key=value connection string.
+var sslmodeKV = regexp.MustCompile(`(?:^|\s)sslmode\s*=\s*(?:'([^']*)'|(\S*))`)
+
+// verifiesServer reports whether the connection string itself demands TLS
+// with the server's certificate and host name verified: sslmode=verify-full,
+// said once (or always), so neither a weaker later setting nor the
+// PGSSLMODE environment variable (read when the string says nothing) can
+// relax it.
+func verifiesServer(dsn string) bool {
+	var modes []string
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		u, err := url.Parse(dsn)
+		if err != nil {
+			return false
+		}
+		modes = u.Query()["sslmode"]
+	} else {
+		for _, m := range sslmodeKV.FindAllStringSubmatch(dsn, -1) {
+			modes = append(modes, m[1]+m[2])
+		}
+	}
+	if len(modes) == 0 {
+		return false
+	}
+	for _, m := range modes {
+		if m != "verify-full" {
+			return false
+		}
+	}
+	return true
 }
 
 func loadLogLevel(l *Loader, b *Base) {

@@ -131,6 +131,12 @@ func TestLoadBaseInvalidValues(t *testing.T) {
 		{"plain DB URL in prod", map[string]string{"GATEHOUSE_DB_URL": dbURL}, "GATEHOUSE_DB_URL: must be an sm://"},
 		{"plain SMTP URL in prod", map[string]string{"GATEHOUSE_SMTP_URL": smtpURL}, "GATEHOUSE_SMTP_URL: must be an sm://"},
 		{"DB URL not postgres", map[string]string{"GATEHOUSE_DB_URL": refDBURL, "test:db": "mysql://u:" + testSecretValue + "@h/db"}, "GATEHOUSE_DB_URL: not a PostgreSQL connection string"},
+		{"DB URL without sslmode", map[string]string{"GATEHOUSE_DB_URL": refDBURL, "test:db": "postgres://u:" + testSecretValue + "@10.0.0.3/db"}, "GATEHOUSE_DB_URL: must say sslmode=verify-full in prod"},
+		{"DB URL sslmode=require", map[string]string{"GATEHOUSE_DB_URL": refDBURL, "test:db": "postgres://u:" + testSecretValue + "@10.0.0.3/db?sslmode=require"}, "GATEHOUSE_DB_URL: must say sslmode=verify-full"},
+		{"DB URL verify-full then disable", map[string]string{"GATEHOUSE_DB_URL": refDBURL, "test:db": "postgres://u:" + testSecretValue + "@10.0.0.3/db?sslmode=verify-full&sslmode=disable"}, "GATEHOUSE_DB_URL: must say sslmode=verify-full"},
+		{"DB key=value verify-ca", map[string]string{"GATEHOUSE_DB_URL": refDBURL, "test:db": "host=10.0.0.3 password=" + testSecretValue + " sslmode=verify-ca"}, "GATEHOUSE_DB_URL: must say sslmode=verify-full"},
+		{"DB key=value verify-full then prefer", map[string]string{"GATEHOUSE_DB_URL": refDBURL, "test:db": "host=10.0.0.3 sslmode = 'verify-full' password=" + testSecretValue + " sslmode=prefer"}, "GATEHOUSE_DB_URL: must say sslmode=verify-full"},
+		{"DB key=value without sslmode", map[string]string{"GATEHOUSE_DB_URL": refDBURL, "test:db": "host=10.0.0.3 password=" + testSecretValue}, "GATEHOUSE_DB_URL: must say sslmode=verify-full"},
 		{"SMTP URL without from", map[string]string{"test:smtp": "smtp://u:" + testSecretValue + "@h:587"}, "GATEHOUSE_SMTP_URL: not an smtp://"},
 		{"SMTP URL unparsable", map[string]string{"test:smtp": "smtp://u:" + testSecretValue + "@h:port?from=a@b"}, "GATEHOUSE_SMTP_URL: not an smtp://"},
 		{"unreadable DB URL", map[string]string{"GATEHOUSE_DB_URL": "sm://projects/gatehouse-prod/secrets/missing/versions/1", "GATEHOUSE_DB_INSTANCE": ""}, "GATEHOUSE_DB_URL: read sm://projects/gatehouse-prod/secrets/missing/versions/1"},
@@ -171,6 +177,47 @@ func TestLoadBaseInvalidValues(t *testing.T) {
 				t.Fatalf("error exposes a secret: %q", err)
 			}
 		})
+	}
+}
+
+// In staging and prod a PostgreSQL URL must itself demand a verified
+// server certificate and host name; both forms of connection string are
+// read. Before, any sslmode (or none, leaving pgx's prefer, which falls
+// back to plain text) was accepted.
+//
+// Controls: INFRA-1, CRED-4
+func TestDeployedDBURLVerifiesServer(t *testing.T) {
+	for _, dsn := range []string{
+		"postgres://u:" + testSecretValue + "@10.0.0.3:5432/db?sslmode=verify-full",
+		"postgresql://u@10.0.0.3/db?sslrootcert=/etc/ca.pem&sslmode=verify-full",
+		"host=10.0.0.3 dbname=db sslmode=verify-full",
+		"host=10.0.0.3 sslmode = 'verify-full' dbname=db",
+	} {
+		versions := prodVersions()
+		versions[strings.TrimPrefix(refDBURL, SecretRefPrefix)] = fakeVersion{data: []byte(dsn)}
+		sm, _ := startFakeSecretManager(t, versions)
+		for _, env := range []string{"prod", "staging"} {
+			vars := prodEnv()
+			vars[EnvVar], vars["GATEHOUSE_DB_URL"], vars["GATEHOUSE_DB_INSTANCE"] = env, refDBURL, ""
+			l := NewLoader(context.Background(), mapLookup(vars), sm)
+			LoadBase(l)
+			if err := l.Err(); err != nil {
+				t.Fatalf("%s refused in %s: %v", strings.ReplaceAll(dsn, testSecretValue, "***"), env, err)
+			}
+			l = NewLoader(context.Background(), mapLookup(vars), sm)
+			LoadDatabase(l)
+			if err := l.Err(); err != nil {
+				t.Fatalf("LoadDatabase refused in %s: %v", env, err)
+			}
+		}
+	}
+	versions := prodVersions()
+	versions[strings.TrimPrefix(refDBURL, SecretRefPrefix)] = fakeVersion{data: []byte("postgres://u@10.0.0.3/db?sslmode=disable")}
+	sm, _ := startFakeSecretManager(t, versions)
+	l := NewLoader(context.Background(), mapLookup(map[string]string{EnvVar: "prod", "GATEHOUSE_DB_URL": refDBURL}), sm)
+	LoadDatabase(l)
+	if err := errString(l.Err()); !strings.Contains(err, "must say sslmode=verify-full") {
+		t.Fatalf("LoadDatabase (gatehouse migrate) accepted sslmode=disable in prod: %q", err)
 	}
 }
 

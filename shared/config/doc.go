@@ -38,7 +38,7 @@ func Variables() []Variable {
 	return []Variable{
 		{EnvVar, "dev", false, "Environment: dev, staging or prod. dev is refused on Cloud Run (K_SERVICE set); staging and prod require sm:// secrets, Cloud KMS, PostgreSQL and a notify topic."},
 		{"GATEHOUSE_DATA_DIR", "./.gatehouse", false, "Directory for local state: the SQLite database, the local key file and the development mailbox."},
-		{"GATEHOUSE_DB_URL", "", true, "PostgreSQL connection string (postgres:// URL or key=value form). Empty with no DB_INSTANCE means embedded SQLite at DATA_DIR/gatehouse.db (dev only)."},
+		{"GATEHOUSE_DB_URL", "", true, "PostgreSQL connection string (postgres:// URL or key=value form); in staging and prod it must say sslmode=verify-full. Empty with no DB_INSTANCE means embedded SQLite at DATA_DIR/gatehouse.db (dev only)."},
 		{"GATEHOUSE_DB_INSTANCE", "", false, "Cloud SQL instance connection name, project:region:instance, reached through the Cloud SQL connector with IAM authentication. Requires DB_USER and DB_NAME."},
 		{"GATEHOUSE_DB_USER", "", false, "Database user; with DB_INSTANCE, the IAM database user (service account e-mail without .gserviceaccount.com)."},
 		{"GATEHOUSE_DB_NAME", "", false, "Database name."},
