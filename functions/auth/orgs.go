@@ -53,6 +53,14 @@ func orgMember(r *http.Request) authz.Member {
 	return m
 }
 
+// orgActor re-checks the caller's membership inside tx, the transaction
+// of a state change, with the organization locked until it commits
+// (authz.Recheck), and returns it as it is now: a demotion that committed
+// since authz.Require ran is seen, and one that comes later waits.
+func orgActor(r *http.Request, tx store.Orgs) (authz.Member, error) {
+	return authz.Recheck(r.Context(), tx, orgMember(r))
+}
+
 type orgJSON struct {
 	ID        string    `json:"id"`
 	Name      string    `json:"name"`
@@ -151,12 +159,15 @@ func (x *ext) orgCreateRole(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	m := orgMember(r)
-	names, err := orgGrantable(m, perms)
-	if err != nil {
-		return err
-	}
-	role := store.OrgRole{OrgID: m.OrgID, Name: req.Name, Permissions: names, CreatedAt: x.d.Now()}
-	err = x.d.Store.Tx(r.Context(), func(tx store.Store) error {
+	role := store.OrgRole{OrgID: m.OrgID, Name: req.Name, CreatedAt: x.d.Now()}
+	err := x.d.Store.Tx(r.Context(), func(tx store.Store) error {
+		actor, err := orgActor(r, tx)
+		if err != nil {
+			return err
+		}
+		if role.Permissions, err = orgGrantable(actor, perms); err != nil {
+			return err
+		}
 		if existing, err := tx.OrgRoles(r.Context(), m.OrgID); err != nil {
 			return err
 		} else if len(existing) >= orgMaxRoles {
@@ -166,7 +177,7 @@ func (x *ext) orgCreateRole(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		return x.record(r, tx, audit.Event{Actor: m.UserID, OrgID: m.OrgID, Action: "org.role.create",
-			Target: "role:" + req.Name, Metadata: map[string]any{"permissions": names}})
+			Target: "role:" + req.Name, Metadata: map[string]any{"permissions": role.Permissions}})
 	})
 	if errors.Is(err, store.ErrConflict) {
 		return web.Conflict("role_exists", "A role with this name exists.")

@@ -25,6 +25,9 @@ func (x *ext) orgDelete(w http.ResponseWriter, r *http.Request) error {
 	}
 	actor, ctx := orgMember(r), r.Context()
 	err := x.d.Store.Tx(ctx, func(tx store.Store) error {
+		if _, err := orgActor(r, tx); err != nil {
+			return err
+		}
 		org, err := tx.Org(ctx, actor.OrgID)
 		if err != nil {
 			return err

@@ -62,10 +62,13 @@ func (x *ext) orgInvite(w http.ResponseWriter, r *http.Request) error {
 	data, _ := json.Marshal(inv) // strings only: cannot fail
 	var org store.Org
 	err = x.d.Store.Tx(ctx, func(tx store.Store) error {
+		actor, err := orgActor(r, tx)
+		if err != nil {
+			return err
+		}
 		if err := orgCheckRole(ctx, tx, actor, req.Role); err != nil {
 			return err
 		}
-		var err error
 		if org, err = tx.Org(ctx, actor.OrgID); err != nil {
 			return err
 		}
@@ -101,6 +104,11 @@ func orgInvitationToken(rand io.Reader) (string, [32]byte, error) {
 }
 
 var orgInvalidInvitation = web.BadRequest("invalid_invitation", "The invitation is invalid, expired or already used.")
+
+// orgInviterGone answers an invitation whose inviter no longer holds what
+// sending it took; the invitation stays pending (a new one is needed).
+var orgInviterGone = &web.Error{Status: http.StatusForbidden, Code: "inviter_not_permitted",
+	Message: "The person who invited you can no longer grant this role; ask for a new invitation."}
 
 // orgAcceptInvitation answers POST /invitations/accept {token}: the
 // signed-in user, whose address must be the invited one, joins with the
@@ -144,7 +152,10 @@ func (x *ext) orgAcceptInvitation(w http.ResponseWriter, r *http.Request) error 
 	return web.WriteJSON(w, http.StatusOK, map[string]string{"org_id": inv.OrgID, "role": inv.Role})
 }
 
-// orgJoin adds userID with the invitation's role and audits it.
+// orgJoin adds userID with the invitation's role and audits it, once the
+// inviter is found to still hold, now, what inviting with that role needs
+// (members.manage and every permission of the role): an invitation sent by
+// an admin who has since been demoted or removed gives nothing.
 func (x *ext) orgJoin(r *http.Request, tx store.Store, userID string, inv orgInvitation) error {
 	ctx := r.Context()
 	if !authz.IsBuiltin(inv.Role) {
@@ -154,7 +165,17 @@ func (x *ext) orgJoin(r *http.Request, tx store.Store, userID string, inv orgInv
 			return err
 		}
 	}
-	err := tx.AddMember(ctx, store.Member{OrgID: inv.OrgID, UserID: userID, Role: inv.Role, CreatedAt: x.d.Now()})
+	inviter, err := authz.Recheck(ctx, tx, authz.Member{UserID: inv.InvitedBy, OrgID: inv.OrgID, Checked: authz.PermMembersManage})
+	if err == nil {
+		err = orgCheckRole(ctx, tx, inviter, inv.Role)
+	}
+	var refused *web.Error
+	if errors.As(err, &refused) {
+		return orgInviterGone.WithCause(err)
+	} else if err != nil {
+		return err
+	}
+	err = tx.AddMember(ctx, store.Member{OrgID: inv.OrgID, UserID: userID, Role: inv.Role, CreatedAt: x.d.Now()})
 	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrOwner) {
 		return orgInvalidInvitation
 	} else if err != nil {
@@ -200,6 +221,9 @@ func (x *ext) orgInvitations(w http.ResponseWriter, r *http.Request) error {
 func (x *ext) orgRevokeInvitation(w http.ResponseWriter, r *http.Request) error {
 	actor, ctx, id := orgMember(r), r.Context(), r.PathValue("id")
 	err := x.d.Store.Tx(ctx, func(tx store.Store) error {
+		if _, err := orgActor(r, tx); err != nil {
+			return err
+		}
 		toks, err := tx.PendingOneTimeTokens(ctx, orgInvitationPurpose, actor.OrgID, x.d.Now())
 		if err != nil {
 			return err

@@ -121,8 +121,12 @@ func (x *ext) orgSetRole(w http.ResponseWriter, r *http.Request) error {
 	if err := extDecode(r, &req, func(v *web.Validator) { v.Length("role", req.Role, 1, 32) }); err != nil {
 		return err
 	}
-	actor, target, ctx := orgMember(r), r.PathValue("user"), r.Context()
+	target, ctx := r.PathValue("user"), r.Context()
 	err := x.d.Store.Tx(ctx, func(tx store.Store) error {
+		actor, err := orgActor(r, tx)
+		if err != nil {
+			return err
+		}
 		if err := orgCheckRole(ctx, tx, actor, req.Role); err != nil {
 			return err
 		}
@@ -144,8 +148,12 @@ func (x *ext) orgSetRole(w http.ResponseWriter, r *http.Request) error {
 
 // orgRemoveMember answers DELETE /orgs/{org}/members/{user}.
 func (x *ext) orgRemoveMember(w http.ResponseWriter, r *http.Request) error {
-	actor, target, ctx := orgMember(r), r.PathValue("user"), r.Context()
+	target, ctx := r.PathValue("user"), r.Context()
 	err := x.d.Store.Tx(ctx, func(tx store.Store) error {
+		actor, err := orgActor(r, tx)
+		if err != nil {
+			return err
+		}
 		if _, err := orgCheckTarget(ctx, tx, actor, target); err != nil {
 			return err
 		}
@@ -174,6 +182,9 @@ func (x *ext) orgTransfer(w http.ResponseWriter, r *http.Request) error {
 	}
 	actor, ctx := orgMember(r), r.Context()
 	err := x.d.Store.Tx(ctx, func(tx store.Store) error {
+		if _, err := orgActor(r, tx); err != nil {
+			return err
+		}
 		if err := tx.TransferOwnership(ctx, actor.OrgID, actor.UserID, req.UserID, x.d.Now()); err != nil {
 			return err
 		}

@@ -64,12 +64,15 @@ func (x *ext) orgUpdateRole(w http.ResponseWriter, r *http.Request) error {
 	if err := extDecode(r, &req, func(v *web.Validator) { perms = orgParsePermissions(v, req.Permissions) }); err != nil {
 		return err
 	}
-	actor := orgMember(r)
-	names, err := orgGrantable(actor, perms)
-	if err != nil {
-		return err
-	}
-	err = x.d.Store.Tx(r.Context(), func(tx store.Store) error {
+	err := x.d.Store.Tx(r.Context(), func(tx store.Store) error {
+		actor, err := orgActor(r, tx)
+		if err != nil {
+			return err
+		}
+		names, err := orgGrantable(actor, perms)
+		if err != nil {
+			return err
+		}
 		role, err := orgRoleTarget(r, tx, actor)
 		if err != nil {
 			return err
@@ -89,8 +92,11 @@ func (x *ext) orgUpdateRole(w http.ResponseWriter, r *http.Request) error {
 // orgDeleteRole answers DELETE /orgs/{org}/roles/{name}: refused (409
 // role_in_use) while a member holds the role or SSO provisions it.
 func (x *ext) orgDeleteRole(w http.ResponseWriter, r *http.Request) error {
-	actor := orgMember(r)
 	err := x.d.Store.Tx(r.Context(), func(tx store.Store) error {
+		actor, err := orgActor(r, tx)
+		if err != nil {
+			return err
+		}
 		role, err := orgRoleTarget(r, tx, actor)
 		if err != nil {
 			return err

@@ -161,7 +161,36 @@ func (a *Authorizer) check(r *http.Request, perm Permission, orgID string) (Memb
 	case !m.Can(perm):
 		return Member{}, a.deny(r, userID, orgID, orgID, perm, "missing_permission")
 	}
+	m.Checked = perm
 	return m, nil
+}
+
+// Recheck decides again, inside tx, the transaction of a state change,
+// what [Authorizer.Require] decided before the handler ran: it re-reads
+// m's membership with the organization locked until tx ends
+// ([store.Orgs.LockMember]) and returns it with its current role and
+// permissions, or a 403 if m is no longer a member holding m.Checked. A
+// concurrent demotion, removal or role edit therefore either committed
+// first, and is seen here, or waits for the change to commit: it cannot
+// let one through on a stale check. Use the returned Member, not m, for
+// every further check in tx (what the caller may grant or act on).
+func Recheck(ctx context.Context, tx store.Orgs, m Member) (Member, error) {
+	row, err := tx.LockMember(ctx, m.OrgID, m.UserID)
+	if errors.Is(err, store.ErrNotFound) {
+		return Member{}, web.Forbidden().WithCause(fmt.Errorf("recheck: %s left org %s", m.UserID, m.OrgID))
+	}
+	if err != nil {
+		return Member{}, fmt.Errorf("recheck membership: %w", err)
+	}
+	perms, err := RolePermissions(ctx, tx, m.OrgID, row.Role)
+	if err != nil {
+		return Member{}, err
+	}
+	fresh := Member{UserID: m.UserID, OrgID: m.OrgID, Role: row.Role, Permissions: perms, Checked: m.Checked}
+	if !fresh.Can(m.Checked) {
+		return Member{}, web.Forbidden().WithCause(fmt.Errorf("recheck: %s no longer holds %s in org %s", m.UserID, m.Checked, m.OrgID))
+	}
+	return fresh, nil
 }
 
 // deny spends one of the user's refusals ([LimitDenialsUser]: past it the

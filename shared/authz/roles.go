@@ -134,6 +134,7 @@ type Member struct {
 	OrgID       string
 	Role        string
 	Permissions []Permission
+	Checked     Permission // the permission [Authorizer.Require] admitted the request for
 }
 
 // Can reports whether the member holds p.

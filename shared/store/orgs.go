@@ -63,6 +63,13 @@ type Orgs interface {
 	UserOrgs(ctx context.Context, userID string) ([]UserOrg, error)
 	// Member returns userID's membership of orgID, or ErrNotFound.
 	Member(ctx context.Context, orgID, userID string) (Member, error)
+	// LockMember returns userID's membership of orgID after locking the
+	// organization for the rest of the transaction (call it inside
+	// [Store.Tx]): every membership or role change to the organization
+	// takes the same lock, so what it returns stays true until the caller
+	// commits. ErrNotFound if the organization or the membership does not
+	// exist.
+	LockMember(ctx context.Context, orgID, userID string) (Member, error)
 	// Members returns up to limit members of orgID whose user id sorts after
 	// after ("" for the first page), ordered by user id.
 	Members(ctx context.Context, orgID, after string, limit int) ([]Member, error)

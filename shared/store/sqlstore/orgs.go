@@ -103,6 +103,20 @@ func lockedMember(ctx context.Context, c Conn, orgID, userID string) (store.Memb
 	return m, nil
 }
 
+// LockMember implements [store.Orgs].
+func (db *DB) LockMember(ctx context.Context, orgID, userID string) (store.Member, error) {
+	var m store.Member
+	err := db.tx(ctx, func(c Conn) error {
+		if err := db.lockOrg(ctx, c, orgID); err != nil {
+			return err
+		}
+		var err error
+		m, err = lockedMember(ctx, c, orgID, userID)
+		return err
+	})
+	return m, err
+}
+
 // AddMember implements [store.Orgs].
 func (db *DB) AddMember(ctx context.Context, m store.Member) error {
 	if m.Role == store.RoleOwner {

@@ -413,3 +413,57 @@ func testOrgRoleEdit(t *testing.T, open Opener) {
 		t.Fatalf("the other organization's role: %v", err)
 	}
 }
+
+// LockMember holds the organization until the transaction ends: a change
+// decided on the membership it read cannot interleave with a concurrent
+// demotion. Rounds of 8 "admin sets the target to operator if still
+// admin" transactions race one "demote the admin, then set the target to
+// viewer" transaction; whatever the order, the target ends as viewer,
+// because a change that read "admin" committed before the demotion.
+//
+// Controls: AUTHZ-2, AUTHZ-3
+func testLockMemberRace(t *testing.T, open Opener) {
+	s, ctx := open(t), context.Background()
+	newOrg(t, s, "org", "owner", map[string]string{"adm": "admin", "tgt": "viewer"})
+	if _, err := s.LockMember(ctx, "org", "nobody"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("LockMember of a non-member: %v, want ErrNotFound", err)
+	}
+	if _, err := s.LockMember(ctx, "no-org", "adm"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("LockMember in a missing organization: %v, want ErrNotFound", err)
+	}
+	if m, err := s.LockMember(ctx, "org", "adm"); err != nil || m.Role != "admin" {
+		t.Fatalf("LockMember = %+v, %v", m, err)
+	}
+	for round := range 10 {
+		if _, err := s.SetMemberRole(ctx, "org", "adm", "admin", epoch); err != nil {
+			t.Fatal(err)
+		}
+		errs := race(9, func(i int) error {
+			if i == 0 {
+				return s.Tx(ctx, func(tx store.Store) error {
+					if _, err := tx.SetMemberRole(ctx, "org", "adm", "viewer", epoch); err != nil {
+						return err
+					}
+					_, err := tx.SetMemberRole(ctx, "org", "tgt", "viewer", epoch)
+					return err
+				})
+			}
+			return s.Tx(ctx, func(tx store.Store) error {
+				m, err := tx.LockMember(ctx, "org", "adm")
+				if err != nil || m.Role != "admin" {
+					return err
+				}
+				_, err = tx.SetMemberRole(ctx, "org", "tgt", "operator", epoch)
+				return err
+			})
+		})
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("round %d, racer %d: %v", round, i, err)
+			}
+		}
+		if m, err := s.Member(ctx, "org", "tgt"); err != nil || m.Role != "viewer" {
+			t.Fatalf("round %d: target is %q (%v): a change by the admin landed after the demotion", round, m.Role, err)
+		}
+	}
+}

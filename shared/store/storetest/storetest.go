@@ -46,6 +46,7 @@ func Run(t *testing.T, newStore Opener) {
 		{"OrgRoles", testOrgRoles},
 		{"OrgRoleEdit", testOrgRoleEdit},
 		{"OrgOwnerRace", testOrgOwnerRace},
+		{"LockMemberRace", testLockMemberRace},
 		{"DeleteUserMemberships", testDeleteUserMemberships},
 		{"DeleteOrg", testDeleteOrg},
 		{"DeleteOrgRace", testDeleteOrgRace},
