@@ -43,6 +43,11 @@ func (s *server) disconnect(w http.ResponseWriter, r *http.Request) error {
 		return web.WriteJSON(w, http.StatusOK, map[string]any{"id": c.ID, "status": c.Status, "revoked_at_provider": false})
 	}
 	err = s.d.Store.Tx(ctx, func(tx store.Store) error {
+		// Decide again with the organization locked: a demotion that
+		// committed since authz.Require ran is seen here (AUTHZ-2).
+		if _, err := authz.Recheck(ctx, tx, m); err != nil {
+			return err
+		}
 		if err := tx.SetConnectionStatus(ctx, c.OrgID, c.ID, store.ConnectionRevoked, "disconnected", s.d.Now()); err != nil {
 			return err
 		}
@@ -50,10 +55,13 @@ func (s *server) disconnect(w http.ResponseWriter, r *http.Request) error {
 			Target: c.ID, Network: s.network(r), Metadata: map[string]any{"platform": c.Platform}})
 		return err
 	})
-	if errors.Is(err, store.ErrNotFound) {
+	var refused *web.Error
+	switch {
+	case errors.As(err, &refused):
+		return err
+	case errors.Is(err, store.ErrNotFound):
 		return web.WriteJSON(w, http.StatusOK, map[string]any{"id": c.ID, "status": store.ConnectionRevoked, "revoked_at_provider": false})
-	}
-	if err != nil {
+	case err != nil:
 		return web.Unavailable(fmt.Errorf("revoke connection %s: %w", c.ID, err))
 	}
 	atProvider := s.revokeAtProvider(ctx, r, m.UserID, c)
