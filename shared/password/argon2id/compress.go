@@ -17,33 +17,52 @@ import "math/bits"
 //
 //go:norace
 func compress(out, x, y *block, xorInto bool) {
-	var r, q block
-	for i := range r {
-		r[i] = x[i] ^ y[i]
+	var q block
+	for i := range q {
+		q[i] = x[i] ^ y[i]
 	}
-	q = r
 	for i := 0; i < blockWords; i += 16 {
 		permute((*[16]uint64)(q[i : i+16]))
 	}
-	var col [16]uint64
 	for j := 0; j < 16; j += 2 {
-		for k := range 8 {
-			col[2*k], col[2*k+1] = q[16*k+j], q[16*k+j+1]
-		}
-		permute(&col)
-		for k := range 8 {
-			q[16*k+j], q[16*k+j+1] = col[2*k], col[2*k+1]
-		}
+		permuteColumn(&q, j)
 	}
 	if xorInto {
 		for i := range out {
-			out[i] ^= q[i] ^ r[i]
+			out[i] ^= q[i] ^ x[i] ^ y[i]
 		}
 		return
 	}
 	for i := range out {
-		out[i] = q[i] ^ r[i]
+		out[i] = q[i] ^ x[i] ^ y[i]
 	}
+}
+
+// permuteColumn is P on column j of q: words 2j and 2j+1 of every row.
+//
+//go:norace
+func permuteColumn(q *block, j int) {
+	c := (*[blockWords - 16 + 2]uint64)(q[j : j+blockWords-16+2])
+	v0, v1, v2, v3, v4, v5, v6, v7 := c[0], c[1], c[16], c[17], c[32], c[33], c[48], c[49]
+	v8, v9, v10, v11, v12, v13, v14, v15 := c[64], c[65], c[80], c[81], c[96], c[97], c[112], c[113]
+	v0, v4, v8, v12 = half(v0, v4, v8, v12, 32, 24)
+	v0, v4, v8, v12 = half(v0, v4, v8, v12, 16, 63)
+	v1, v5, v9, v13 = half(v1, v5, v9, v13, 32, 24)
+	v1, v5, v9, v13 = half(v1, v5, v9, v13, 16, 63)
+	v2, v6, v10, v14 = half(v2, v6, v10, v14, 32, 24)
+	v2, v6, v10, v14 = half(v2, v6, v10, v14, 16, 63)
+	v3, v7, v11, v15 = half(v3, v7, v11, v15, 32, 24)
+	v3, v7, v11, v15 = half(v3, v7, v11, v15, 16, 63)
+	v0, v5, v10, v15 = half(v0, v5, v10, v15, 32, 24)
+	v0, v5, v10, v15 = half(v0, v5, v10, v15, 16, 63)
+	v1, v6, v11, v12 = half(v1, v6, v11, v12, 32, 24)
+	v1, v6, v11, v12 = half(v1, v6, v11, v12, 16, 63)
+	v2, v7, v8, v13 = half(v2, v7, v8, v13, 32, 24)
+	v2, v7, v8, v13 = half(v2, v7, v8, v13, 16, 63)
+	v3, v4, v9, v14 = half(v3, v4, v9, v14, 32, 24)
+	v3, v4, v9, v14 = half(v3, v4, v9, v14, 16, 63)
+	c[0], c[1], c[16], c[17], c[32], c[33], c[48], c[49] = v0, v1, v2, v3, v4, v5, v6, v7
+	c[64], c[65], c[80], c[81], c[96], c[97], c[112], c[113] = v8, v9, v10, v11, v12, v13, v14, v15
 }
 
 // permute is P: the BLAKE2b round, with BlaMka's multiplications, on the
