@@ -289,7 +289,7 @@ func startServer(ctx context.Context, dbURL string, o benchOptions) (*server, er
 		}
 	}
 	s.cmd.Env = append(env, "PORT="+port, "GATEHOUSE_ENV=dev", "GATEHOUSE_DB_URL="+dbURL, "GATEHOUSE_DATA_DIR="+dir,
-		"GATEHOUSE_LOG_LEVEL=error", "GOMEMLIMIT="+o.goMemLimit, "GATEHOUSE_PASSWORD_MAX_CONCURRENT="+strconv.Itoa(o.slots))
+		"GATEHOUSE_LOG_LEVEL=error", "GATEHOUSE_TRUSTED_PROXY_HOPS=1", "GOMEMLIMIT="+o.goMemLimit, "GATEHOUSE_PASSWORD_MAX_CONCURRENT="+strconv.Itoa(o.slots))
 	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
 	if err := s.cmd.Start(); err != nil {
 		os.RemoveAll(dir)
