@@ -12,6 +12,10 @@
 // tests check the RFC 9106 test vectors for all three variants and compare
 // its output with x/crypto/argon2 on random inputs (a differential test and
 // a fuzz target).
+//
+// On amd64 the compression function runs in AVX2 (compress_amd64.s), four
+// 64-bit words a register; elsewhere, and with the purego build tag, in
+// portable Go. Both are checked against each other and the vectors.
 package argon2id
 
 import (

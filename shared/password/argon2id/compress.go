@@ -2,9 +2,10 @@ package argon2id
 
 import "math/bits"
 
-// compress sets out to G(x, y) of RFC 9106 section 3.5, XORed into out's
-// old contents when xorInto is set (passes after the first, version 0x13).
-// out may be x or y.
+// compressGeneric sets out to G(x, y) of RFC 9106 section 3.5, XORed into
+// out's old contents when xorInto is set (passes after the first, version
+// 0x13). out may be x or y. [compress] picks it where no vector unit does
+// the same work faster.
 //
 // It is exempt from the race detector (go:norace), as x/crypto's assembly
 // is by nature: it runs only on blocks of one hash, owned by one goroutine,
@@ -16,7 +17,7 @@ import "math/bits"
 // every row).
 //
 //go:norace
-func compress(out, x, y *block, xorInto bool) {
+func compressGeneric(out, x, y *block, xorInto bool) {
 	var q block
 	for i := range q {
 		q[i] = x[i] ^ y[i]
