@@ -77,11 +77,16 @@ func printable(s string, n int) string {
 	return string(b)
 }
 
+// ErrAccountDisabled is the answer to a sign-in of a user an operator
+// disabled, given only once the user has proven who they are.
+var ErrAccountDisabled = &web.Error{Status: http.StatusForbidden, Code: "account_disabled",
+	Message: "This account is disabled. Contact support."}
+
 // Complete starts a session for userID after full authentication with
 // methods (RFC 8176 amr values, e.g. ["pwd"] or ["pwd","otp"]), records it
 // in the audit log, alerts the user when the device or network is new, and
 // writes the 200 token response: JSON tokens for API clients, cookies for
-// browsers (see [IsBrowser]). An error is a *web.Error to return as is.
+// browsers (see [IsBrowser]). A disabled user gets [ErrAccountDisabled]. An error is a *web.Error to return as is.
 func (m *Manager) Complete(ctx context.Context, w http.ResponseWriter, r *http.Request, userID string, methods []string) error {
 	if err := m.CheckClient(r); err != nil {
 		return err
@@ -108,6 +113,9 @@ func (m *Manager) Complete(ctx context.Context, w http.ResponseWriter, r *http.R
 			Network: c.network, Metadata: map[string]any{"session": sess.ID, "methods": methods, "new_device": alert}})
 		return err
 	})
+	if errors.Is(err, store.ErrDisabled) {
+		return ErrAccountDisabled.WithCause(err)
+	}
 	if err != nil {
 		return unavailable(fmt.Errorf("create session: %w", err))
 	}

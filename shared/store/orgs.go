@@ -58,6 +58,9 @@ type Orgs interface {
 	CreateOrg(ctx context.Context, o Org, ownerID string) error
 	// Org returns the organization, or ErrNotFound.
 	Org(ctx context.Context, id string) (Org, error)
+	// ListOrgs returns up to limit organizations (at most [MaxUserPage])
+	// whose id sorts after after, in id order.
+	ListOrgs(ctx context.Context, after string, limit int) ([]Org, error)
 	// UserOrgs returns the organizations userID is a member of, with the
 	// user's role in each, ordered by name then id.
 	UserOrgs(ctx context.Context, userID string) ([]UserOrg, error)

@@ -48,7 +48,9 @@ type RefreshToken struct {
 // Sessions stores sessions and their refresh tokens.
 type Sessions interface {
 	// CreateSession inserts s and its first refresh token. Returns
-	// ErrConflict if the id or hash exists.
+	// ErrConflict if the id or hash exists, ErrDisabled if the user is
+	// disabled (read under a share lock of the user's row, so it cannot
+	// race [Users.SetUserDisabled]), ErrNotFound if there is no such user.
 	CreateSession(ctx context.Context, s Session, first RefreshToken) error
 	// Session returns the session with this id (revoked and expired ones
 	// too), or ErrNotFound.

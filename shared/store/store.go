@@ -21,6 +21,9 @@ var (
 	ErrUsed = errors.New("store: already used")
 	// ErrExpired means the record exists but is past its expiry.
 	ErrExpired = errors.New("store: expired")
+	// ErrDisabled means the user is disabled by an operator: no session
+	// may start for it.
+	ErrDisabled = errors.New("store: user disabled")
 )
 
 // Store is everything Gatehouse keeps. Each domain adds its methods as an

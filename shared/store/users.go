@@ -17,7 +17,11 @@ type User struct {
 	EmailVerifiedAt time.Time
 	CreatedAt       time.Time
 	UpdatedAt       time.Time
+	DisabledAt      time.Time // zero while enabled; a disabled user cannot start a session
 }
+
+// MaxUserPage is the most users [Users.SearchUsers] returns at once.
+const MaxUserPage = 200
 
 // KnownDevice is one (device, network) pair a user signed in from.
 type KnownDevice struct {
@@ -64,6 +68,18 @@ type Users interface {
 	User(ctx context.Context, id string) (User, error)
 	// UserByEmail returns the user with this normalized email, or ErrNotFound.
 	UserByEmail(ctx context.Context, email string) (User, error)
+	// SearchUsers returns up to limit users (at most [MaxUserPage]) whose
+	// email starts with emailPrefix ("" for every user) and whose email
+	// sorts after after, in email order: pass the last email of a page as
+	// after to read the next.
+	SearchUsers(ctx context.Context, emailPrefix, after string, limit int) ([]User, error)
+	// SetUserDisabled disables the user at at, or enables it when at is
+	// zero, and returns the user as it now is. Disabling a disabled user
+	// keeps its first time. It locks the user's row, so a session being
+	// created concurrently either commits before (and is then revoked by
+	// the caller in the same transaction) or sees the user disabled.
+	// Returns ErrNotFound.
+	SetUserDisabled(ctx context.Context, id string, at time.Time) (User, error)
 	// SetPasswordHash replaces the user's password hash. Returns ErrNotFound.
 	SetPasswordHash(ctx context.Context, id, hash string, now time.Time) error
 	// DeleteUser deletes the user row and, by cascade, its sessions, refresh

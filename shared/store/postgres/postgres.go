@@ -131,7 +131,7 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 		return nil, fmt.Errorf("connect to database: %w", err)
 	}
 	db.pool, db.schema, db.channel = pool, schema, channelName(schema)
-	db.DB = sqlstore.New(&pgPool{pool: pool}, sqlstore.Dialect{ForUpdate: " FOR UPDATE", ChainedWrites: true,
+	db.DB = sqlstore.New(&pgPool{pool: pool}, sqlstore.Dialect{ForUpdate: " FOR UPDATE", ForShare: " FOR SHARE", ChainedWrites: true,
 		NotifyChannel: db.channel})
 	db.ctx, db.cancel = context.WithCancel(context.Background())
 	return db, nil

@@ -41,8 +41,17 @@ type liteConn struct {
 // cache holds one statement per query in the code and never grows with
 // input. Exec is not prepared: migrations run multi-statement scripts
 // through it, which a prepared statement would cut to their first.
+//
+// A query first seen inside a transaction is prepared on the transaction
+// and not cached: preparing it on the pool would need a second connection
+// while this one holds the write lock, and when every other connection is
+// waiting for that lock (busy_timeout) the two wait for each other until
+// the timeout. Its first use outside a transaction caches it.
 func (c liteConn) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
 	v, ok := c.pool.stmts.Load(query)
+	if !ok && c.tx != nil {
+		return c.tx.PrepareContext(ctx, query)
+	}
 	if !ok {
 		st, err := c.pool.db.PrepareContext(ctx, query)
 		if err != nil {

@@ -44,6 +44,21 @@ func (db *DB) Org(ctx context.Context, id string) (store.Org, error) {
 	return o, nil
 }
 
+// ListOrgs implements [store.Orgs].
+func (db *DB) ListOrgs(ctx context.Context, after string, limit int) ([]store.Org, error) {
+	rows, err := db.conn.Query(ctx, `SELECT id, name, created_at FROM orgs WHERE id > $1 ORDER BY id LIMIT $2`,
+		after, min(max(limit, 1), store.MaxUserPage))
+	orgs, err := collect(rows, err, func(r Rows) (store.Org, error) {
+		var o store.Org
+		err := r.Scan(&o.ID, &o.Name, &o.CreatedAt)
+		return o, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list orgs: %w", err)
+	}
+	return orgs, nil
+}
+
 // UserOrgs implements [store.Orgs].
 func (db *DB) UserOrgs(ctx context.Context, userID string) ([]store.UserOrg, error) {
 	rows, err := db.conn.Query(ctx, `SELECT o.id, o.name, o.created_at, m.role

@@ -58,6 +58,9 @@ func (db *DB) CreateSession(ctx context.Context, s store.Session, first store.Re
 		return fmt.Errorf("insert session %s: refresh key: %w", s.ID, err)
 	}
 	return db.tx(ctx, func(c Conn) error {
+		if err := db.checkEnabled(ctx, c, s.UserID); err != nil {
+			return fmt.Errorf("insert session %s: %w", s.ID, err)
+		}
 		_, err := c.Exec(ctx, `INSERT INTO sessions (`+sessionColumns+`, refresh_key_key_id)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 			s.ID, s.UserID, s.CreatedAt, s.LastSeenAt, s.IdleExpiresAt, s.AbsoluteExpiresAt,
@@ -69,6 +72,21 @@ func (db *DB) CreateSession(ctx context.Context, s store.Session, first store.Re
 		first.SessionID = s.ID
 		return insertRefreshToken(ctx, c, first)
 	})
+}
+
+// checkEnabled returns ErrDisabled if the user is disabled, reading its
+// row under a share lock: a concurrent [DB.SetUserDisabled] either commits
+// first (and is seen) or waits for this transaction, whose session it then
+// finds to revoke.
+func (db *DB) checkEnabled(ctx context.Context, c Conn, userID string) error {
+	var disabled *time.Time
+	if err := c.QueryRow(ctx, `SELECT disabled_at FROM users WHERE id = $1`+db.dialect.ForShare, userID).Scan(&disabled); err != nil {
+		return err
+	}
+	if disabled != nil {
+		return store.ErrDisabled
+	}
+	return nil
 }
 
 // Session implements [store.Sessions].

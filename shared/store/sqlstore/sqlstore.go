@@ -48,6 +48,10 @@ type Dialect struct {
 	// a transaction (" FOR UPDATE" on PostgreSQL; empty on SQLite, whose
 	// write transactions are serialized anyway).
 	ForUpdate string
+	// ForShare is ForUpdate's shared form (" FOR SHARE" on PostgreSQL):
+	// the row cannot change until the transaction ends, yet readers do not
+	// queue behind each other.
+	ForShare string
 	// ChainedWrites: one statement may chain writes through WITH ...
 	// RETURNING (PostgreSQL; SQLite allows no writes in a WITH clause),
 	// so a multi-row change is one round trip instead of a transaction.

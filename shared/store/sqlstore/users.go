@@ -9,16 +9,19 @@ import (
 	"github.com/gatehouse-dev/gatehouse/shared/store"
 )
 
-const userColumns = `id, email, name, password_hash, email_verified_at, created_at, updated_at`
+const userColumns = `id, email, name, password_hash, email_verified_at, created_at, updated_at, disabled_at`
 
 func scanUser(r Row) (store.User, error) {
 	var u store.User
-	var verified *time.Time
-	if err := r.Scan(&u.ID, &u.Email, &u.Name, &u.PasswordHash, &verified, &u.CreatedAt, &u.UpdatedAt); err != nil {
+	var verified, disabled *time.Time
+	if err := r.Scan(&u.ID, &u.Email, &u.Name, &u.PasswordHash, &verified, &u.CreatedAt, &u.UpdatedAt, &disabled); err != nil {
 		return u, err
 	}
 	if verified != nil {
 		u.EmailVerifiedAt = *verified
+	}
+	if disabled != nil {
+		u.DisabledAt = *disabled
 	}
 	return u, nil
 }
@@ -33,8 +36,9 @@ func timeOrNull(t time.Time) *time.Time {
 
 // CreateUser implements [store.Users].
 func (db *DB) CreateUser(ctx context.Context, u store.User) error {
-	_, err := db.conn.Exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		u.ID, u.Email, u.Name, u.PasswordHash, timeOrNull(u.EmailVerifiedAt), u.CreatedAt, u.UpdatedAt)
+	_, err := db.conn.Exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		u.ID, u.Email, u.Name, u.PasswordHash, timeOrNull(u.EmailVerifiedAt), u.CreatedAt, u.UpdatedAt,
+		timeOrNull(u.DisabledAt))
 	if err != nil {
 		return fmt.Errorf("insert user %s: %w", u.ID, err)
 	}
@@ -92,6 +96,64 @@ func (db *DB) UserByEmail(ctx context.Context, email string) (store.User, error)
 		return u, fmt.Errorf("read user by email: %w", err)
 	}
 	return u, nil
+}
+
+// SearchUsers implements [store.Users]. The prefix is matched as a range
+// of the email index (email >= prefix AND email < the prefix's successor),
+// so no LIKE pattern is built from operator input.
+func (db *DB) SearchUsers(ctx context.Context, emailPrefix, after string, limit int) ([]store.User, error) {
+	limit = min(max(limit, 1), store.MaxUserPage)
+	from := max(emailPrefix, after)
+	var rows Rows
+	var err error
+	if end, ok := prefixEnd(emailPrefix); ok {
+		rows, err = db.conn.Query(ctx, `SELECT `+userColumns+` FROM users
+			WHERE email >= $1 AND email > $2 AND email < $3 ORDER BY email LIMIT $4`, from, after, end, limit)
+	} else {
+		rows, err = db.conn.Query(ctx, `SELECT `+userColumns+` FROM users
+			WHERE email >= $1 AND email > $2 ORDER BY email LIMIT $3`, from, after, limit)
+	}
+	users, err := collect(rows, err, func(r Rows) (store.User, error) { return scanUser(r) })
+	if err != nil {
+		return nil, fmt.Errorf("search users: %w", err)
+	}
+	return users, nil
+}
+
+// prefixEnd returns the least string greater than every string starting
+// with prefix, false if there is none ("" or all 0xff bytes).
+func prefixEnd(prefix string) (string, bool) {
+	b := []byte(prefix)
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] < 0xff {
+			b[i]++
+			return string(b[:i+1]), true
+		}
+	}
+	return "", false
+}
+
+// SetUserDisabled implements [store.Users]. It announces the user, so
+// every process's session cache drops the user's sessions when the caller
+// revokes them in the same transaction.
+func (db *DB) SetUserDisabled(ctx context.Context, id string, at time.Time) (store.User, error) {
+	var u store.User
+	err := db.changeSessions(ctx, func(c Conn) ([]store.SessionChange, error) {
+		var err error
+		if at.IsZero() {
+			_, err = c.Exec(ctx, `UPDATE users SET disabled_at = NULL WHERE id = $1`, id)
+		} else {
+			_, err = c.Exec(ctx, `UPDATE users SET disabled_at = COALESCE(disabled_at, $2) WHERE id = $1`, id, at)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("set disabled of user %s: %w", id, err)
+		}
+		if u, err = scanUser(c.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id)); err != nil {
+			return nil, fmt.Errorf("set disabled of user %s: %w", id, err)
+		}
+		return []store.SessionChange{{UserID: id}}, nil
+	})
+	return u, err
 }
 
 // SetPasswordHash implements [store.Users].
