@@ -124,6 +124,13 @@ func mountAll(d *bootstrap.Deps, l *config.Loader) (http.Handler, []string, erro
 	if err := mount("/auth", "Auth function", authH, err); err != nil {
 		return nil, nil, err
 	}
+	// The issuer is the origin (GATEHOUSE_PUBLIC_URL), so OIDC discovery and
+	// RFC 8414 look for its metadata at the root; the load balancer routes
+	// these two paths to the auth function the same way.
+	for _, p := range auth.WellKnownPaths {
+		mux.Handle("GET "+p, authH)
+	}
+	mounts = append(mounts, fmt.Sprintf("%-10s %s", "/.well-known/", "OIDC discovery and RFC 8414 metadata (Auth function)"))
 	oauthH, err := oauthcallback.New(d, oauthcallback.LoadConfig(l))
 	if err := mount("/oauth", "OAuthCallback function", oauthH, err); err != nil {
 		return nil, nil, err

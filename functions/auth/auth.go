@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/shared/authz"
 	"github.com/gatehouse-dev/gatehouse/shared/bootstrap"
 	"github.com/gatehouse-dev/gatehouse/shared/config"
 	"github.com/gatehouse-dev/gatehouse/shared/password"
@@ -78,7 +79,10 @@ type Config struct {
 	MagicLinkTTL  time.Duration   // magic-link lifetime, at most 10m (AUTH-15); 10m when zero
 	SignupTTL     time.Duration   // sign-up confirmation link lifetime; 24h when zero
 	LinkBase      *url.URL        // where e-mailed links point; the first allowed origin, else the public URL
-	Extension     ExtensionConfig
+	// IntrospectionClients are the backends allowed RFC 7662
+	// introspection: comma-separated id:secret pairs (see parseClients).
+	IntrospectionClients config.Secret
+	Extension            ExtensionConfig
 }
 
 // LoadConfig reads the function's settings, recording problems in l.
@@ -96,11 +100,12 @@ func LoadConfig(l *config.Loader) Config {
 			StepUpWindow:    l.Duration("GATEHOUSE_STEP_UP_WINDOW", 10*time.Minute),
 			NewDeviceWindow: l.Duration("GATEHOUSE_NEW_DEVICE_WINDOW", 90*24*time.Hour),
 		},
-		ResetTTL:     l.Duration("GATEHOUSE_PASSWORD_RESET_TTL", 30*time.Minute),
-		MagicLinkTTL: l.Duration("GATEHOUSE_MAGIC_LINK_TTL", MaxMagicLinkTTL),
-		SignupTTL:    l.Duration("GATEHOUSE_SIGNUP_TTL", 24*time.Hour),
-		LinkBase:     l.URL("GATEHOUSE_AUTH_LINK_URL", ""),
-		Extension:    loadExtensionConfig(l),
+		ResetTTL:             l.Duration("GATEHOUSE_PASSWORD_RESET_TTL", 30*time.Minute),
+		MagicLinkTTL:         l.Duration("GATEHOUSE_MAGIC_LINK_TTL", MaxMagicLinkTTL),
+		SignupTTL:            l.Duration("GATEHOUSE_SIGNUP_TTL", 24*time.Hour),
+		LinkBase:             l.URL("GATEHOUSE_AUTH_LINK_URL", ""),
+		IntrospectionClients: l.OptionalSecret("GATEHOUSE_INTROSPECTION_CLIENTS"),
+		Extension:            loadExtensionConfig(l),
 	}
 	c.validate(l)
 	return c
@@ -159,6 +164,9 @@ func (c Config) validate(l *config.Loader) {
 	if c.SignupTTL < time.Minute || c.SignupTTL > 72*time.Hour {
 		l.Fail("GATEHOUSE_SIGNUP_TTL", "must be between 1m and 72h")
 	}
+	if _, err := parseClients(c.IntrospectionClients); err != nil {
+		l.Fail("GATEHOUSE_INTROSPECTION_CLIENTS", err.Error())
+	}
 }
 
 // MaxMagicLinkTTL is the longest a magic link may live, and its default
@@ -174,6 +182,7 @@ type Server struct {
 	signer   *token.Signer
 	sessions *session.Manager
 	ext      Extension
+	clients  clientSecrets // RFC 7662 introspection clients
 }
 
 // New returns the function's handler. Routes are relative to the
@@ -213,6 +222,7 @@ func newServer(d *bootstrap.Deps, cfg Config, ext Extension) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("token signer: %w", err)
 	}
+	cfg.Session.Orgs = orgClaims{authz.New(d)}
 	sessions, err := session.New(d, signer, cfg.Session)
 	if err != nil {
 		return nil, err
@@ -222,9 +232,14 @@ func newServer(d *bootstrap.Deps, cfg Config, ext Extension) (*Server, error) {
 			return nil, fmt.Errorf("auth extension: %w", err)
 		}
 	}
+	clients, err := parseClients(cfg.IntrospectionClients)
+	if err != nil {
+		return nil, fmt.Errorf("GATEHOUSE_INTROSPECTION_CLIENTS: %w", err)
+	}
 	policy := password.DefaultPolicy
 	policy.MinScore = cfg.MinScore
-	return &Server{d: d, cfg: cfg, hasher: hasher, policy: policy, signer: signer, sessions: sessions, ext: ext}, nil
+	return &Server{d: d, cfg: cfg, hasher: hasher, policy: policy, signer: signer, sessions: sessions, ext: ext,
+		clients: clients}, nil
 }
 
 func withDefaults(d *bootstrap.Deps, c Config) Config {
@@ -275,5 +290,9 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle("DELETE /identities/{id}", authed(s.handleIdentityDelete))
 	mux.Handle("DELETE /me", authed(s.handleDeleteMe))
 	mux.Handle("POST /introspect", h(s.handleIntrospect))
+	mux.Handle("POST /token/introspect", web.OAuthHandler(s.d.Logger, s.handleIntrospectRFC7662))
+	mux.Handle("POST /token/revoke", web.OAuthHandler(s.d.Logger, s.handleRevoke))
 	mux.Handle("GET /.well-known/jwks.json", s.signer.Handler(s.d.Logger))
+	mux.Handle("GET /.well-known/openid-configuration", h(s.handleMetadata))
+	mux.Handle("GET /.well-known/oauth-authorization-server", h(s.handleMetadata))
 }

@@ -349,7 +349,7 @@ func TestIntrospectAndJWKS(t *testing.T) {
 	backends(t, func(t *testing.T, b bootstraptest.Backend) {
 		te := newTestEnv(t, b)
 		tk := te.signUp(t, "jay@example.com", testPassword)
-		var got introspectResponse
+		var got introspection
 		rec := te.do(t, "POST", "/introspect", map[string]string{"token": tk.AccessToken})
 		if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || !got.Active || got.SessionID != tk.SessionID || got.Subject != tk.UserID {
 			t.Fatalf("introspect: %d %s", rec.Code, rec.Body)

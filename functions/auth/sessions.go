@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/shared/audit"
-	"github.com/gatehouse-dev/gatehouse/shared/ratelimit"
 	"github.com/gatehouse-dev/gatehouse/shared/session"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
 	"github.com/gatehouse-dev/gatehouse/shared/web"
@@ -162,46 +161,4 @@ func (s *Server) stepUp(r *http.Request, u store.User, req reauthRequest) error 
 		return s.loginFailed(ctx, r, attempt, u.ID, err)
 	}
 	return nil
-}
-
-// Limit of POST /introspect.
-var limitIntrospectNetwork = ratelimit.Limit{Name: "introspect-network", Burst: 600, Period: time.Minute}
-
-type introspectResponse struct {
-	Active    bool     `json:"active"`
-	Subject   string   `json:"sub,omitempty"`
-	SessionID string   `json:"sid,omitempty"`
-	AuthTime  int64    `json:"auth_time,omitempty"`
-	AMR       []string `json:"amr,omitempty"`
-	Level     int      `json:"auth_level,omitempty"`
-}
-
-// handleIntrospect serves POST /introspect for other services (RFC 7662
-// in spirit, JSON in): whether an access token is active right now,
-// checked like every request here (signature, expiry and the session row).
-// It needs no credentials because it tells the caller only about a token
-// the caller already holds; anything invalid is {"active":false}.
-func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) error {
-	var req tokenRequest
-	if err := web.DecodeJSON(r, &req); err != nil {
-		return err
-	}
-	v := web.NewValidator()
-	v.Length("token", req.Token, 1, 4096)
-	if err := v.Err(); err != nil {
-		return err
-	}
-	if err := s.limit(r.Context(), ratelimit.Check{Limit: limitIntrospectNetwork, Key: s.network(r)}); err != nil {
-		return err
-	}
-	p, err := s.sessions.Check(r.Context(), req.Token)
-	var we *web.Error
-	switch {
-	case errors.As(err, &we) && we.Status == http.StatusUnauthorized:
-		return web.WriteTokenJSON(w, http.StatusOK, introspectResponse{Active: false})
-	case err != nil:
-		return err
-	}
-	return web.WriteTokenJSON(w, http.StatusOK, introspectResponse{Active: true, Subject: p.UserID, SessionID: p.SessionID,
-		AuthTime: p.AuthTime.Unix(), AMR: p.Methods, Level: p.Level})
 }

@@ -28,6 +28,9 @@ type TokenResponse struct {
 	ExpiresIn    int    `json:"expires_in"` // access-token lifetime in seconds
 	SessionID    string `json:"session_id"`
 	UserID       string `json:"user_id"`
+	// OrgID names the organization an organization-scoped access token
+	// is for; empty otherwise.
+	OrgID string `json:"org_id,omitempty"`
 }
 
 // randomID returns n random bytes, base64url-encoded.
@@ -122,7 +125,7 @@ func (m *Manager) Complete(ctx context.Context, w http.ResponseWriter, r *http.R
 	if alert {
 		m.alertNewDevice(ctx, userID, c)
 	}
-	return m.writeTokens(ctx, w, r, sess, refresh, c)
+	return m.writeTokens(ctx, w, r, sess, refresh, c, nil)
 }
 
 // CheckClient makes the checks [Manager.Complete] makes of the request
@@ -214,15 +217,19 @@ func (m *Manager) alertNewDevice(ctx context.Context, userID string, c client) {
 	}
 }
 
-// writeTokens signs an access token for s and writes the token response.
-func (m *Manager) writeTokens(ctx context.Context, w http.ResponseWriter, r *http.Request, s store.Session, refresh []byte, c client) error {
-	access, claims, err := m.signer.Sign(ctx, token.Claims{Subject: s.UserID, SessionID: s.ID})
+// writeTokens signs an access token for s (scoped to org, if not nil) and
+// writes the token response.
+func (m *Manager) writeTokens(ctx context.Context, w http.ResponseWriter, r *http.Request, s store.Session, refresh []byte, c client, org *token.Org) error {
+	access, claims, err := m.signer.Sign(ctx, token.Claims{Subject: s.UserID, SessionID: s.ID, Org: org})
 	if err != nil {
 		return unavailable(err)
 	}
 	rt := base64.RawURLEncoding.EncodeToString(refresh)
 	resp := TokenResponse{TokenType: "Bearer", ExpiresIn: int(claims.ExpiresAt.Sub(claims.IssuedAt) / time.Second),
 		SessionID: s.ID, UserID: s.UserID}
+	if org != nil {
+		resp.OrgID = org.ID
+	}
 	http.SetCookie(w, secretCookie(DeviceCookie, c.deviceID, deviceCookieAge))
 	if !IsBrowser(r) {
 		resp.AccessToken, resp.RefreshToken = access, rt

@@ -13,18 +13,31 @@ import (
 	"github.com/gatehouse-dev/gatehouse/shared/envelope"
 	"github.com/gatehouse-dev/gatehouse/shared/notify"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
+	"github.com/gatehouse-dev/gatehouse/shared/token"
 	"github.com/gatehouse-dev/gatehouse/shared/web"
 )
 
 // refreshRequest is the API-mode body of POST /token.
 type refreshRequest struct {
 	RefreshToken string `json:"refresh_token"`
+	Organization string `json:"organization"`
+}
+
+// browserRefreshRequest is the optional browser-mode body of POST /token:
+// the refresh token travels in its cookie.
+type browserRefreshRequest struct {
+	Organization string `json:"organization"`
 }
 
 // Refresh serves POST /token: it takes the refresh token (the JSON field
 // "refresh_token" from API clients; the refresh cookie, with Origin and
 // CSRF checks, from browsers), rotates it and answers like [Manager.Complete]
 // with a new access token and the successor refresh token.
+//
+// With "organization" in the body the access token is organization-scoped
+// ([token.Org]): it is minted only if the user is a member (else 403
+// forbidden, and the refresh token is not spent), with the role and
+// permissions the member holds now.
 //
 // Successors are derived, not stored: successor = HMAC-SHA256(session
 // refresh key, presented token), the key sealed in the session row. So a
@@ -33,7 +46,7 @@ type refreshRequest struct {
 // holding a refresh token in the clear. Any other presentation of a rotated
 // token is reuse: the session is revoked, audited, and the user notified.
 func (m *Manager) Refresh(w http.ResponseWriter, r *http.Request) error {
-	presented, err := m.presentedRefresh(r)
+	presented, orgID, err := m.presentedRefresh(r)
 	if err != nil {
 		return err
 	}
@@ -41,43 +54,62 @@ func (m *Manager) Refresh(w http.ResponseWriter, r *http.Request) error {
 	if err != nil || len(raw) != 32 {
 		return errInvalidGrant.WithCause(errors.New("malformed refresh token"))
 	}
-	s, next, err := m.rotate(r.Context(), r, raw)
+	var org *token.Org
+	s, next, err := m.rotate(r.Context(), r, raw, func(s store.Session) (err error) {
+		org, err = m.orgClaims(r.Context(), orgID, s.UserID)
+		return err
+	})
 	if err != nil {
-		if IsBrowser(r) {
+		if IsBrowser(r) && !errors.Is(err, errNotMember) {
 			clearCookies(w)
 		}
 		return err
 	}
 	c := client{network: s.Network, userAgent: s.UserAgent, deviceID: s.DeviceID}
-	return m.writeTokens(r.Context(), w, r, s, next, c)
+	return m.writeTokens(r.Context(), w, r, s, next, c, org)
 }
 
-func (m *Manager) presentedRefresh(r *http.Request) (string, error) {
+// presentedRefresh returns the refresh token and the organization asked
+// for ("" for none).
+func (m *Manager) presentedRefresh(r *http.Request) (string, string, error) {
+	v := web.NewValidator()
 	if IsBrowser(r) {
 		if err := m.checkBrowser(r); err != nil {
-			return "", err
+			return "", "", err
+		}
+		var req browserRefreshRequest
+		if r.Header.Get("Content-Type") != "" {
+			if err := web.DecodeJSON(r, &req); err != nil {
+				return "", "", err
+			}
+		}
+		v.Length("organization", req.Organization, 0, maxOrgIDLen)
+		if err := v.Err(); err != nil {
+			return "", "", err
 		}
 		if c := cookieValue(r, RefreshCookie); c != "" {
-			return c, nil
+			return c, req.Organization, nil
 		}
-		return "", errInvalidGrant.WithCause(errors.New("no refresh cookie"))
+		return "", "", errInvalidGrant.WithCause(errors.New("no refresh cookie"))
 	}
 	var req refreshRequest
 	if err := web.DecodeJSON(r, &req); err != nil {
-		return "", err
+		return "", "", err
 	}
-	v := web.NewValidator()
 	v.Length("refresh_token", req.RefreshToken, 1, 64)
-	return req.RefreshToken, v.Err()
+	v.Length("organization", req.Organization, 0, maxOrgIDLen)
+	return req.RefreshToken, req.Organization, v.Err()
 }
 
 // rotate exchanges a refresh token for its successor and returns the
-// session. See [Manager.Refresh]. A current token costs two statements,
-// one round trip each: the read of token and session together, then the
-// rotation (one statement on PostgreSQL). A rotated token, or one that
-// lost a race, takes the locking transaction that decides between the
-// grace and reuse.
-func (m *Manager) rotate(ctx context.Context, r *http.Request, raw []byte) (store.Session, []byte, error) {
+// session. See [Manager.Refresh]. admit decides, from the session the
+// token belongs to, whether to go on; its error is returned before the
+// token is spent. A current token costs two statements, one round trip
+// each: the read of token and session together, then the rotation (one
+// statement on PostgreSQL), plus whatever admit reads (a membership, for
+// an organization-scoped token). A rotated token, or one that lost a race,
+// takes the locking transaction that decides between the grace and reuse.
+func (m *Manager) rotate(ctx context.Context, r *http.Request, raw []byte, admit func(store.Session) error) (store.Session, []byte, error) {
 	hash := sha256.Sum256(raw)
 	now := m.now()
 	rt, s, err := m.store.RefreshTokenSession(ctx, hash)
@@ -86,6 +118,9 @@ func (m *Manager) rotate(ctx context.Context, r *http.Request, raw []byte) (stor
 	}
 	if !s.Active(now) {
 		return store.Session{}, nil, errInvalidGrant.WithCause(errors.New("session not active"))
+	}
+	if err := admit(s); err != nil {
+		return store.Session{}, nil, err
 	}
 	next, err := m.successor(ctx, s, raw)
 	if err != nil {

@@ -38,6 +38,10 @@ type Principal struct {
 	AuthTime  time.Time // last time the user proved who they are
 	Methods   []string  // RFC 8176 amr values of that authentication
 	Level     int       // 1 single factor, 2 multi-factor
+	// Token holds the access token's claims as signed; Token.Org is set
+	// on an organization-scoped token (a snapshot: Gatehouse's own routes
+	// read memberships from the store).
+	Token token.Claims
 }
 
 type principalKey struct{}
@@ -69,6 +73,9 @@ type Config struct {
 	// AllowedOrigins are the browser origins allowed to use cookie mode.
 	AllowedOrigins   []string
 	TrustedProxyHops int
+	// Orgs reads memberships for organization-scoped tokens; nil refuses
+	// them (400 organization_unsupported).
+	Orgs Orgs
 }
 
 func (c *Config) defaults() error {

@@ -45,13 +45,29 @@ type Claims struct {
 	IssuedAt  time.Time
 	ExpiresAt time.Time
 	KeyID     string // set by Sign and Verify
+	// Org is set on an organization-scoped token: the member's standing
+	// in one organization when the token was signed.
+	Org *Org
+}
+
+// Org is the organization claims of an organization-scoped token. They are
+// a snapshot: a role change shows in the next token signed, and at once
+// through introspection, which reads the membership again.
+type Org struct {
+	ID          string   // "org_id"
+	Role        string   // "role"
+	Permissions []string // "permissions"
 }
 
 // jwtClaims is the JWT body: registered claims plus "sid" (OpenID Connect
-// session id claim).
+// session id claim) and, on organization-scoped tokens, "org_id", "role"
+// and "permissions".
 type jwtClaims struct {
 	jwt.RegisteredClaims
-	SessionID string `json:"sid"`
+	SessionID   string   `json:"sid"`
+	OrgID       string   `json:"org_id,omitempty"`
+	Role        string   `json:"role,omitempty"`
+	Permissions []string `json:"permissions,omitzero"`
 }
 
 // Options configure a [Signer].
@@ -141,12 +157,18 @@ func defaults(o *Options) error {
 	return nil
 }
 
+// Issuer returns the "iss" of the tokens this Signer signs and accepts.
+func (s *Signer) Issuer() string { return s.opts.Issuer }
+
+// Audience returns the "aud" of the tokens this Signer signs and accepts.
+func (s *Signer) Audience() string { return s.opts.Audience }
+
 // TTL returns the access-token lifetime.
 func (s *Signer) TTL() time.Duration { return s.opts.TTL }
 
-// Sign returns a token for c.Subject and c.SessionID, issued now and
-// expiring after the TTL, signed by the newest active key. It fills in the
-// returned Claims' times and KeyID.
+// Sign returns a token for c.Subject and c.SessionID (and c.Org, if set),
+// issued now and expiring after the TTL, signed by the newest active key.
+// It fills in the returned Claims' times and KeyID.
 func (s *Signer) Sign(ctx context.Context, c Claims) (string, Claims, error) {
 	if s.opts.VerifyOnly {
 		return "", c, errors.New("token: this signer only verifies")
@@ -160,13 +182,20 @@ func (s *Signer) Sign(ctx context.Context, c Claims) (string, Claims, error) {
 		return "", c, err
 	}
 	c.IssuedAt, c.ExpiresAt, c.KeyID = now.Truncate(time.Second), now.Truncate(time.Second).Add(s.opts.TTL), id
-	t := jwt.NewWithClaims(jwt.SigningMethodEdDSA, jwtClaims{
+	body := jwtClaims{
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer: s.opts.Issuer, Subject: c.Subject, Audience: jwt.ClaimStrings{s.opts.Audience},
 			IssuedAt: jwt.NewNumericDate(c.IssuedAt), ExpiresAt: jwt.NewNumericDate(c.ExpiresAt),
 		},
 		SessionID: c.SessionID,
-	})
+	}
+	if c.Org != nil {
+		if c.Org.ID == "" || c.Org.Role == "" {
+			return "", c, errors.New("token: organization claims need an id and a role")
+		}
+		body.OrgID, body.Role, body.Permissions = c.Org.ID, c.Org.Role, nonNil(c.Org.Permissions)
+	}
+	t := jwt.NewWithClaims(jwt.SigningMethodEdDSA, body)
 	t.Header["kid"] = id
 	signed, err := t.SignedString(priv)
 	if err != nil {
@@ -195,7 +224,22 @@ func (s *Signer) Verify(ctx context.Context, tok string) (Claims, error) {
 		return Claims{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 	case claims.Subject == "" || claims.SessionID == "":
 		return Claims{}, fmt.Errorf("%w: missing sub or sid", ErrInvalid)
+	case (claims.OrgID == "") != (claims.Role == ""):
+		return Claims{}, fmt.Errorf("%w: org_id and role go together", ErrInvalid)
 	}
-	return Claims{Subject: claims.Subject, SessionID: claims.SessionID, KeyID: kid,
-		IssuedAt: claims.IssuedAt.Time, ExpiresAt: claims.ExpiresAt.Time}, nil
+	c := Claims{Subject: claims.Subject, SessionID: claims.SessionID, KeyID: kid,
+		IssuedAt: claims.IssuedAt.Time, ExpiresAt: claims.ExpiresAt.Time}
+	if claims.OrgID != "" {
+		c.Org = &Org{ID: claims.OrgID, Role: claims.Role, Permissions: claims.Permissions}
+	}
+	return c, nil
+}
+
+// nonNil returns s, or an empty slice for nil, so "permissions" is always
+// a list on an organization-scoped token.
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }

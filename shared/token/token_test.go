@@ -304,3 +304,37 @@ func TestVerifyOnly(t *testing.T) {
 		t.Fatalf("verify-only signer: %+v, %v", c, err)
 	}
 }
+
+// An organization-scoped token carries org_id, role and the permission
+// list (an empty list stays a list), and keeps the ordinary lifetime;
+// org_id without a role is refused.
+func TestOrgClaims(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	for _, perms := range [][]string{{"read", "features.use"}, {}} {
+		tok, signed, err := f.signer.Sign(ctx, token.Claims{Subject: "user-1", SessionID: "sess-1",
+			Org: &token.Org{ID: "org-1", Role: "operator", Permissions: perms}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := f.signer.Verify(ctx, tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Org == nil || got.Org.ID != "org-1" || got.Org.Role != "operator" || len(got.Org.Permissions) != len(perms) ||
+			!got.ExpiresAt.Equal(signed.IssuedAt.Add(f.signer.TTL())) {
+			t.Fatalf("claims = %+v org %+v", got, got.Org)
+		}
+		raw, _ := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[1])
+		if !strings.Contains(string(raw), `"permissions":[`) {
+			t.Fatalf("payload %s has no permission list", raw)
+		}
+	}
+	plain, _ := f.sign(t)
+	if got, err := f.signer.Verify(ctx, plain); err != nil || got.Org != nil {
+		t.Fatalf("unscoped token: %+v, %v", got, err)
+	}
+	if _, _, err := f.signer.Sign(ctx, token.Claims{Subject: "u", SessionID: "s", Org: &token.Org{ID: "org-1"}}); err == nil {
+		t.Fatal("Sign accepted org claims without a role")
+	}
+}

@@ -160,6 +160,12 @@ func AsError(err error) *Error {
 // paths and queries may carry tokens.
 func WriteError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
 	e := AsError(err)
+	logError(r, logger, e)
+	writeErrorBody(w, e)
+}
+
+// logError logs e the way [WriteError] does.
+func logError(r *http.Request, logger *slog.Logger, e *Error) {
 	attrs := []any{"status", e.Status, "error_code", e.Code, "method", r.Method, "route", r.Pattern}
 	if e.Err != nil {
 		attrs = append(attrs, "error", e.Err.Error())
@@ -172,7 +178,6 @@ func WriteError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 	} else {
 		logger.InfoContext(r.Context(), "request rejected", attrs...)
 	}
-	writeErrorBody(w, e)
 }
 
 type errorBody struct {
