@@ -21,6 +21,10 @@ type Config struct {
 	// AppURL is the app's origin: relative return URLs resolve to it.
 	// Empty means the first allowed origin, else the public URL's origin.
 	AppURL string
+	// SignInReturnURL is where a sign-in started without return_to (the
+	// sign_in_url PUT /sso hands out) lands; it must pass the return-URL
+	// policy. Empty means "/", the app's root.
+	SignInReturnURL string
 	// CallbackBase is this function's public URL; provider callbacks are
 	// CallbackBase+"/callback/{platform}". Empty means PublicURL+"/oauth".
 	CallbackBase string
@@ -60,6 +64,7 @@ func LoadConfig(l *config.Loader) Config {
 			l.Fail("GATEHOUSE_APP_URL", "not an origin (scheme://host[:port])")
 		}
 	}
+	c.SignInReturnURL = l.String("GATEHOUSE_SIGNIN_RETURN_URL", "")
 	c.CallbackBase = strings.TrimSuffix(l.String("GATEHOUSE_OAUTH_CALLBACK_BASE", ""), "/")
 	loadBroker(l, &c)
 	return c

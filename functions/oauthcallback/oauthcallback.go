@@ -46,6 +46,7 @@ type server struct {
 	authz        *authz.Authorizer
 	client       *http.Client
 	callbackBase string
+	signInReturn string // the checked default return URL of a sign-in
 	callers      *callerAuth
 	signin       *signIn
 	mfa          mfaMethods
@@ -94,6 +95,13 @@ func newServer(d *bootstrap.Deps, cfg Config) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
+	signInReturn := cfg.SignInReturnURL
+	if signInReturn == "" {
+		signInReturn = "/"
+	}
+	if signInReturn, err = returns.Check(signInReturn); err != nil {
+		return nil, fmt.Errorf("GATEHOUSE_SIGNIN_RETURN_URL: must be a path on the app or a URL on an allowed origin: %w", err)
+	}
 	sessions, err := newSessions(d)
 	if err != nil {
 		return nil, err
@@ -104,7 +112,7 @@ func newServer(d *bootstrap.Deps, cfg Config) (*server, error) {
 	}
 	s := &server{d: d, logger: d.Logger, registry: reg, returns: returns, sessions: sessions,
 		states: oauthstate.New(d.Keyring, d.Now, d.Rand), authz: authz.New(d), client: client,
-		callbackBase: cfg.CallbackBase, callers: newCallerAuth(cfg),
+		callbackBase: cfg.CallbackBase, signInReturn: signInReturn, callers: newCallerAuth(cfg),
 		mfa: mfa.NewService(d.Store, d.Keyring, "Gatehouse", d.Now, d.Rand)}
 	if s.callbackBase == "" {
 		s.callbackBase = d.Config.PublicURL.String() + "/oauth"

@@ -164,7 +164,10 @@ func (s *server) discover(ctx context.Context, issuer string) (*oidc.Provider, e
 
 // signInStart answers GET /signin/{provider}?return_to=[&org=]: 302 to
 // the provider with PKCE, state and (OIDC) nonce. It changes nothing on
-// the server but the flow cookie, so it may stay a GET.
+// the server but the flow cookie, so it may stay a GET. Without return_to
+// the sign-in returns to the configured default
+// (GATEHOUSE_SIGNIN_RETURN_URL, the app's root by default), so the
+// sign_in_url of PUT /sso works as handed out.
 func (s *server) signInStart(w http.ResponseWriter, r *http.Request) error {
 	q, err := strictQuery(r.URL.Query(), "return_to", "org")
 	if err != nil {
@@ -208,9 +211,12 @@ func (s *server) linkStart(w http.ResponseWriter, r *http.Request) error {
 // linkUser, a link) flow with the provider the route names, sets the flow
 // cookie and returns the provider's authorization URL.
 func (s *server) startFlow(w http.ResponseWriter, r *http.Request, q map[string]string, linkUser string) (string, error) {
-	returnTo, err := s.returns.Check(q["return_to"])
-	if err != nil {
-		return "", web.Invalid(map[string]string{"return_to": "must be a path on the app or a URL on an allowed origin"})
+	returnTo := s.signInReturn
+	if _, given := r.URL.Query()["return_to"]; given {
+		var err error
+		if returnTo, err = s.returns.Check(q["return_to"]); err != nil {
+			return "", web.Invalid(map[string]string{"return_to": "must be a path on the app or a URL on an allowed origin"})
+		}
 	}
 	name := r.PathValue("provider")
 	p, err := s.idpFor(r.Context(), name, q["org"])

@@ -1,0 +1,54 @@
+package oauthcallback
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse-dev/gatehouse/shared/bootstrap/bootstraptest"
+	"github.com/gatehouse-dev/gatehouse/shared/oauthtest"
+)
+
+// The sign_in_url that PUT /sso hands out works as it is: without
+// return_to the sign-in lands on the default return URL (the app's root),
+// while an explicit but empty or foreign return_to is still refused.
+//
+// Controls: AUTH-10, OAUTH-3
+func TestSSOSignInURLAsHandedOut(t *testing.T) {
+	eachBackend(t, func(t *testing.T, e *testEnv) {
+		body := `{"issuer":"` + e.srv.Issuer() + `","client_id":"sso-client","client_secret":"sso-secret-value","allowed_domains":["corp.example.com"]}`
+		rec := e.do(t, http.MethodPut, "/sso?org=org-a", body, append(bearer(e.users["ownerA"]), "Content-Type", "application/json")...)
+		var view struct {
+			SignInURL string `json:"sign_in_url"`
+		}
+		if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &view) != nil || !strings.HasPrefix(view.SignInURL, callbackBase) {
+			t.Fatalf("configure: %d %s", rec.Code, rec.Body)
+		}
+		e.srv.SetUser(oauthtest.User{Subject: "emp-9", Email: "emp9@corp.example.com", EmailVerified: true})
+		rec = e.signInFlow(t, strings.TrimPrefix(view.SignInURL, callbackBase), nil)
+		if sessionCookie(rec) == "" || rec.Header().Get("Location") != "https://app.example.com/" {
+			t.Fatalf("sign_in_url: %d Location %q", rec.Code, rec.Header().Get("Location"))
+		}
+		for _, q := range []string{"&return_to=", "&return_to=https://evil.example/"} {
+			if rec := e.do(t, http.MethodGet, "/signin/oidc?org=org-a"+q, ""); rec.Code != http.StatusBadRequest {
+				t.Errorf("return_to %q: %d", q, rec.Code)
+			}
+		}
+	})
+}
+
+// A default return URL outside the return-URL policy stops the start.
+//
+// Controls: OAUTH-3
+func TestSignInReturnURLChecked(t *testing.T) {
+	env := bootstraptest.New(t, bootstraptest.SQLite(t))
+	for _, bad := range []string{"https://evil.example/", "//evil.example", "/a/../b"} {
+		if _, err := New(env.Deps, Config{SignInReturnURL: bad}); err == nil || !strings.Contains(err.Error(), "GATEHOUSE_SIGNIN_RETURN_URL") {
+			t.Errorf("%q: err = %v", bad, err)
+		}
+	}
+	if _, err := New(env.Deps, Config{SignInReturnURL: "https://app.example.com/welcome"}); err != nil {
+		t.Fatal(err)
+	}
+}
