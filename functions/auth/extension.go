@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"time"
@@ -24,7 +23,7 @@ import (
 // works: every empty field takes the default noted on it.
 type ExtensionConfig struct {
 	TOTPIssuer      string        // issuer shown in authenticator apps; "Gatehouse"
-	WebAuthnRPID    string        // relying party id; the host of the first WebAuthn origin
+	WebAuthnRPID    string        // relying party id; the host of the first WebAuthn origin (see webAuthnOrigins)
 	WebAuthnRPName  string        // relying party name; "Gatehouse"
 	WebAuthnOrigins []string      // origins passkeys are used from; the allowed browser origins
 	InvitationTTL   time.Duration // how long an invitation stays valid; 7 days
@@ -60,21 +59,17 @@ func (c ExtensionConfig) withDefaults(base config.Base) (ExtensionConfig, error)
 	if c.WebAuthnRPName == "" {
 		c.WebAuthnRPName = "Gatehouse"
 	}
-	if len(c.WebAuthnOrigins) == 0 {
-		c.WebAuthnOrigins = base.AllowedOrigins
+	origins, err := webAuthnOrigins(c.WebAuthnOrigins, base)
+	if err != nil {
+		return c, err
 	}
-	if len(c.WebAuthnOrigins) == 0 && base.PublicURL != nil {
-		c.WebAuthnOrigins = []string{base.PublicURL.Scheme + "://" + base.PublicURL.Host}
-	}
-	if len(c.WebAuthnOrigins) == 0 {
-		return c, errors.New("webauthn: no origin configured (GATEHOUSE_WEBAUTHN_ORIGINS or GATEHOUSE_ALLOWED_ORIGINS)")
-	}
-	first, err := url.Parse(c.WebAuthnOrigins[0])
-	if err != nil || first.Host == "" {
-		return c, fmt.Errorf("webauthn: origin %q is not an absolute URL", c.WebAuthnOrigins[0])
-	}
+	c.WebAuthnOrigins = origins
+	first, _ := url.Parse(origins[0])
 	if c.WebAuthnRPID == "" {
 		c.WebAuthnRPID = first.Hostname()
+	}
+	if err := checkRPID(c.WebAuthnRPID, origins); err != nil {
+		return c, err
 	}
 	if c.InvitationTTL == 0 {
 		c.InvitationTTL = 7 * 24 * time.Hour
