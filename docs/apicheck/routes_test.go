@@ -178,7 +178,9 @@ func codeRoutes(t *testing.T) map[string]string {
 }
 
 // functionPackages returns the directories under functions/ (relative to
-// the repository root) that hold non-test Go files.
+// the repository root) that hold non-test Go files. Test harnesses
+// (packages named *test, like functions/auth/authtest, which mounts a
+// function for tests) serve no route of their own and are skipped.
 func functionPackages(t *testing.T) []string {
 	t.Helper()
 	set := map[string]bool{}
@@ -187,7 +189,7 @@ func functionPackages(t *testing.T) []string {
 		if err != nil {
 			return err
 		}
-		if d.IsDir() && d.Name() == "testdata" {
+		if d.IsDir() && (d.Name() == "testdata" || strings.HasSuffix(d.Name(), "test")) {
 			return filepath.SkipDir
 		}
 		if !d.IsDir() && isSource(d.Name()) {
