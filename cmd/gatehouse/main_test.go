@@ -42,7 +42,8 @@ func TestServeMountsEveryFunction(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- serve(ctx, ln, &out) }()
 	base := "http://" + ln.Addr().String()
-	for _, path := range []string{"/auth/healthz", "/oauth/healthz", "/webhooks/healthz", "/rotate/healthz", "/dev/mailbox"} {
+	for _, path := range []string{"/auth/healthz", "/oauth/healthz", "/webhooks/healthz", "/rotate/healthz", "/dev/mailbox",
+		"/.well-known/openid-configuration", "/.well-known/oauth-authorization-server", "/auth/.well-known/openid-configuration"} {
 		var resp *http.Response
 		for range 50 {
 			if resp, err = http.Get(base + path); err == nil {
