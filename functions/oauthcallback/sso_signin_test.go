@@ -17,16 +17,18 @@ import (
 // Controls: AUTH-10, OAUTH-3
 func TestSSOSignInURLAsHandedOut(t *testing.T) {
 	eachBackend(t, func(t *testing.T, e *testEnv) {
-		body := `{"issuer":"` + e.srv.Issuer() + `","client_id":"sso-client","client_secret":"sso-secret-value","allowed_domains":["corp.example.com"]}`
-		rec := e.do(t, http.MethodPut, "/sso?org=org-a", body, append(bearer(e.users["ownerA"]), "Content-Type", "application/json")...)
+		body := `{"issuer":"` + e.srv.Issuer() + `","client_id":"sso-client","client_secret":"sso-secret-value"}`
+		rec := e.do(t, http.MethodPut, "/sso?org=org-a", body, append(bearer(e.users["ownerA"]), jsonBody...)...)
 		var view struct {
 			SignInURL string `json:"sign_in_url"`
 		}
 		if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &view) != nil || !strings.HasPrefix(view.SignInURL, callbackBase) {
 			t.Fatalf("configure: %d %s", rec.Code, rec.Body)
 		}
-		e.srv.SetUser(oauthtest.User{Subject: "emp-9", Email: "emp9@corp.example.com", EmailVerified: true})
-		rec = e.signInFlow(t, strings.TrimPrefix(view.SignInURL, callbackBase), nil)
+		e.verifyDomain(t, "corp.example.com")
+		target := strings.TrimPrefix(view.SignInURL, callbackBase)
+		e.firstSignIn(t, target, oauthtest.User{Subject: "emp-9", Email: "emp9@corp.example.com", EmailVerified: true})
+		rec = e.signInFlow(t, target, nil)
 		if sessionCookie(rec) == "" || rec.Header().Get("Location") != "https://app.example.com/" {
 			t.Fatalf("sign_in_url: %d Location %q", rec.Code, rec.Header().Get("Location"))
 		}
