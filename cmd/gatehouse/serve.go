@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +19,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/functions/webhooks"
 	"github.com/gatehouse-dev/gatehouse/shared/bootstrap"
 	"github.com/gatehouse-dev/gatehouse/shared/config"
+	"github.com/gatehouse-dev/gatehouse/shared/logging"
 	"github.com/gatehouse-dev/gatehouse/shared/notify"
 	"github.com/gatehouse-dev/gatehouse/shared/notify/devmailbox"
 	"github.com/gatehouse-dev/gatehouse/shared/web"
@@ -75,7 +77,15 @@ func serve(ctx context.Context, ln net.Listener, out io.Writer) error {
 		return err
 	}
 	defer d.Close()
-	h, mounts, err := mountAll(d, l)
+	authCfg := auth.LoadConfig(l)
+	var adminToken string
+	if !d.Config.Env.Deployed() {
+		if adminToken, err = newAdminToken(d.Rand); err != nil {
+			return err
+		}
+		authCfg.Admin.DevToken = logging.NewSecret(adminToken)
+	}
+	h, mounts, err := mountAll(d, l, authCfg)
 	if err == nil {
 		err = l.Err()
 	}
@@ -86,6 +96,9 @@ func serve(ctx context.Context, ln net.Listener, out io.Writer) error {
 	fmt.Fprintf(out, "gatehouse serving on http://%s\n", ln.Addr())
 	for _, m := range mounts {
 		fmt.Fprintf(out, "  %s\n", m)
+	}
+	if adminToken != "" {
+		fmt.Fprintf(out, "local admin token (this run only; `gatehouse admin` reads GATEHOUSE_ADMIN_TOKEN):\n  %s\n", adminToken)
 	}
 	fmt.Fprintf(out, "client addresses (GATEHOUSE_TRUSTED_PROXY_HOPS=%d): %s\n",
 		d.Config.TrustedProxyHops, web.ClientIPRule(d.Config.TrustedProxyHops))
@@ -107,8 +120,19 @@ func serve(ctx context.Context, ln net.Listener, out io.Writer) error {
 	}
 }
 
-// mountAll builds every function on d and mounts it under its prefix.
-func mountAll(d *bootstrap.Deps, l *config.Loader) (http.Handler, []string, error) {
+// newAdminToken returns a fresh local admin token: 32 random bytes,
+// base64url. It authenticates to the admin API of this run only.
+func newAdminToken(rand io.Reader) (string, error) {
+	var b [32]byte
+	if _, err := io.ReadFull(rand, b[:]); err != nil {
+		return "", fmt.Errorf("admin token: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:]), nil
+}
+
+// mountAll builds every function on d and mounts it under its prefix; the
+// Auth function with authCfg.
+func mountAll(d *bootstrap.Deps, l *config.Loader, authCfg auth.Config) (http.Handler, []string, error) {
 	mux := http.NewServeMux()
 	var mounts []string
 	mount := func(prefix, what string, h http.Handler, err error) error {
@@ -120,7 +144,7 @@ func mountAll(d *bootstrap.Deps, l *config.Loader) (http.Handler, []string, erro
 		mounts = append(mounts, fmt.Sprintf("%-10s %s", prefix+"/", what))
 		return nil
 	}
-	authH, err := auth.New(d, auth.LoadConfig(l))
+	authH, err := auth.New(d, authCfg)
 	if err := mount("/auth", "Auth function", authH, err); err != nil {
 		return nil, nil, err
 	}

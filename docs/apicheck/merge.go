@@ -40,6 +40,7 @@ func Fragments() []Fragment {
 	return []Fragment{
 		{"openapi/auth.yaml", "functions/auth", "/auth", "auth", "Auth"},
 		{"openapi/auth-mfa-orgs.yaml", "functions/auth", "/auth", "auth", "AuthMFA"},
+		{"openapi/admin.yaml", "functions/auth", "/auth", "auth", "Admin"},
 		{"openapi/oauth.yaml", "functions/oauthcallback", "/oauth", "oauth", "OAuth"},
 		{"openapi/webhooks.yaml", "functions/webhooks", "/webhooks", "webhooks", "Webhooks"},
 		{"openapi/rotate.yaml", "functions/rotate", "/rotate", "rotate", "Rotate"},

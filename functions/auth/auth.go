@@ -18,6 +18,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/shared/authz"
 	"github.com/gatehouse-dev/gatehouse/shared/bootstrap"
 	"github.com/gatehouse-dev/gatehouse/shared/config"
+	"github.com/gatehouse-dev/gatehouse/shared/operator"
 	"github.com/gatehouse-dev/gatehouse/shared/password"
 	"github.com/gatehouse-dev/gatehouse/shared/session"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
@@ -83,6 +84,7 @@ type Config struct {
 	// introspection: comma-separated id:secret pairs (see parseClients).
 	IntrospectionClients config.Secret
 	Extension            ExtensionConfig
+	Admin                operator.Config // who may call the admin API (see admin.go)
 }
 
 // LoadConfig reads the function's settings, recording problems in l.
@@ -106,6 +108,7 @@ func LoadConfig(l *config.Loader) Config {
 		LinkBase:             l.URL("GATEHOUSE_AUTH_LINK_URL", ""),
 		IntrospectionClients: l.OptionalSecret("GATEHOUSE_INTROSPECTION_CLIENTS"),
 		Extension:            loadExtensionConfig(l),
+		Admin:                loadAdminConfig(l),
 	}
 	c.validate(l)
 	return c
@@ -175,14 +178,15 @@ const MaxMagicLinkTTL = 10 * time.Minute
 
 // Server holds what the core routes share.
 type Server struct {
-	d        *bootstrap.Deps
-	cfg      Config
-	hasher   *password.Hasher
-	policy   password.Policy
-	signer   *token.Signer
-	sessions *session.Manager
-	ext      Extension
-	clients  clientSecrets // RFC 7662 introspection clients
+	d         *bootstrap.Deps
+	cfg       Config
+	hasher    *password.Hasher
+	policy    password.Policy
+	signer    *token.Signer
+	sessions  *session.Manager
+	ext       Extension
+	clients   clientSecrets // RFC 7662 introspection clients
+	operators *operator.Verifier
 }
 
 // New returns the function's handler. Routes are relative to the
@@ -236,10 +240,18 @@ func newServer(d *bootstrap.Deps, cfg Config, ext Extension) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("GATEHOUSE_INTROSPECTION_CLIENTS: %w", err)
 	}
+	admin := cfg.Admin
+	if admin.Now == nil {
+		admin.Now = d.Now
+	}
+	operators, err := operator.New(admin, d.Config.Env)
+	if err != nil {
+		return nil, fmt.Errorf("admin API: %w", err)
+	}
 	policy := password.DefaultPolicy
 	policy.MinScore = cfg.MinScore
 	return &Server{d: d, cfg: cfg, hasher: hasher, policy: policy, signer: signer, sessions: sessions, ext: ext,
-		clients: clients}, nil
+		clients: clients, operators: operators}, nil
 }
 
 func withDefaults(d *bootstrap.Deps, c Config) Config {
@@ -295,4 +307,5 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle("GET /.well-known/jwks.json", s.signer.Handler(s.d.Logger))
 	mux.Handle("GET /.well-known/openid-configuration", h(s.handleMetadata))
 	mux.Handle("GET /.well-known/oauth-authorization-server", h(s.handleMetadata))
+	s.adminRoutes(mux)
 }

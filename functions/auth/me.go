@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -183,37 +184,53 @@ func (s *Server) handleDeleteMe(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	p, _ := session.FromContext(ctx)
+	if _, err := s.deleteAccount(ctx, p.UserID, audit.Event{Actor: p.UserID, Action: "user.delete",
+		Target: p.UserID, Network: s.network(r)}); err != nil {
+		return err
+	}
+	session.SignedOut(w, r)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// deleteAccount deletes userID as account deletion does, whoever asks (the
+// user, or an operator through the admin API): in one transaction the
+// extension removes its data (refusing, 409 sole_owner, while the user
+// solely owns an organization), every session ends, e (the deletion's
+// audit event) is recorded and the user row is deleted with everything
+// that references it. The address that held the account is then told.
+// Errors are *web.Error: 404 for an unknown user.
+func (s *Server) deleteAccount(ctx context.Context, userID string, e audit.Event) (store.User, error) {
 	var u store.User
 	err := s.d.Store.Tx(ctx, func(tx store.Store) error {
 		var err error
-		if u, err = tx.User(ctx, p.UserID); err != nil {
+		if u, err = tx.User(ctx, userID); errors.Is(err, store.ErrNotFound) {
+			return web.NotFound().WithCause(err)
+		} else if err != nil {
 			return err
 		}
-		if err := s.ext.BeforeDelete(ctx, tx, p.UserID); err != nil {
+		if err := s.ext.BeforeDelete(ctx, tx, userID); err != nil {
 			return err
 		}
-		if err := s.sessions.RevokeAllForUser(ctx, tx, p.UserID); err != nil {
+		if err := s.sessions.RevokeAllForUser(ctx, tx, userID); err != nil {
 			return err
 		}
-		if _, err := s.d.Audit.RecordTx(ctx, tx, audit.Event{Actor: p.UserID, Action: "user.delete",
-			Target: p.UserID, Network: s.network(r)}); err != nil {
+		if _, err := s.d.Audit.RecordTx(ctx, tx, e); err != nil {
 			return err
 		}
 		if err := tx.ClearLockout(ctx, session.LockoutKey(u.Email)); err != nil {
 			return err
 		}
-		if err := tx.DeleteUser(ctx, p.UserID); err != nil {
+		if err := tx.DeleteUser(ctx, userID); err != nil {
 			return fmt.Errorf("delete user: %w", err)
 		}
 		return nil
 	})
 	if err := keepWebError(err); err != nil {
-		return err
+		return u, err
 	}
 	s.notifyDeleted(ctx, u.Email)
-	session.SignedOut(w, r)
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return u, nil
 }
 
 // notifyDeleted confirms the deletion to the address that held the

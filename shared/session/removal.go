@@ -21,6 +21,7 @@ const (
 	ReasonIdentityUnlinked      = "identity_unlinked"
 	ReasonTOTPEnabled           = "totp_enabled"
 	ReasonPasskeyAdded          = "passkey_added"
+	ReasonMFAReset              = "mfa_reset" // by an operator, through the admin API
 )
 
 // changeNotices are the notices of the known reasons: what happened, as
@@ -34,6 +35,8 @@ var changeNotices = map[string]struct{ subject, what string }{
 	ReasonIdentityUnlinked:      {"A sign-in account was unlinked", "A linked sign-in account (Google, GitHub or your organization's) was just removed from your account."},
 	ReasonTOTPEnabled:           {"Two-step sign-in with an app was turned on", "An authenticator app was just added to your account."},
 	ReasonPasskeyAdded:          {"A passkey was added to your account", "A passkey was just added to your account."},
+	ReasonMFAReset: {"Two-step sign-in was reset on your account", "Support just removed every second factor " +
+		"(authenticator app, passkeys and recovery codes) from your account; set up two-step sign-in again after you sign in."},
 }
 
 // RevokeOtherSessions ends every session of userID but keep (the session
