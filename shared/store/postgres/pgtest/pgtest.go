@@ -49,7 +49,8 @@ type DB struct {
 	url string // the application role's
 }
 
-var roleOnce sync.Once
+// roleOnce creates the application role once per server URL.
+var roleOnce sync.Map // base URL -> *sync.Once
 
 // URL returns the test server URL, skipping or failing t when there is none.
 func URL(t testing.TB) string {
@@ -68,8 +69,50 @@ func URL(t testing.TB) string {
 // connection to it. Everything is dropped when t ends.
 func New(t testing.TB) *DB {
 	t.Helper()
+	return NewOn(t, URL(t), 16)
+}
+
+// EnvDurableURL names the variable holding the URL of a PostgreSQL server
+// that runs with fsync and synchronous_commit on, for benchmarks whose
+// figures depend on commit behaviour (the test server runs without both).
+// scripts/bench starts one when it is unset.
+const EnvDurableURL = "GATEHOUSE_DURABLE_DATABASE_URL"
+
+// DurableURL returns the durable server's URL. Without one the benchmark is
+// skipped with a message, or fails where PostgreSQL is required (CI); a
+// server that runs with fsync or synchronous_commit off fails it.
+func DurableURL(t testing.TB) string {
+	t.Helper()
+	u := os.Getenv(EnvDurableURL)
+	if u == "" {
+		if os.Getenv("GATEHOUSE_REQUIRE_POSTGRES") == "1" || os.Getenv("CI") != "" {
+			t.Fatalf("%s is not set and durable PostgreSQL is required here: run scripts/bench", EnvDurableURL)
+		}
+		t.Skipf("durable PostgreSQL benchmark skipped: set %s or run scripts/bench, which starts one", EnvDurableURL)
+	}
 	ctx := context.Background()
-	base := URL(t)
+	c, err := pgx.Connect(ctx, u)
+	if err != nil {
+		t.Fatalf("connect to durable PostgreSQL: %v", err)
+	}
+	defer c.Close(ctx)
+	for _, setting := range []string{"fsync", "synchronous_commit"} {
+		var v string
+		if err := c.QueryRow(ctx, `SELECT current_setting($1)`, setting).Scan(&v); err != nil {
+			t.Fatalf("read %s: %v", setting, err)
+		}
+		if v != "on" {
+			t.Fatalf("%s names a server with %s = %s; want on", EnvDurableURL, setting, v)
+		}
+	}
+	return u
+}
+
+// NewOn is [New] on the server at base, with an application pool of
+// maxConns connections.
+func NewOn(t testing.TB, base string, maxConns int) *DB {
+	t.Helper()
+	ctx := context.Background()
 	var b [6]byte
 	rand.Read(b[:])
 	schema := "t_" + hex.EncodeToString(b[:])
@@ -79,7 +122,8 @@ func New(t testing.TB) *DB {
 		t.Fatalf("connect to test PostgreSQL: %v", err)
 	}
 	defer admin.Close(ctx)
-	roleOnce.Do(func() { ensureRole(ctx, t, admin) })
+	once, _ := roleOnce.LoadOrStore(base, new(sync.Once))
+	once.(*sync.Once).Do(func() { ensureRole(ctx, t, admin) })
 	if _, err := admin.Exec(ctx, `CREATE SCHEMA `+pgx.Identifier{schema}.Sanitize()); err != nil {
 		t.Fatalf("create schema: %v", err)
 	}
@@ -101,7 +145,7 @@ func New(t testing.TB) *DB {
 		t.Fatalf("migrate: %v", err)
 	}
 
-	app, err := postgres.Open(ctx, postgres.Options{URL: asAppRole(t, base), SearchPath: schema, MaxConns: 16})
+	app, err := postgres.Open(ctx, postgres.Options{URL: asAppRole(t, base), SearchPath: schema, MaxConns: int32(maxConns)})
 	if err != nil {
 		t.Fatalf("open application store: %v", err)
 	}
