@@ -1,15 +1,21 @@
 package main
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/gatehouse-dev/gatehouse/functions/rotate"
 	"github.com/gatehouse-dev/gatehouse/shared/audit"
+	"github.com/gatehouse-dev/gatehouse/shared/auditproof"
 	"github.com/gatehouse-dev/gatehouse/shared/bootstrap"
 	"github.com/gatehouse-dev/gatehouse/shared/store/postgres"
 )
@@ -51,28 +57,153 @@ The embedded SQLite database migrates itself on open.`,
 }
 
 func newAudit() *cobra.Command {
-	cmd := &cobra.Command{Use: "audit", Short: "Audit log operations"}
-	cmd.AddCommand(&cobra.Command{
+	cmd := &cobra.Command{Use: "audit", Short: "Audit log operations: verify, prove, verify-proof"}
+	var key string
+	verify := &cobra.Command{
 		Use:   "verify",
-		Short: "Walk the hash chain and name the first broken link",
+		Short: "Verify the stored log up to its newest signed checkpoint; name the first broken event",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return withDeps(cmd, func(d *bootstrap.Deps) error {
-				r, err := audit.Verify(cmd.Context(), d.Store, audit.CheckCheckpoint(rotate.CheckpointChecker(d.Store, d.Keyring)))
+				opts := []audit.VerifyOption{audit.CheckCheckpoint(rotate.CheckpointChecker(d.Store, d.Keyring))}
+				if key != "" {
+					opts = append(opts, audit.WithPublicKey(key))
+				}
+				r, err := audit.Verify(cmd.Context(), d.Store, opts...)
 				var broken *audit.BrokenLinkError
 				if errors.As(err, &broken) {
 					fmt.Fprintf(cmd.OutOrStdout(), "BROKEN at event %d: %s\n", broken.Seq, broken.Reason)
-					return errors.New("audit chain verification failed")
+					return errors.New("audit log verification failed")
 				}
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "ok: %d events verified (seq %d..%d), head %x\n", r.Events, r.From, r.To, r.Head)
+				fmt.Fprintf(cmd.OutOrStdout(), "ok: checkpoint %d (root %s) verified: %d events checked, %d past retention, %d checkpoints\n",
+					r.Size, base64.StdEncoding.EncodeToString(r.Root[:]), r.Events, r.Pruned, r.Checkpoints)
 				return nil
 			})
 		},
-	})
+	}
+	verify.Flags().StringVar(&key, "key", "", "published public key (note verifier key) to check signatures with; default: the stored one")
+	cmd.AddCommand(verify, newAuditProve(), newAuditVerifyProof())
 	return cmd
+}
+
+func newAuditProve() *cobra.Command {
+	var seq, size, from, to int64
+	cmd := &cobra.Command{
+		Use:   "prove (--seq N [--size M] | --from A [--to B])",
+		Short: "Print an inclusion proof of event N, or a consistency proof from checkpoint A to B, as JSON",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withDeps(cmd, func(d *bootstrap.Deps) error {
+				p := audit.NewProver(d.Store)
+				var bundle any
+				switch {
+				case seq > 0:
+					ev, err := d.Store.AuditEventBySeq(cmd.Context(), seq)
+					if err != nil {
+						return err
+					}
+					if bundle, err = p.Inclusion(cmd.Context(), ev, size); err != nil {
+						return err
+					}
+				case from > 0:
+					var err error
+					if bundle, err = p.Consistency(cmd.Context(), from, to); err != nil {
+						return err
+					}
+				default:
+					return errors.New("give --seq or --from")
+				}
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(bundle)
+			})
+		},
+	}
+	cmd.Flags().Int64Var(&seq, "seq", 0, "event to prove (1-based position in the log)")
+	cmd.Flags().Int64Var(&size, "size", 0, "checkpoint size to prove against (default: the newest)")
+	cmd.Flags().Int64Var(&from, "from", 0, "older checkpoint size")
+	cmd.Flags().Int64Var(&to, "to", 0, "newer checkpoint size (default: the newest)")
+	return cmd
+}
+
+func newAuditVerifyProof() *cobra.Command {
+	var key string
+	cmd := &cobra.Command{
+		Use:   "verify-proof --key PUBLIC-KEY FILE",
+		Short: "Check an inclusion or consistency proof offline with only the log's public key",
+		Long: `verify-proof reads a proof bundle (from "gatehouse audit prove" or the API; - for
+standard input) and checks it with the published public key alone: no database,
+no network. --key is the note verifier key, or @FILE to read it from a file.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			pub, err := readArg(key)
+			if err != nil {
+				return err
+			}
+			raw, err := readFileArg(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			msg, err := verifyBundle(raw, pub)
+			if err != nil {
+				fmt.Fprintln(cmd.OutOrStdout(), "FAILED:", err)
+				return errors.New("proof does not verify")
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), "ok:", msg)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&key, "key", "", "the log's public key (note verifier key), or @FILE")
+	cmd.MarkFlagRequired("key")
+	return cmd
+}
+
+// verifyBundle checks an inclusion or a consistency bundle, whichever raw
+// holds, with only the public key.
+func verifyBundle(raw []byte, pub string) (string, error) {
+	var probe map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &probe); err != nil {
+		return "", fmt.Errorf("read proof: %w", err)
+	}
+	if _, ok := probe["event"]; ok {
+		var b auditproof.InclusionBundle
+		if err := json.Unmarshal(raw, &b); err != nil {
+			return "", fmt.Errorf("read inclusion proof: %w", err)
+		}
+		cp, err := b.Verify(pub)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("event %d (%s by %s at %s) is in checkpoint %d of %s", b.Event.Seq, b.Event.Action,
+			b.Event.Actor, b.Event.Time.UTC().Format(time.RFC3339), cp.Size, cp.Origin), nil
+	}
+	var b auditproof.ConsistencyBundle
+	if err := json.Unmarshal(raw, &b); err != nil {
+		return "", fmt.Errorf("read consistency proof: %w", err)
+	}
+	older, newer, err := b.Verify(pub)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("checkpoint %d extends checkpoint %d of %s", newer.Size, older.Size, older.Origin), nil
+}
+
+func readArg(v string) (string, error) {
+	if name, ok := strings.CutPrefix(v, "@"); ok {
+		b, err := os.ReadFile(name)
+		return strings.TrimSpace(string(b)), err
+	}
+	return strings.TrimSpace(v), nil
+}
+
+func readFileArg(cmd *cobra.Command, name string) ([]byte, error) {
+	if name == "-" {
+		return io.ReadAll(io.LimitReader(cmd.InOrStdin(), 1<<20))
+	}
+	return os.ReadFile(name)
 }
 
 func newKeys() *cobra.Command {
@@ -132,5 +263,11 @@ func withDeps(cmd *cobra.Command, fn func(d *bootstrap.Deps) error) error {
 		return err
 	}
 	defer d.Close()
-	return fn(d)
+	if err := fn(d); err != nil {
+		return err
+	}
+	// Integrate what the command recorded, if no function instance does it
+	// first (best effort: the functions integrate it anyway).
+	d.Sequencer.Integrate(cmd.Context())
+	return nil
 }

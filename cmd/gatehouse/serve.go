@@ -92,6 +92,7 @@ func serve(ctx context.Context, ln net.Listener, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	d.StartSequencer()
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(out, "gatehouse serving on http://%s\n", ln.Addr())
 	for _, m := range mounts {

@@ -235,6 +235,8 @@ func purposeOf(c store.SealedColumn) (envelope.Purpose, error) {
 		return envelope.PurposeOAuthState, nil
 	case "signing-key":
 		return envelope.PurposeSigningKey, nil
+	case "audit-checkpoint":
+		return envelope.PurposeAuditCheckpoint, nil
 	}
 	return "", fmt.Errorf("sealed column %s: unknown purpose %q", c.Field(), c.Purpose)
 }

@@ -1,7 +1,15 @@
-// Package audit writes Gatehouse's append-only, hash-chained audit log and
-// verifies it. Every event is stored through [store.AuditLog] (which links
-// it to the previous event's hash) and is also written as a structured log
-// line, so Cloud Logging's locked bucket holds a second copy.
+// Package audit writes Gatehouse's append-only audit log, integrates it into
+// a Merkle tree with signed checkpoints, proves and verifies it.
+//
+// An append ([Log.RecordTx]) inserts the event and its leaf hash in the
+// caller's transaction and takes no lock other appends wait on. The
+// [Sequencer], one holder at a time under a lease, integrates committed
+// events into the RFC 6962 tree in batches and signs a C2SP checkpoint for
+// every batch; each event and each checkpoint is also written as a
+// structured log line ("log_type":"audit"), which the log sink routes to
+// the locked bucket. [Verify] checks the stored log against its newest
+// checkpoint; [Prover] makes inclusion and consistency proofs that
+// shared/auditproof checks offline with the public key alone.
 package audit
 
 import (
@@ -36,6 +44,7 @@ type Log struct {
 	store  store.AuditLog
 	logger *slog.Logger
 	now    func() time.Time
+	wake   func() // tells the local sequencer an event is on its way
 }
 
 // New returns a Log over s that also logs each event to logger.
@@ -45,6 +54,10 @@ func New(s store.AuditLog, logger *slog.Logger, now func() time.Time) *Log {
 	}
 	return &Log{store: s, logger: logger, now: now}
 }
+
+// WakeOnRecord makes every recorded event wake q, so the instance that
+// wrote an event integrates it soon (see [Sequencer.Run]).
+func (l *Log) WakeOnRecord(q *Sequencer) { l.wake = q.Wake }
 
 // Record appends e to the log.
 func (l *Log) Record(ctx context.Context, e Event) (store.AuditEvent, error) {
@@ -68,10 +81,13 @@ func (l *Log) RecordTx(ctx context.Context, tx store.AuditLog, e Event) (store.A
 	if err != nil {
 		return stored, fmt.Errorf("record %s: %w", e.Action, err)
 	}
+	if l.wake != nil {
+		l.wake()
+	}
 	if l.logger != nil {
 		l.logger.LogAttrs(ctx, slog.LevelInfo, "audit "+stored.Action,
 			slog.String("log_type", "audit"),
-			slog.Int64("audit_seq", stored.Seq),
+			slog.Int64("audit_id", stored.ID),
 			slog.String("actor", stored.Actor),
 			slog.String("org_id", stored.OrgID),
 			slog.String("action", stored.Action),
@@ -79,7 +95,7 @@ func (l *Log) RecordTx(ctx context.Context, tx store.AuditLog, e Event) (store.A
 			slog.String("outcome", string(stored.Outcome)),
 			slog.String("network", stored.Network),
 			slog.String("metadata", stored.Metadata),
-			slog.String("hash", fmt.Sprintf("%x", stored.Hash)))
+			slog.String("leaf_hash", fmt.Sprintf("%x", stored.LeafHash)))
 	}
 	return stored, nil
 }

@@ -40,6 +40,9 @@ type Deps struct {
 	Keyring  *envelope.Keyring
 	KEK      envelope.KEK // what Keyring wraps data keys with; for jobs that build their own keyring view
 	Audit    *audit.Log
+	// Sequencer integrates the audit log; [Deps.StartSequencer] runs it in
+	// the background (every function does), tests call its Integrate.
+	Sequencer *audit.Sequencer
 	Limiter  *ratelimit.Limiter
 	Notifier notify.Notifier
 	Now      func() time.Time
@@ -115,9 +118,39 @@ func Open(ctx context.Context, base config.Base, logger *slog.Logger) (d *Deps, 
 	if d.Notifier, err = openNotifier(ctx, base, d); err != nil {
 		return nil, err
 	}
-	d.Audit = audit.New(d.Store, logger, d.Now)
+	d.Audit, d.Sequencer = NewAudit(base, d.Store, d.Keyring, logger, d.Now, d.Rand)
 	d.Limiter = ratelimit.New(d.Store, d.Now)
 	return d, nil
+}
+
+// NewAudit returns the audit log and its sequencer, which the log wakes on
+// every event; the checkpoint-signing key is named for the public URL's
+// host.
+func NewAudit(base config.Base, s store.Store, kr *envelope.Keyring, logger *slog.Logger, now func() time.Time, rnd io.Reader) (*audit.Log, *audit.Sequencer) {
+	host := ""
+	if base.PublicURL != nil {
+		host = base.PublicURL.Host
+	}
+	q := audit.NewSequencer(s, audit.NewSigner(s, kr, audit.Origin(host), rnd, now), logger, now)
+	l := audit.New(s, logger, now)
+	l.WakeOnRecord(q)
+	return l, q
+}
+
+// StartSequencer runs the audit sequencer in the background until Close:
+// every instance of every function integrates opportunistically, one at a
+// time under the store lease (see docs/audit.md).
+func (d *Deps) StartSequencer() {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		d.Sequencer.Run(ctx)
+	}()
+	d.closers = append(d.closers, func() {
+		cancel()
+		<-done
+	})
 }
 
 func openStore(ctx context.Context, base config.Base) (store.Store, error) {

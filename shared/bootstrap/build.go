@@ -49,6 +49,7 @@ func Build[T any](ctx context.Context, build func(*Deps, *config.Loader) (T, err
 		d.Close()
 		return zero, fmt.Errorf("configuration: %w", err)
 	}
+	d.StartSequencer()
 	return v, nil
 }
 

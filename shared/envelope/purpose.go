@@ -25,13 +25,15 @@ const (
 	PurposeOAuthState Purpose = "gatehouse/oauth-state/v1"
 	// PurposeSigningKey seals token-signing private keys.
 	PurposeSigningKey Purpose = "gatehouse/signing-key/v1"
+	// PurposeAuditCheckpoint seals the key that signs audit-log checkpoints.
+	PurposeAuditCheckpoint Purpose = "gatehouse/audit-checkpoint/v1"
 )
 
-const numPurposes = 4
+const numPurposes = 5
 
 // allPurposes lists every Purpose in a fixed order; purposeIndex maps into it.
 func allPurposes() [numPurposes]Purpose {
-	return [numPurposes]Purpose{PurposeCredential, PurposeTOTP, PurposeOAuthState, PurposeSigningKey}
+	return [numPurposes]Purpose{PurposeCredential, PurposeTOTP, PurposeOAuthState, PurposeSigningKey, PurposeAuditCheckpoint}
 }
 
 func purposeIndex(p Purpose) (int, error) {

@@ -13,7 +13,7 @@ import "context"
 type SealedColumn struct {
 	Table     string
 	Column    string
-	Purpose   string // envelope purpose: "credential", "totp", "oauth-state", "signing-key"
+	Purpose   string // envelope purpose: "credential", "totp", "oauth-state", "signing-key", "audit-checkpoint"
 	OrgColumn string // "org_id", or "" when the table is not tenant-scoped
 }
 
@@ -31,6 +31,7 @@ func SealedColumns() []SealedColumn {
 		{Table: "sessions", Column: "refresh_key", Purpose: "signing-key"},
 		{Table: "signing_keys", Column: "private_key", Purpose: "signing-key"},
 		{Table: "rotation_secrets", Column: "secret", Purpose: "credential"},
+		{Table: "audit_signing_keys", Column: "private_key", Purpose: "audit-checkpoint"},
 	}
 }
 
@@ -39,7 +40,7 @@ func SealedColumns() []SealedColumn {
 // and a known purpose.
 func (c SealedColumn) Valid() bool {
 	switch c.Purpose {
-	case "credential", "totp", "oauth-state", "signing-key":
+	case "credential", "totp", "oauth-state", "signing-key", "audit-checkpoint":
 	default:
 		return false
 	}

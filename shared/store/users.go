@@ -87,10 +87,10 @@ type Users interface {
 	// email). Audit events keep the id, which then names no one.
 	// Returns ErrNotFound.
 	DeleteUser(ctx context.Context, id string) error
-	// ActorAuditEvents returns up to limit audit events whose actor is
-	// actor, with Seq > after, oldest first.
+	// ActorAuditEvents returns up to limit integrated audit events whose
+	// actor is actor, with Seq > after, oldest first.
 	ActorAuditEvents(ctx context.Context, actor string, after int64, limit int) ([]AuditEvent, error)
-	// UserAuditEvents returns up to limit audit events about userID, with
+	// UserAuditEvents returns up to limit integrated audit events about userID, with
 	// Seq > after, oldest first: those it performed (actor) and those that
 	// name it as their target (userID or "user:"+userID).
 	UserAuditEvents(ctx context.Context, userID string, after int64, limit int) ([]AuditEvent, error)

@@ -7,6 +7,7 @@ package bootstraptest
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"net/url"
 	"path/filepath"
 	"sync"
@@ -105,10 +106,64 @@ func New(t testing.TB, s store.Store) *Env {
 	public, _ := url.Parse("https://gatehouse.example.com")
 	base := config.Base{Env: config.EnvDev, DataDir: dir, TrustedProxyHops: 1, PublicURL: public,
 		AllowedOrigins: []string{"https://app.example.com"}}
+	auditLog, seq := bootstrap.NewAudit(base, s, kr, logger, clock.Now, rand.Reader)
 	return &Env{
 		Deps: &bootstrap.Deps{Config: base, Logger: logger, Store: s, Keyring: kr, KEK: kek,
-			Audit: audit.New(s, logger, clock.Now), Limiter: ratelimit.New(s, clock.Now),
+			Audit: auditLog, Sequencer: seq, Limiter: ratelimit.New(s, clock.Now),
 			Notifier: mb, Now: clock.Now, Rand: rand.Reader},
 		Clock: clock, Logs: logs, Mailbox: mb,
+	}
+}
+
+// IntegrateAudit integrates every committed audit event, as the sequencer
+// running beside the functions would, so a test can read the ordered log
+// (organization trail, export, proofs). On PostgreSQL an event is final
+// only once every older transaction has ended, the shared test server's
+// included, so it retries for up to 20 s.
+func (e *Env) IntegrateAudit(t testing.TB) {
+	t.Helper()
+	IntegrateAudit(t, e.Store, e.Sequencer)
+}
+
+// IntegrateAudit integrates every committed event of s with q.
+func IntegrateAudit(t testing.TB, s store.Store, q *audit.Sequencer) {
+	t.Helper()
+	ctx := context.Background()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_, err := q.Integrate(ctx)
+		if err != nil && !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("integrate audit events: %v", err)
+		}
+		all, err := countEvents(ctx, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		head, err := s.AuditTreeHead(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if head.Size >= all {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("audit tree holds %d of %d committed events after 20 s", head.Size, all)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func countEvents(ctx context.Context, s store.Store) (int64, error) {
+	var n, after int64
+	for {
+		page, err := s.AuditEvents(ctx, after, 1000)
+		if err != nil {
+			return 0, err
+		}
+		n += int64(len(page))
+		if len(page) < 1000 {
+			return n, nil
+		}
+		after = page[len(page)-1].ID
 	}
 }

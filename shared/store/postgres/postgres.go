@@ -132,7 +132,7 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 	}
 	db.pool, db.schema, db.channel = pool, schema, channelName(schema)
 	db.DB = sqlstore.New(&pgPool{pool: pool}, sqlstore.Dialect{ForUpdate: " FOR UPDATE", ForShare: " FOR SHARE", ChainedWrites: true,
-		NotifyChannel: db.channel})
+		NotifyChannel: db.channel, SettledXID: "(pg_snapshot_xmin(pg_current_snapshot())::text::bigint)"})
 	db.ctx, db.cancel = context.WithCancel(context.Background())
 	return db, nil
 }
@@ -177,7 +177,7 @@ func (db *DB) Migrate(ctx context.Context, appRole string) ([]string, error) {
 			`GRANT USAGE ON SCHEMA ` + currentSchema + ` TO ` + role,
 			`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ` + currentSchema + ` TO ` + role,
 			`GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA ` + currentSchema + ` TO ` + role,
-			`REVOKE UPDATE, DELETE, TRUNCATE ON audit_events, audit_checkpoint, schema_migrations FROM ` + role,
+			`REVOKE UPDATE, DELETE, TRUNCATE ON audit_events, audit_checkpoint, audit_leaves, audit_nodes, audit_tree_heads, schema_migrations FROM ` + role,
 		} {
 			if _, err := tx.Exec(ctx, stmt); err != nil {
 				return err

@@ -52,7 +52,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		sdb.Close()
 		return nil, err
 	}
-	return &DB{DB: sqlstore.New(p, sqlstore.Dialect{}), sql: sdb}, nil
+	return &DB{DB: sqlstore.New(p, sqlstore.Dialect{SettledXID: "9223372036854775807"}), sql: sdb}, nil
 }
 
 // SQL returns the underlying database handle, for tests and tools.

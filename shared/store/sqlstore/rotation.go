@@ -138,15 +138,18 @@ func (db *DB) CreateRotationSecret(ctx context.Context, s store.RotationSecret) 
 	return nil
 }
 
-// AuditRetentionPoint implements [store.Rotation].
+// AuditRetentionPoint implements [store.Rotation]: the newest integrated
+// event, at most limit past the retention mark, such that it and every
+// integrated event before it are older than cutoff.
 func (db *DB) AuditRetentionPoint(ctx context.Context, cutoff time.Time, limit int) (int64, [32]byte, error) {
 	var seq int64
 	var hash []byte
-	err := db.conn.QueryRow(ctx, `SELECT seq, hash FROM audit_events
-		WHERE at < $1
-		  AND seq < COALESCE((SELECT min(seq) FROM audit_events WHERE at >= $1), $2)
-		  AND seq <= COALESCE((SELECT seq FROM audit_checkpoint WHERE id = 1), 0) + $3
-		ORDER BY seq DESC LIMIT 1`, cutoff, int64(1<<63-1), int64(limit)).Scan(&seq, &hash)
+	err := db.conn.QueryRow(ctx, `WITH mark AS (SELECT COALESCE((SELECT seq FROM audit_checkpoint WHERE id = 1), 0) AS seq)
+		SELECT l.seq, l.hash FROM audit_leaves l JOIN audit_events e ON e.id = l.event_id
+		WHERE l.seq > (SELECT seq FROM mark) AND l.seq <= (SELECT seq FROM mark) + $3 AND e.at < $1
+		  AND l.seq < COALESCE((SELECT min(l2.seq) FROM audit_leaves l2 JOIN audit_events e2 ON e2.id = l2.event_id
+			WHERE l2.seq > (SELECT seq FROM mark) AND e2.at >= $1), $2)
+		ORDER BY l.seq DESC LIMIT 1`, cutoff, int64(1<<63-1), int64(limit)).Scan(&seq, &hash)
 	if err != nil {
 		return 0, [32]byte{}, err
 	}
@@ -155,18 +158,18 @@ func (db *DB) AuditRetentionPoint(ctx context.Context, cutoff time.Time, limit i
 }
 
 // ApplyAuditRetention implements [store.Rotation] through the retention
-// request table, whose trigger (migration 0006) makes every check and
+// request table, whose trigger (migration 0020) makes every check and
 // deletes with the rights the application role lacks.
 func (db *DB) ApplyAuditRetention(ctx context.Context, r store.AuditRetention) (int64, error) {
 	var deleted int64
 	err := db.tx(ctx, func(c Conn) error {
-		if err := c.QueryRow(ctx, `SELECT count(*) FROM audit_events WHERE seq <= $1`, r.Seq).Scan(&deleted); err != nil {
-			return fmt.Errorf("count expiring audit events: %w", err)
-		}
-		_, err := c.Exec(ctx, `INSERT INTO audit_retention_runs (cutoff, seq, hash, checkpoint_at, signature)
-			VALUES ($1, $2, $3, $4, $5)`, r.Cutoff, r.Seq, r.Hash[:], r.At, r.Signature)
+		err := c.QueryRow(ctx, `INSERT INTO audit_retention_runs (cutoff, seq, hash, checkpoint_at, signature)
+			VALUES ($1, $2, $3, $4, $5) RETURNING id`, r.Cutoff, r.Seq, r.Hash[:], r.At, r.Signature).Scan(&deleted)
 		if err != nil {
 			return fmt.Errorf("apply audit retention up to event %d: %w", r.Seq, err)
+		}
+		if err := c.QueryRow(ctx, `SELECT deleted FROM audit_retention_runs WHERE id = $1`, deleted).Scan(&deleted); err != nil {
+			return fmt.Errorf("read audit retention run: %w", err)
 		}
 		return nil
 	})

@@ -59,6 +59,12 @@ type Dialect struct {
 	// NotifyChannel, if set, is the PostgreSQL channel session changes are
 	// announced on with pg_notify (see changes.go).
 	NotifyChannel string
+	// SettledXID is an SQL expression for the smallest transaction id
+	// that may still be running (PostgreSQL: the xmin of the statement's
+	// snapshot); audit events appended by smaller ids are final. SQLite,
+	// whose writers are serialized and commit in id order, has a constant
+	// above every id.
+	SettledXID string
 }
 
 // DB is a [store.Store] over a Pool, or over one transaction of it.

@@ -188,15 +188,15 @@ func (db *DB) DeleteUser(ctx context.Context, id string) error {
 
 // ActorAuditEvents implements [store.Users].
 func (db *DB) ActorAuditEvents(ctx context.Context, actor string, after int64, limit int) ([]store.AuditEvent, error) {
-	rows, err := db.conn.Query(ctx, `SELECT `+auditColumns+` FROM audit_events
-		WHERE actor = $1 AND seq > $2 ORDER BY seq LIMIT $3`, actor, after, limit)
+	rows, err := db.conn.Query(ctx, `SELECT `+auditColumns+auditIntegrated+`
+		WHERE e.actor = $1 AND l.seq > $2 ORDER BY l.seq LIMIT $3`, actor, after, limit)
 	return collect(rows, err, func(r Rows) (store.AuditEvent, error) { return scanAuditEvent(r) })
 }
 
 // UserAuditEvents implements [store.Users].
 func (db *DB) UserAuditEvents(ctx context.Context, userID string, after int64, limit int) ([]store.AuditEvent, error) {
-	rows, err := db.conn.Query(ctx, `SELECT `+auditColumns+` FROM audit_events
-		WHERE (actor = $1 OR target = $1 OR target = $2) AND seq > $3 ORDER BY seq LIMIT $4`,
+	rows, err := db.conn.Query(ctx, `SELECT `+auditColumns+auditIntegrated+`
+		WHERE (e.actor = $1 OR e.target = $1 OR e.target = $2) AND l.seq > $3 ORDER BY l.seq LIMIT $4`,
 		userID, "user:"+userID, after, limit)
 	return collect(rows, err, func(r Rows) (store.AuditEvent, error) { return scanAuditEvent(r) })
 }

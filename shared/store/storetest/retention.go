@@ -34,9 +34,13 @@ func testAuditRetention(t *testing.T, open Opener) {
 	evs = append(evs, appendAt(t, s, time.Now().Add(-time.Hour), "recent"))     // 4
 	evs = append(evs, appendAt(t, s, longAgo.Add(5*time.Hour), "skewed clock")) // 5: old, but after a recent one
 	cutoff := longAgo.AddDate(1, 0, 0)
+	if _, _, err := s.AuditRetentionPoint(ctx, cutoff, 1000); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("retention point before integration: err = %v, want ErrNotFound (only integrated events expire)", err)
+	}
+	integrate(t, s, 5)
 
 	seq, hash, err := s.AuditRetentionPoint(ctx, cutoff, 1000)
-	if err != nil || seq != 3 || hash != evs[2].Hash {
+	if err != nil || seq != 3 || hash != evs[2].LeafHash {
 		t.Fatalf("AuditRetentionPoint = %d, %v; want event 3 (the last of the old prefix)", seq, err)
 	}
 	if seq, _, err := s.AuditRetentionPoint(ctx, cutoff, 2); err != nil || seq != 2 {
@@ -50,10 +54,10 @@ func testAuditRetention(t *testing.T, open Opener) {
 		name string
 		r    store.AuditRetention
 	}{
-		{"cutoff less than 12 months ago", store.AuditRetention{Cutoff: time.Now().AddDate(0, -11, 0), Seq: 3, Hash: evs[2].Hash, At: at, Signature: []byte("s")}},
-		{"hash of another event", store.AuditRetention{Cutoff: cutoff, Seq: 3, Hash: evs[1].Hash, At: at, Signature: []byte("s")}},
-		{"no such event", store.AuditRetention{Cutoff: cutoff, Seq: 9, Hash: evs[2].Hash, At: at, Signature: []byte("s")}},
-		{"prefix holds a recent event", store.AuditRetention{Cutoff: cutoff, Seq: 5, Hash: evs[4].Hash, At: at, Signature: []byte("s")}},
+		{"cutoff less than 12 months ago", store.AuditRetention{Cutoff: time.Now().AddDate(0, -11, 0), Seq: 3, Hash: evs[2].LeafHash, At: at, Signature: []byte("s")}},
+		{"hash of another event", store.AuditRetention{Cutoff: cutoff, Seq: 3, Hash: evs[1].LeafHash, At: at, Signature: []byte("s")}},
+		{"no such event", store.AuditRetention{Cutoff: cutoff, Seq: 9, Hash: evs[2].LeafHash, At: at, Signature: []byte("s")}},
+		{"prefix holds a recent event", store.AuditRetention{Cutoff: cutoff, Seq: 5, Hash: evs[4].LeafHash, At: at, Signature: []byte("s")}},
 	} {
 		if _, err := s.ApplyAuditRetention(ctx, tc.r); err == nil || !strings.Contains(err.Error(), "audit retention refused") {
 			t.Fatalf("%s: err = %v, want the database's refusal", tc.name, err)
@@ -62,7 +66,7 @@ func testAuditRetention(t *testing.T, open Opener) {
 	if got, _ := s.AuditEvents(ctx, 0, 10); len(got) != 5 {
 		t.Fatalf("refused retentions deleted events: %d left", len(got))
 	}
-	n, err := s.ApplyAuditRetention(ctx, store.AuditRetention{Cutoff: cutoff, Seq: 3, Hash: evs[2].Hash, At: at, Signature: []byte("sig")})
+	n, err := s.ApplyAuditRetention(ctx, store.AuditRetention{Cutoff: cutoff, Seq: 3, Hash: evs[2].LeafHash, At: at, Signature: []byte("sig")})
 	if err != nil || n != 3 {
 		t.Fatalf("ApplyAuditRetention = %d, %v; want 3 deleted", n, err)
 	}
@@ -70,19 +74,23 @@ func testAuditRetention(t *testing.T, open Opener) {
 	if err != nil || len(left) != 2 || left[0].Seq != 4 {
 		t.Fatalf("events left = %d, %v; want events 4 and 5", len(left), err)
 	}
+	// The tree keeps every leaf: proofs of later events still work.
+	if leaves, err := s.AuditLeaves(ctx, 0, 10); err != nil || len(leaves) != 5 || leaves[2].Hash != evs[2].LeafHash {
+		t.Fatalf("leaves after retention = %v, %v; want all 5", leaves, err)
+	}
 	cp, err := s.SignedAuditCheckpoint(ctx)
-	if err != nil || cp.Seq != 3 || cp.Hash != evs[2].Hash || !cp.Time.Equal(at) || string(cp.Signature) != "sig" {
+	if err != nil || cp.Seq != 3 || cp.Hash != evs[2].LeafHash || !cp.Time.Equal(at) || string(cp.Signature) != "sig" {
 		t.Fatalf("checkpoint = %+v, %v", cp, err)
 	}
-	if plain, err := s.AuditCheckpoint(ctx); err != nil || plain.Seq != 3 || plain.Hash != evs[2].Hash {
+	if plain, err := s.AuditCheckpoint(ctx); err != nil || plain.Seq != 3 || plain.Hash != evs[2].LeafHash {
 		t.Fatalf("AuditCheckpoint = %+v, %v", plain, err)
 	}
-	// The chain still links from the checkpoint, and appends continue.
-	if left[0].PrevHash != cp.Hash {
-		t.Fatal("first retained event does not link to the checkpoint")
+	// Appends continue, with a new id, and integrate after the rest.
+	if e := appendAt(t, s, time.Now(), "after"); e.ID <= evs[4].ID {
+		t.Fatalf("append after retention got id %d, not after %d", e.ID, evs[4].ID)
 	}
-	if e := appendAt(t, s, time.Now(), "after"); e.Seq != 6 {
-		t.Fatalf("append after retention got seq %d, want 6", e.Seq)
+	if size := integrate(t, s, 6); size != 6 {
+		t.Fatalf("tree size after retention and one append = %d, want 6", size)
 	}
 	if _, _, err := s.AuditRetentionPoint(ctx, cutoff, 1000); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("retention point after retention: err = %v, want ErrNotFound", err)

@@ -21,7 +21,7 @@ func Run(t *testing.T, newStore Opener) {
 	}{
 		{"DataKeys", testDataKeys},
 		{"DataKeyConcurrentPrimary", testDataKeyConcurrentPrimary},
-		{"AuditChain", testAuditChain},
+		{"AuditLog", testAuditLog},
 		{"UserAuditEvents", testUserAuditEvents},
 		{"AuditConcurrentAppend", testAuditConcurrentAppend},
 		{"RateLimit", testRateLimit},
