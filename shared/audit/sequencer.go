@@ -28,8 +28,10 @@ const (
 	// leaseTTL is how long a crashed holder keeps others out.
 	leaseTTL = 10 * time.Second
 	// hotInterval is how often an instance that recorded an event in the
-	// last hotWindow tries to integrate; idleInterval otherwise.
-	hotInterval  = 50 * time.Millisecond
+	// last hotWindow tries to integrate; idleInterval otherwise. It bounds
+	// checkpoints to 4 a second (each a row and a log line) while keeping
+	// integration well within a second.
+	hotInterval  = 250 * time.Millisecond
 	hotWindow    = 3 * time.Second
 	idleInterval = 5 * time.Second
 )

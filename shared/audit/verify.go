@@ -66,6 +66,17 @@ const pageSize = 1000
 // It returns a [*BrokenLinkError] for the first event or checkpoint that
 // was changed, inserted, removed or reordered.
 func Verify(ctx context.Context, s store.AuditLog, opts ...VerifyOption) (Report, error) {
+	r, err := verify(ctx, s, opts)
+	if errors.Is(err, errRetry) {
+		r, err = verify(ctx, s, opts)
+	}
+	return r, err
+}
+
+// errRetry means the log's first checkpoint appeared while Verify read it.
+var errRetry = errors.New("audit: first checkpoint appeared: verify again")
+
+func verify(ctx context.Context, s store.AuditLog, opts []VerifyOption) (Report, error) {
 	var o verifyOptions
 	for _, opt := range opts {
 		opt(&o)
@@ -83,10 +94,16 @@ func Verify(ctx context.Context, s store.AuditLog, opts ...VerifyOption) (Report
 		r.PublicKey = k.PublicKey
 	}
 	if head.Size == 0 {
-		if leaves, err := s.AuditLeaves(ctx, 0, 1); err != nil || len(leaves) > 0 {
-			return r, errors.Join(err, &BrokenLinkError{Seq: 1, Reason: "the log has leaves but no checkpoint"})
+		// Leaves with no checkpoint are an alarm, unless the first batch
+		// committed since the head was read.
+		leaves, err := s.AuditLeaves(ctx, 0, 1)
+		if err != nil || len(leaves) == 0 {
+			return r, err
 		}
-		return r, nil
+		if again, err := s.AuditTreeHead(ctx); err != nil || again.Size > 0 {
+			return r, errors.Join(err, errRetry)
+		}
+		return r, &BrokenLinkError{Seq: 1, Reason: "the log has leaves but no checkpoint"}
 	}
 	cp, err := openHead(head, r.PublicKey)
 	if err != nil {

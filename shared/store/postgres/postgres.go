@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"path"
+	"strings"
 	"sync"
 	"time"
 
@@ -189,6 +191,37 @@ func (db *DB) Migrate(ctx context.Context, appRole string) ([]string, error) {
 		return applied, fmt.Errorf("grant application role: %w", err)
 	}
 	return applied, nil
+}
+
+// MigrateThrough applies pending migrations up to and including version
+// (e.g. "0010_audit_target") and no further, without grants: for tests
+// that build a database as an older release left it.
+func (db *DB) MigrateThrough(ctx context.Context, version string) ([]string, error) {
+	return sqlstore.Migrate(ctx, &pgPool{pool: db.pool}, migrationsThrough{migrationFiles(), version}, migrationLock, time.Now)
+}
+
+// migrationsThrough hides the migrations after last.
+type migrationsThrough struct {
+	fs.FS
+	last string
+}
+
+func (m migrationsThrough) Open(name string) (fs.File, error) {
+	if strings.HasSuffix(name, ".sql") && strings.TrimSuffix(path.Base(name), ".sql") > m.last {
+		return nil, fs.ErrNotExist
+	}
+	return m.FS.Open(name)
+}
+
+func (m migrationsThrough) Glob(pattern string) ([]string, error) {
+	all, err := fs.Glob(m.FS, pattern)
+	var out []string
+	for _, n := range all {
+		if strings.TrimSuffix(path.Base(n), ".sql") <= m.last {
+			out = append(out, n)
+		}
+	}
+	return out, err
 }
 
 // interpret translates driver errors into store sentinels, once, here.
