@@ -34,19 +34,19 @@ import (
 
 // Deps is what a function is built from. Tests build one by hand.
 type Deps struct {
-	Config   config.Base
-	Logger   *slog.Logger
-	Store    store.Store
-	Keyring  *envelope.Keyring
-	KEK      envelope.KEK // what Keyring wraps data keys with; for jobs that build their own keyring view
-	Audit    *audit.Log
+	Config  config.Base
+	Logger  *slog.Logger
+	Store   store.Store
+	Keyring *envelope.Keyring
+	KEK     envelope.KEK // what Keyring wraps data keys with; for jobs that build their own keyring view
+	Audit   *audit.Log
 	// Sequencer integrates the audit log; [Deps.StartSequencer] runs it in
 	// the background (every function does), tests call its Integrate.
 	Sequencer *audit.Sequencer
-	Limiter  *ratelimit.Limiter
-	Notifier notify.Notifier
-	Now      func() time.Time
-	Rand     io.Reader
+	Limiter   *ratelimit.Limiter
+	Notifier  notify.Notifier
+	Now       func() time.Time
+	Rand      io.Reader
 
 	closers []func()
 }
