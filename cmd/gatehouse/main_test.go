@@ -110,7 +110,7 @@ func TestAuditVerifyCatchesTamperedRow(t *testing.T) {
 	if err != nil || strings.Count(out, "decrypt-only") != 2 || strings.Count(out, "primary") != 1 {
 		t.Fatalf("keys list after three rotations: %v\n%s", err, out)
 	}
-	if out, err := run(t, "audit", "verify"); err != nil || !strings.Contains(out, "ok: 3 events") {
+	if out, err := run(t, "audit", "verify"); err != nil || !strings.Contains(out, "ok: checkpoint 3") || !strings.Contains(out, "3 events checked") {
 		t.Fatalf("audit verify on an intact chain: %v\n%s", err, out)
 	}
 	db, err := sql.Open("sqlite", filepath.Join(dir, "gatehouse.db"))
@@ -118,7 +118,7 @@ func TestAuditVerifyCatchesTamperedRow(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if _, err := db.Exec(`DROP TRIGGER audit_events_no_update; UPDATE audit_events SET target = 'forged' WHERE seq = 2`); err != nil {
+	if _, err := db.Exec(`DROP TRIGGER audit_events_no_update; UPDATE audit_events SET target = 'forged' WHERE id = 2`); err != nil {
 		t.Fatal(err)
 	}
 	out, err = run(t, "audit", "verify")

@@ -171,6 +171,7 @@ func TestExportAndDelete(t *testing.T) {
 			Target: "user:" + tk.UserID}); err != nil {
 			t.Fatal(err)
 		}
+		te.Env.IntegrateAudit(t)
 		rec := te.do(t, "GET", "/me/export", nil, auth)
 		var exp exportResponse
 		if err := json.Unmarshal(rec.Body.Bytes(), &exp); err != nil || rec.Code != http.StatusOK {

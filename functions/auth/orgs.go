@@ -45,6 +45,10 @@ func (x *ext) registerOrgs(mux *http.ServeMux) {
 	mux.Handle("PATCH /orgs/{org}/roles/{name}", x.orgRoute(authz.PermMembersManage, x.stepUp(x.orgUpdateRole)))
 	mux.Handle("DELETE /orgs/{org}/roles/{name}", x.orgRoute(authz.PermMembersManage, x.stepUp(x.orgDeleteRole)))
 	mux.Handle("GET /orgs/{org}/audit", x.orgRoute(authz.PermAuditRead, x.orgAudit))
+	mux.Handle("GET /orgs/{org}/audit/{seq}/proof", x.orgRoute(authz.PermAuditRead, x.orgAuditProof))
+	mux.Handle("GET /audit/checkpoint", x.handle(x.auditCheckpoint))
+	mux.Handle("GET /audit/consistency", x.handle(x.auditConsistency))
+	mux.Handle("GET /audit/public-key", x.handle(x.auditPublicKey))
 }
 
 // orgMember is the caller's membership that authz.Require checked.

@@ -100,9 +100,11 @@ func TestOrgFlow(t *testing.T) {
 	})
 }
 
-// orgAuditHas fails t unless org's trail has each action.
+// orgAuditHas fails t unless org's trail has each action (once the
+// sequencer has integrated what was recorded).
 func (te *testEnv) orgAuditHas(t testing.TB, org string, actions ...string) {
 	t.Helper()
+	te.Env.IntegrateAudit(t)
 	evs, err := te.Env.Store.OrgAuditEvents(t.Context(), org, 0, 1000)
 	if err != nil {
 		t.Fatal(err)
@@ -164,6 +166,7 @@ func TestOrgTenantIsolation(t *testing.T) {
 	backends(t, func(t *testing.T, b bootstraptest.Backend) {
 		te := newTestEnv(t, b)
 		w := te.orgSetup(t)
+		te.Env.IntegrateAudit(t)
 		before, err := te.Env.Store.OrgAuditEvents(t.Context(), w.B, 0, 1000)
 		if err != nil {
 			t.Fatal(err)
@@ -201,6 +204,7 @@ func TestOrgTenantIsolation(t *testing.T) {
 		if r := te.orgRole(t, w.B, w.tokens["ownerB"].AccessToken, w.ids["ownerA"]); r != "" {
 			t.Fatalf("ownerA became %q of B", r)
 		}
+		te.Env.IntegrateAudit(t)
 		after, _ := te.Env.Store.OrgAuditEvents(t.Context(), w.B, 0, 1000)
 		if len(after) != len(before) {
 			t.Fatalf("B's trail grew from %d to %d events", len(before), len(after))
@@ -219,6 +223,7 @@ func TestOrgAuditRead(t *testing.T) {
 	backends(t, func(t *testing.T, b bootstraptest.Backend) {
 		te := newTestEnv(t, b)
 		w := te.orgSetup(t)
+		te.Env.IntegrateAudit(t)
 		for _, tc := range []struct {
 			caller string
 			want   int

@@ -22,13 +22,24 @@ const retentionBatch = 10000
 // months itself, never refuses for a clock a little behind ours.
 func auditCutoff(now time.Time) time.Time { return now.AddDate(0, -12, -1) }
 
-// retention deletes audit events older than 12 months, in batches, each
-// after writing a signed checkpoint (the last deleted event's sequence
-// number and hash) so the chain still verifies from the checkpoint, then
-// runs the retention purgers (billing records: 7 years).
+// retention deletes the contents of integrated audit events older than 12
+// months, in batches, each after writing a signed retention mark (the last
+// deleted event's place and leaf hash); the leaves, nodes and signed
+// checkpoints stay, so proofs and verification of every later event keep
+// working. Then it runs the retention purgers (billing records: 7 years).
 func (r *Rotator) retention(ctx context.Context, rn *run) (result, error) {
 	counts := map[string]int64{"audit_events_deleted": 0}
 	cutoff := auditCutoff(r.now())
+	// Only integrated events expire: integrate what is final first (the
+	// rotate function is also the sequencer's backstop when no other
+	// instance runs). Another holder of the lease integrates instead.
+	if r.d.Sequencer != nil && !rn.dry() {
+		n, err := r.d.Sequencer.Integrate(ctx)
+		if err != nil && !errors.Is(err, store.ErrConflict) {
+			return result{counts: counts}, fmt.Errorf("integrate audit events: %w", err)
+		}
+		counts["audit_events_integrated"] = int64(n)
+	}
 	for {
 		seq, hash, err := r.store.AuditRetentionPoint(ctx, cutoff, retentionBatch)
 		if errors.Is(err, store.ErrNotFound) {
