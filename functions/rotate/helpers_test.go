@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/gatehouse-dev/gatehouse/shared/bootstrap"
 	"github.com/gatehouse-dev/gatehouse/shared/bootstrap/bootstraptest"
 	"github.com/gatehouse-dev/gatehouse/shared/config"
 	"github.com/gatehouse-dev/gatehouse/shared/envelope"
@@ -183,6 +184,9 @@ func newFixture(t testing.TB, backend string) *fixture {
 		t.Fatal(err)
 	}
 	f.app, f.Keyring = app, app
+	// The audit checkpoint key is sealed like every other secret: by the
+	// application keyring over the test KEK.
+	f.Audit, f.Sequencer = bootstrap.NewAudit(f.Config, s, app, f.Logger, f.Now, f.Rand)
 	f.cols = append(store.SealedColumns(), testColumn)
 	return f
 }

@@ -66,6 +66,7 @@ func (f *fixture) seedEverything(t testing.TB) {
 			t.Fatal(err)
 		}
 	}
+	f.IntegrateAudit(t)
 	for i := range 3 {
 		if err := f.Store.CreateOneTimeToken(ctx, store.OneTimeToken{Hash: sha256.Sum256([]byte{byte(i)}), Purpose: "magic_link",
 			Subject: "u", CreatedAt: f.Clock.Now(), ExpiresAt: f.Clock.Now().Add(time.Minute)}); err != nil {
@@ -110,7 +111,8 @@ func TestRunIdempotent(t *testing.T) {
 					t.Fatalf("task %s: %s (%s), want %s", tr.Task, tr.Status, tr.Error, want)
 				}
 			}
-			if rep.Count(TaskReencrypt, "resealed") != 120 || rep.Count(TaskRetention, "audit_events_deleted") != 3 ||
+			// 120 test values and the audit checkpoint-signing key.
+			if rep.Count(TaskReencrypt, "resealed") != 121 || rep.Count(TaskRetention, "audit_events_deleted") != 3 ||
 				rep.Count(TaskPurge, "one_time_links") != 3 || rep.Count(TaskDataKeys, "rotated") != 1 ||
 				rep.Count(TaskRetention, "webhook_events") != 1 {
 				t.Fatalf("first run did not do its work: %+v", rep.Tasks)
