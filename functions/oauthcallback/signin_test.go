@@ -411,6 +411,7 @@ func TestOrganizationSSOProvisioning(t *testing.T) {
 		if m, err := e.Store.Member(ctx, orgA, emp); err != nil || m.Role != "staff" {
 			t.Fatalf("membership after SSO: %+v, %v", m, err)
 		}
+		e.IntegrateAudit(t)
 		evs, err := e.Store.OrgAuditEvents(ctx, orgA, 0, 100)
 		if err != nil {
 			t.Fatal(err)
