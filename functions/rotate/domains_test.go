@@ -95,6 +95,7 @@ func TestDomainsRecheck(t *testing.T) {
 			if _, err := f.Store.VerifiedSSODomain(ctx, "gone.example.com"); !errors.Is(err, store.ErrNotFound) {
 				t.Fatalf("a disabled domain still speaks for its organization: %v", err)
 			}
+			f.IntegrateAudit(t)
 			evs, err := f.Store.OrgAuditEvents(ctx, "org-1", 0, 100)
 			if err != nil {
 				t.Fatal(err)

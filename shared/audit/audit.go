@@ -14,6 +14,7 @@ package audit
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -95,7 +96,9 @@ func (l *Log) RecordTx(ctx context.Context, tx store.AuditLog, e Event) (store.A
 			slog.String("outcome", string(stored.Outcome)),
 			slog.String("network", stored.Network),
 			slog.String("metadata", stored.Metadata),
-			slog.String("leaf_hash", fmt.Sprintf("%x", stored.LeafHash)))
+			// Base64, as proofs and checkpoints carry hashes (and a long
+			// hex run would spell any 6-digit code by chance one day).
+			slog.String("leaf_hash", base64.StdEncoding.EncodeToString(stored.LeafHash[:])))
 	}
 	return stored, nil
 }
