@@ -150,6 +150,7 @@ func TestAdminAuthentication(t *testing.T) {
 	}
 	ctx := context.Background()
 	for actor, want := range map[string]int{"operator:" + adminSA: 1, "operator:" + operator.DevOperator: 1} {
+		ae.Env.IntegrateAudit(t)
 		evs, err := ae.Env.Store.ActorAuditEvents(ctx, actor, 0, 100)
 		if err != nil {
 			t.Fatal(err)
@@ -287,6 +288,7 @@ func TestAdminUserOperations(t *testing.T) {
 			}
 		})
 
+		ae.Env.IntegrateAudit(t)
 		evs, err := ae.Env.Store.ActorAuditEvents(ctx, "operator:"+adminSA, 0, 100)
 		if err != nil {
 			t.Fatal(err)
@@ -361,6 +363,7 @@ func TestAdminOrgs(t *testing.T) {
 		if org.Owner != "member" {
 			t.Fatalf("owner after transfer = %s", org.Owner)
 		}
+		ae.Env.IntegrateAudit(t)
 		evs, err := ae.Env.Store.ActorAuditEvents(ctx, "operator:"+adminSA, 0, 100)
 		if err != nil {
 			t.Fatal(err)
