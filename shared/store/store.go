@@ -45,6 +45,7 @@ type Store interface {
 	MFAFactors
 	Rotation
 	SealedValues
+	SCIM
 
 	// Tx runs fn inside one database transaction. fn receives a Store bound
 	// to that transaction; if fn returns an error, or panics, every write

@@ -69,6 +69,7 @@ func Run(t *testing.T, newStore Opener) {
 		{"ProveEmail", testProveEmail},
 		{"SSODomains", testSSODomains},
 		{"SSODomainVerifyRace", testSSODomainVerifyRace},
+		{"SCIM", testSCIM},
 		{"Lease", testLease},
 		{"LeaseRace", testLeaseRace},
 		{"RotationRuns", testRotationRuns},
