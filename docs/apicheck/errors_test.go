@@ -44,8 +44,15 @@ func usesErrorSchema(doc, resp *yaml.Node) bool {
 	resp = follow(doc, resp)
 	schema := mapGet(mapGet(mapGet(resp, "content"), "application/json"), "schema")
 	ref := mapGet(schema, "$ref")
-	return ref != nil && ref.Value == errorSchemaRef
+	if ref != nil && ref.Value == errorSchemaRef {
+		return true
+	}
+	// SCIM routes answer RFC 7644's error body instead.
+	ref = mapGet(mapGet(mapGet(mapGet(resp, "content"), "application/scim+json"), "schema"), "$ref")
+	return ref != nil && ref.Value == scimErrorSchemaRef
 }
+
+const scimErrorSchemaRef = "#/components/schemas/ScimError"
 
 // hasClientError reports whether op documents a 4xx (or 4XX) response in
 // the shared error shape.

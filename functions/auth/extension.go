@@ -110,6 +110,7 @@ func (x *ext) Register(mux *http.ServeMux) {
 	x.registerMFA(mux)
 	x.registerMFALogin(mux)
 	x.registerOrgs(mux)
+	x.registerSCIM(mux)
 }
 
 // handle adapts h; authed also requires a session.

@@ -203,7 +203,10 @@ func checkProvisionRole(ctx context.Context, tx store.Orgs, orgID, role string) 
 
 // provision makes userID, just signed in through the organization's SSO,
 // a member with the configuration's provision role if they are not one
-// yet (just-in-time membership). Existing members keep their role. A
+// yet (just-in-time membership). Existing members keep their role. An
+// organization that provisions through SCIM gets no just-in-time members,
+// and a user its identity provider deprovisioned is never added back
+// (AUTHZ-5). A
 // custom role deleted since the configuration was saved provisions
 // nothing, and the sign-in goes on.
 func (s *server) provision(r *http.Request, c store.SSOConfig, userID string) error {
@@ -213,6 +216,9 @@ func (s *server) provision(r *http.Request, c store.SSOConfig, userID string) er
 	ctx := r.Context()
 	err := s.d.Store.Tx(ctx, func(tx store.Store) error {
 		if _, err := tx.Member(ctx, c.OrgID, userID); err == nil || !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if scim, err := scimManaged(ctx, tx, c.OrgID, userID); scim || err != nil {
 			return err
 		}
 		if err := checkProvisionRole(ctx, tx, c.OrgID, c.ProvisionRole); err != nil {
@@ -237,4 +243,22 @@ func (s *server) provision(r *http.Request, c store.SSOConfig, userID string) er
 		return fail("unavailable", fmt.Errorf("sso provisioning: %w", err))
 	}
 	return nil
+}
+
+// scimManaged reports whether SCIM decides userID's membership of orgID:
+// the organization has a SCIM token, or deprovisioned the user.
+func scimManaged(ctx context.Context, tx store.Store, orgID, userID string) (bool, error) {
+	if _, err := tx.SCIMTokenOf(ctx, orgID); err == nil {
+		return true, nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return false, err
+	}
+	rec, err := tx.SCIMUser(ctx, orgID, userID)
+	switch {
+	case err == nil:
+		return !rec.Active, nil
+	case errors.Is(err, store.ErrNotFound):
+		return false, nil
+	}
+	return false, err
 }
