@@ -57,7 +57,7 @@ The embedded SQLite database migrates itself on open.`,
 }
 
 func newAudit() *cobra.Command {
-	cmd := &cobra.Command{Use: "audit", Short: "Audit log operations: verify, prove, verify-proof"}
+	cmd := &cobra.Command{Use: "audit", Short: "Audit log operations: verify, public-key, prove, verify-proof"}
 	var key string
 	verify := &cobra.Command{
 		Use:   "verify",
@@ -85,7 +85,22 @@ func newAudit() *cobra.Command {
 		},
 	}
 	verify.Flags().StringVar(&key, "key", "", "published public key (note verifier key) to check signatures with; default: the stored one")
-	cmd.AddCommand(verify, newAuditProve(), newAuditVerifyProof())
+	publicKey := &cobra.Command{
+		Use:   "public-key",
+		Short: "Print the log's public key (note verifier key) to publish; proofs verify with it alone",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withDeps(cmd, func(d *bootstrap.Deps) error {
+				k, err := d.Sequencer.Signer().PublicKey(cmd.Context())
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), k)
+				return nil
+			})
+		},
+	}
+	cmd.AddCommand(verify, publicKey, newAuditProve(), newAuditVerifyProof())
 	return cmd
 }
 
