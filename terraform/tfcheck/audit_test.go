@@ -11,6 +11,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/gatehouse-dev/gatehouse/functions/auth"
+	"github.com/gatehouse-dev/gatehouse/shared/audit"
 	"github.com/gatehouse-dev/gatehouse/shared/bootstrap/bootstraptest"
 	"github.com/gatehouse-dev/gatehouse/shared/logging/logtest"
 )
@@ -82,7 +83,10 @@ func observabilityFilters(t *testing.T, c *Config) (sink, metric string) {
 // write, and the authentication-failure alert counts the line the auth
 // function really writes for a refused sign-in, and nothing else.
 //
-// Controls: INFRA-7, AUDIT-1, AUDIT-3
+// The sequencer's signed checkpoint line goes to the locked bucket too,
+// from whichever function integrated the batch (AUDIT-5).
+//
+// Controls: INFRA-7, AUDIT-1, AUDIT-3, AUDIT-5
 func TestAuditFiltersMatchFunctionLogs(t *testing.T) {
 	c, err := Load(root)
 	if err != nil {
@@ -90,6 +94,8 @@ func TestAuditFiltersMatchFunctionLogs(t *testing.T) {
 	}
 	sinkFilter, metricFilter := observabilityFilters(t, c)
 	failed := failedLoginAuditLine(t)
+	checkpoint := checkpointAuditLine(t, "auth")
+	checkpointRotate := checkpointAuditLine(t, "rotate")
 
 	match := func(filter string, e map[string]string) bool {
 		t.Helper()
@@ -115,6 +121,8 @@ func TestAuditFiltersMatchFunctionLogs(t *testing.T) {
 		sink, metric bool
 	}{
 		{"refused sign-in", failed, true, true},
+		{"signed checkpoint (auth)", checkpoint, true, false},
+		{"signed checkpoint (rotate)", checkpointRotate, true, false},
 		{"successful sign-in", succeeded, true, false},
 		{"audit line of another function", fromWebhooks, true, false},
 		{"ordinary request log", plain, false, false},
@@ -160,6 +168,29 @@ func failedLoginAuditLine(t *testing.T) map[string]string {
 		}
 	}
 	t.Fatalf("no failure audit line among %d log lines", len(env.Logs.Lines()))
+	return nil
+}
+
+// checkpointAuditLine records an event, integrates it with the real
+// sequencer and returns the signed-checkpoint line it logs, as Cloud
+// Logging stores it for service.
+func checkpointAuditLine(t *testing.T, service string) map[string]string {
+	t.Helper()
+	env := bootstraptest.New(t, bootstraptest.SQLite(t))
+	if _, err := env.Audit.Record(t.Context(), audit.Event{Actor: "u1", Action: "auth.login"}); err != nil {
+		t.Fatal(err)
+	}
+	env.IntegrateAudit(t)
+	for _, line := range env.Logs.Lines() {
+		e := cloudRunEntry(service, line)
+		if e["jsonPayload.action"] == "audit.checkpoint" {
+			if cp := e["jsonPayload.checkpoint"]; !strings.Contains(cp, "\n1\n") || !strings.Contains(cp, "\n\n\u2014 ") {
+				t.Fatalf("checkpoint line without a signed note of size 1: %q", cp)
+			}
+			return e
+		}
+	}
+	t.Fatalf("no checkpoint line among %d log lines", len(env.Logs.Lines()))
 	return nil
 }
 

@@ -21,8 +21,9 @@ locals {
 # Cloud Audit Logs (admin activity, data access on KMS and Secret Manager,
 # policy denied) and, from the functions, every audit event (shared/audit
 # writes each one also as a JSON log line with "log_type":"audit", action,
-# outcome, actor, org_id, audit_seq and hash) and every entry at WARNING or
-# above (refused requests, failed dependencies, security warnings).
+# outcome, actor, org_id, audit_id and leaf_hash, and the sequencer each
+# signed checkpoint with "action":"audit.checkpoint") and every entry at
+# WARNING or above (refused requests, failed dependencies, security warnings).
 resource "google_logging_project_sink" "audit" {
   project                = var.project_id
   name                   = "gatehouse-audit"
