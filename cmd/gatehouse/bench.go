@@ -63,9 +63,15 @@ closed-loop clients: password sign-in (4 clients), 200 sign-ins at once
 its floor, measured in the same run: sign-in against raw Argon2id hashing
 on the same cores (floor 0.9), refresh against 1,000/s, GET /me against
 4,000/s. The client shares the machine with the server. It exits non-zero
-only when something fails, never on a figure below its floor.`,
+only when something fails, never on a figure below its floor. Its report is
+for people: --json is not supported.`,
+		Example: `  GATEHOUSE_BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5433/postgres?sslmode=disable gatehouse bench
+  gatehouse bench --db postgres://bench@10.0.0.5/bench --duration 30s`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if jsonFlag(cmd) {
+				return errors.New("bench prints a report for people; --json is not supported")
+			}
 			if o.db == "" {
 				o.db = cmp(os.Getenv("GATEHOUSE_BENCH_DATABASE_URL"), os.Getenv("GATEHOUSE_TEST_DATABASE_URL"))
 			}

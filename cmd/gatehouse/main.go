@@ -29,7 +29,12 @@ func newRoot() *cobra.Command {
 		Short:         "Gatehouse: sign-in, sessions, OAuth connections, webhooks and key rotation for SaaS on Google Cloud",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Example: `  gatehouse serve
+  gatehouse admin users search --email ann@ --reason "ticket 42" --json
+  gatehouse audit verify --json
+  gatehouse version`,
 	}
-	root.AddCommand(newServe(), newMigrate(), newAudit(), newKeys(), newRotate(), newOrgs(), newBench())
+	root.PersistentFlags().Bool("json", false, "print the result as JSON")
+	root.AddCommand(newServe(), newMigrate(), newAudit(), newKeys(), newRotate(), newAdmin(), newBench(), newVersion())
 	return root
 }

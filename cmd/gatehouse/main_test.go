@@ -40,7 +40,7 @@ func TestServeMountsEveryFunction(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var out bytes.Buffer
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, ln, &out) }()
+	go func() { done <- serve(ctx, ln, &out, false) }()
 	base := "http://" + ln.Addr().String()
 	for _, path := range []string{"/auth/healthz", "/oauth/healthz", "/webhooks/healthz", "/rotate/healthz", "/dev/mailbox",
 		"/.well-known/openid-configuration", "/.well-known/oauth-authorization-server", "/auth/.well-known/openid-configuration"} {
@@ -138,7 +138,7 @@ func startServe(t *testing.T) string {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, ln, io.Discard) }()
+	go func() { done <- serve(ctx, ln, io.Discard, false) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {

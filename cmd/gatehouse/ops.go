@@ -29,6 +29,8 @@ func newMigrate() *cobra.Command {
 and name the role the functions connect as with --app-role: that role is granted
 what the application needs, and only SELECT and INSERT on the audit log.
 The embedded SQLite database migrates itself on open.`,
+		Example: `  GATEHOUSE_DB_URL=postgres://owner@10.0.0.5/gatehouse?sslmode=verify-full gatehouse migrate --app-role gatehouse_app
+  gatehouse migrate --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			// Only the database: migrating needs no KMS key, topic or public URL.
@@ -37,17 +39,30 @@ The embedded SQLite database migrates itself on open.`,
 				return err
 			}
 			defer s.Close()
+			out := cmd.OutOrStdout()
 			pg, ok := s.(*postgres.DB)
 			if !ok {
-				fmt.Fprintln(cmd.OutOrStdout(), "SQLite database is up to date:", base.SQLitePath())
+				if jsonFlag(cmd) {
+					return writeJSON(out, map[string]any{"database": "sqlite", "path": base.SQLitePath(), "applied": []string{}})
+				}
+				fmt.Fprintln(out, "SQLite database is up to date:", base.SQLitePath())
 				return nil
 			}
 			applied, err := pg.Migrate(cmd.Context(), appRole)
+			if jsonFlag(cmd) {
+				if applied == nil {
+					applied = []string{}
+				}
+				if jerr := writeJSON(out, map[string]any{"database": "postgres", "applied": applied}); jerr != nil {
+					return jerr
+				}
+				return err
+			}
 			for _, v := range applied {
-				fmt.Fprintln(cmd.OutOrStdout(), "applied", v)
+				fmt.Fprintln(out, "applied", v)
 			}
 			if err == nil && len(applied) == 0 {
-				fmt.Fprintln(cmd.OutOrStdout(), "database is up to date")
+				fmt.Fprintln(out, "database is up to date")
 			}
 			return err
 		},
@@ -57,43 +72,45 @@ The embedded SQLite database migrates itself on open.`,
 }
 
 func newAudit() *cobra.Command {
-	cmd := &cobra.Command{Use: "audit", Short: "Audit log operations: verify, public-key, prove, verify-proof"}
+	cmd := &cobra.Command{Use: "audit", Short: "Audit log operations: verify, public-key, prove, verify-proof",
+		Example: "  gatehouse audit verify --json\n  gatehouse audit prove --seq 42 > proof.json"}
 	var key string
 	verify := &cobra.Command{
 		Use:   "verify",
 		Short: "Verify the stored log up to its newest signed checkpoint; name the first broken event",
-		Args:  cobra.NoArgs,
+		Long: `Verify checks the stored log up to its newest signed checkpoint (see
+shared/audit.Verify) and names the first event or checkpoint that was changed,
+inserted, removed or reordered. Progress goes to stderr at most once a second;
+the result to stdout (--json: one object whose "ok" is true or false). It exits
+non-zero when the log does not verify.`,
+		Example: "  gatehouse audit verify\n  gatehouse audit verify --json | jq .events\n  gatehouse audit verify --key @published-key.txt",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return withDeps(cmd, func(d *bootstrap.Deps) error {
-				opts := []audit.VerifyOption{audit.CheckCheckpoint(rotate.CheckpointChecker(d.Store, d.Keyring))}
+				opts := []audit.VerifyOption{audit.CheckCheckpoint(rotate.CheckpointChecker(d.Store, d.Keyring)),
+					audit.Progress(verifyProgress(cmd.ErrOrStderr()))}
 				if key != "" {
 					opts = append(opts, audit.WithPublicKey(key))
 				}
 				r, err := audit.Verify(cmd.Context(), d.Store, opts...)
-				var broken *audit.BrokenLinkError
-				if errors.As(err, &broken) {
-					fmt.Fprintf(cmd.OutOrStdout(), "BROKEN at event %d: %s\n", broken.Seq, broken.Reason)
-					return errors.New("audit log verification failed")
-				}
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "ok: checkpoint %d (root %s) verified: %d events checked, %d past retention, %d checkpoints\n",
-					r.Size, base64.StdEncoding.EncodeToString(r.Root[:]), r.Events, r.Pruned, r.Checkpoints)
-				return nil
+				return printVerify(cmd, r, err)
 			})
 		},
 	}
 	verify.Flags().StringVar(&key, "key", "", "published public key (note verifier key) to check signatures with; default: the stored one")
 	publicKey := &cobra.Command{
-		Use:   "public-key",
-		Short: "Print the log's public key (note verifier key) to publish; proofs verify with it alone",
-		Args:  cobra.NoArgs,
+		Use:     "public-key",
+		Short:   "Print the log's public key (note verifier key) to publish; proofs verify with it alone",
+		Example: "  gatehouse audit public-key > published-key.txt\n  gatehouse audit public-key --json",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return withDeps(cmd, func(d *bootstrap.Deps) error {
 				k, err := d.Sequencer.Signer().PublicKey(cmd.Context())
 				if err != nil {
 					return err
+				}
+				if jsonFlag(cmd) {
+					return writeJSON(cmd.OutOrStdout(), map[string]string{"public_key": k})
 				}
 				fmt.Fprintln(cmd.OutOrStdout(), k)
 				return nil
@@ -104,12 +121,67 @@ func newAudit() *cobra.Command {
 	return cmd
 }
 
+// auditVerifyResult is `gatehouse audit verify --json`'s answer.
+type auditVerifyResult struct {
+	OK          bool   `json:"ok"`
+	Size        int64  `json:"checkpoint_size"`
+	Root        string `json:"root,omitempty"` // base64
+	Events      int64  `json:"events"`
+	Pruned      int64  `json:"pruned"`
+	Checkpoints int64  `json:"checkpoints"`
+	BrokenAt    int64  `json:"broken_at_seq,omitempty"`
+	Reason      string `json:"reason,omitempty"`
+}
+
+// printVerify writes the outcome of audit.Verify; a broken log is an error.
+func printVerify(cmd *cobra.Command, r audit.Report, err error) error {
+	var broken *audit.BrokenLinkError
+	if err != nil && !errors.As(err, &broken) {
+		return err
+	}
+	out := cmd.OutOrStdout()
+	res := auditVerifyResult{OK: err == nil, Size: r.Size, Events: r.Events, Pruned: r.Pruned, Checkpoints: r.Checkpoints}
+	if broken != nil {
+		res.BrokenAt, res.Reason = broken.Seq, broken.Reason
+	} else {
+		res.Root = base64.StdEncoding.EncodeToString(r.Root[:])
+	}
+	switch {
+	case jsonFlag(cmd):
+		if err := writeJSON(out, res); err != nil {
+			return err
+		}
+	case broken != nil:
+		fmt.Fprintf(out, "BROKEN at event %d: %s\n", broken.Seq, broken.Reason)
+	default:
+		fmt.Fprintf(out, "ok: checkpoint %d (root %s) verified: %d events checked, %d past retention, %d checkpoints\n",
+			r.Size, res.Root, r.Events, r.Pruned, r.Checkpoints)
+	}
+	if broken != nil {
+		return errors.New("audit log verification failed")
+	}
+	return nil
+}
+
+// verifyProgress writes "verified N/TOTAL leaves" at most once a second,
+// and the last one.
+func verifyProgress(w io.Writer) func(done, total int64) {
+	var last time.Time
+	return func(done, total int64) {
+		if now := time.Now(); now.Sub(last) >= time.Second || done >= total {
+			last = now
+			fmt.Fprintf(w, "verified %d/%d leaves\n", done, total)
+		}
+	}
+}
+
 func newAuditProve() *cobra.Command {
 	var seq, size, from, to int64
 	cmd := &cobra.Command{
-		Use:   "prove (--seq N [--size M] | --from A [--to B])",
-		Short: "Print an inclusion proof of event N, or a consistency proof from checkpoint A to B, as JSON",
-		Args:  cobra.NoArgs,
+		Use:     "prove (--seq N [--size M] | --from A [--to B])",
+		Short:   "Print an inclusion proof of event N, or a consistency proof from checkpoint A to B, as JSON",
+		Example: "  gatehouse audit prove --seq 42\n  gatehouse audit prove --from 1000 --to 2000 > consistency.json",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return withDeps(cmd, func(d *bootstrap.Deps) error {
 				p := audit.NewProver(d.Store)
@@ -152,7 +224,8 @@ func newAuditVerifyProof() *cobra.Command {
 		Long: `verify-proof reads a proof bundle (from "gatehouse audit prove" or the API; - for
 standard input) and checks it with the published public key alone: no database,
 no network. --key is the note verifier key, or @FILE to read it from a file.`,
-		Args: cobra.ExactArgs(1),
+		Example: "  gatehouse audit verify-proof --key @published-key.txt proof.json\n  curl -s URL | gatehouse audit verify-proof --key KEY --json -",
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			pub, err := readArg(key)
 			if err != nil {
@@ -163,6 +236,19 @@ no network. --key is the note verifier key, or @FILE to read it from a file.`,
 				return err
 			}
 			msg, err := verifyBundle(raw, pub)
+			if jsonFlag(cmd) {
+				res := map[string]any{"ok": err == nil, "message": msg}
+				if err != nil {
+					res["message"] = err.Error()
+				}
+				if jerr := writeJSON(cmd.OutOrStdout(), res); jerr != nil {
+					return jerr
+				}
+				if err != nil {
+					return errors.New("proof does not verify")
+				}
+				return nil
+			}
 			if err != nil {
 				fmt.Fprintln(cmd.OutOrStdout(), "FAILED:", err)
 				return errors.New("proof does not verify")
@@ -222,16 +308,26 @@ func readFileArg(cmd *cobra.Command, name string) ([]byte, error) {
 }
 
 func newKeys() *cobra.Command {
-	cmd := &cobra.Command{Use: "keys", Short: "Data-key operations"}
+	cmd := &cobra.Command{Use: "keys", Short: "Data-key operations",
+		Example: "  gatehouse keys list\n  gatehouse keys rotate --json"}
 	cmd.AddCommand(&cobra.Command{
-		Use:   "list",
-		Short: "List data keys and their states",
-		Args:  cobra.NoArgs,
+		Use:     "list",
+		Short:   "List data keys and their states",
+		Example: "  gatehouse keys list\n  gatehouse keys list --json",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return withDeps(cmd, func(d *bootstrap.Deps) error {
 				keys, err := d.Store.ListDataKeys(cmd.Context())
 				if err != nil {
 					return err
+				}
+				if jsonFlag(cmd) {
+					out := make([]map[string]any, 0, len(keys))
+					for _, k := range keys {
+						out = append(out, map[string]any{"id": k.ID, "state": k.State,
+							"created_at": k.CreatedAt.UTC(), "kek_version": k.KEKVersion})
+					}
+					return writeJSON(cmd.OutOrStdout(), map[string]any{"keys": out})
 				}
 				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "ID\tSTATE\tCREATED\tKEK VERSION")
@@ -243,9 +339,10 @@ func newKeys() *cobra.Command {
 		},
 	})
 	cmd.AddCommand(&cobra.Command{
-		Use:   "rotate",
-		Short: "Make a new primary data key (the old one stays decrypt-only)",
-		Args:  cobra.NoArgs,
+		Use:     "rotate",
+		Short:   "Make a new primary data key (the old one stays decrypt-only)",
+		Example: "  gatehouse keys rotate",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return withDeps(cmd, func(d *bootstrap.Deps) error {
 				k, err := d.Keyring.Rotate(cmd.Context())
@@ -255,12 +352,29 @@ func newKeys() *cobra.Command {
 				if _, err := d.Audit.Record(cmd.Context(), audit.Event{Actor: "cli:" + currentUser(), Action: "keys.rotate", Target: k.ID}); err != nil {
 					return err
 				}
+				if jsonFlag(cmd) {
+					return writeJSON(cmd.OutOrStdout(), map[string]string{"primary": k.ID})
+				}
 				fmt.Fprintf(cmd.OutOrStdout(), "new primary data key %s\n", k.ID)
 				return nil
 			})
 		},
 	})
 	return cmd
+}
+
+// jsonFlag reports whether the command runs with --json (a flag of the root
+// command, so every command has it).
+func jsonFlag(cmd *cobra.Command) bool {
+	v, _ := cmd.Flags().GetBool("json")
+	return v
+}
+
+// writeJSON writes v as indented JSON and a newline.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 func currentUser() string {

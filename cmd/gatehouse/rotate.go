@@ -22,7 +22,6 @@ import (
 
 func newRotate() *cobra.Command {
 	var m rotate.Message
-	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "rotate",
 		Short: "Run key rotation, re-encryption, purges and retention now",
@@ -32,9 +31,12 @@ when due, re-encryption of every sealed value under old data keys, re-wrapping
 of data keys under the current KMS key version, purges and audit retention.
 --reason suspected-exposure rotates everything at once and revokes sessions
 (of one organization with --org). Progress goes to stderr, the report to stdout.`,
+		Example: `  gatehouse rotate --dry-run
+  gatehouse rotate --task reencrypt --task rewrap --json
+  gatehouse rotate --reason suspected-exposure --org ORG_ID`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runRotate(cmd, m, asJSON)
+			return runRotate(cmd, m, jsonFlag(cmd))
 		},
 	}
 	fl := cmd.Flags()
@@ -42,7 +44,6 @@ of data keys under the current KMS key version, purges and audit retention.
 	fl.StringVar(&m.Reason, "reason", rotate.ReasonSchedule, "schedule or suspected-exposure")
 	fl.BoolVar(&m.DryRun, "dry-run", false, "report what would change, change nothing")
 	fl.StringVar(&m.OrgID, "org", "", "with suspected-exposure: revoke only this organization's sessions")
-	fl.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	cmd.AddCommand(newRotateCheckpoint())
 	return cmd
 }
@@ -135,12 +136,23 @@ func formatCounts(c map[string]int64) string {
 
 func newRotateCheckpoint() *cobra.Command {
 	return &cobra.Command{
-		Use:   "checkpoint",
-		Short: "Verify the signature of the audit retention checkpoint",
-		Args:  cobra.NoArgs,
+		Use:     "checkpoint",
+		Short:   "Verify the signature of the audit retention checkpoint",
+		Example: "  gatehouse rotate checkpoint\n  gatehouse rotate checkpoint --json",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return withDeps(cmd, func(d *bootstrap.Deps) error {
 				cp, err := rotate.VerifyCheckpoint(cmd.Context(), d.Store, d.Keyring)
+				if jsonFlag(cmd) && (err == nil || errors.Is(err, rotate.ErrCheckpointSignature)) {
+					res := map[string]any{"ok": err == nil, "seq": cp.Seq}
+					if cp.Seq > 0 {
+						res["time"], res["hash"] = cp.Time.UTC(), fmt.Sprintf("%x", cp.Hash)
+					}
+					if jerr := writeJSON(cmd.OutOrStdout(), res); jerr != nil {
+						return jerr
+					}
+					return err
+				}
 				switch {
 				case errors.Is(err, rotate.ErrCheckpointSignature):
 					fmt.Fprintf(cmd.OutOrStdout(), "FORGED OR ALTERED checkpoint at event %d\n", cp.Seq)

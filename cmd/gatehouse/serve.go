@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -35,7 +36,11 @@ port. With no GATEHOUSE_* variables it runs on an embedded SQLite database and a
 local key file under ./.gatehouse, and shows sent messages at GET /dev/mailbox.
 
 It listens on 127.0.0.1 only, since /dev/mailbox holds every sign-in, reset
-and invitation link it sent; --addr chooses another address (host:port).`,
+and invitation link it sent; --addr chooses another address (host:port).
+In development it prints a local admin token for this run's admin API.`,
+		Example: `  gatehouse serve
+  PORT=9000 gatehouse serve
+  gatehouse serve --addr 0.0.0.0:8080 --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ln, err := net.Listen("tcp", serveAddr(addr, os.Getenv("PORT")))
@@ -45,7 +50,7 @@ and invitation link it sent; --addr chooses another address (host:port).`,
 			if !loopback(ln.Addr()) {
 				fmt.Fprintf(cmd.ErrOrStderr(), "warning: listening on %s, beyond this machine: anyone who reaches it can read /dev/mailbox\n", ln.Addr())
 			}
-			return serve(cmd.Context(), ln, cmd.OutOrStdout())
+			return serve(cmd.Context(), ln, cmd.OutOrStdout(), jsonFlag(cmd))
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", "", "address to listen on, host:port (default 127.0.0.1:$PORT, PORT default 8080)")
@@ -70,8 +75,9 @@ func loopback(a net.Addr) bool {
 	return ok && tcp.IP.IsLoopback()
 }
 
-// serve runs the local server on ln until ctx ends.
-func serve(ctx context.Context, ln net.Listener, out io.Writer) error {
+// serve runs the local server on ln until ctx ends. It first writes where
+// it serves what to out: lines for people, or one JSON object (asJSON).
+func serve(ctx context.Context, ln net.Listener, out io.Writer, asJSON bool) error {
 	d, l, err := bootstrap.FromEnv(ctx)
 	if err != nil {
 		return err
@@ -94,15 +100,11 @@ func serve(ctx context.Context, ln net.Listener, out io.Writer) error {
 	}
 	d.StartSequencer()
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	fmt.Fprintf(out, "gatehouse serving on http://%s\n", ln.Addr())
-	for _, m := range mounts {
-		fmt.Fprintf(out, "  %s\n", m)
+	banner := serveBanner{URL: "http://" + ln.Addr().String(), Mounts: mounts, AdminToken: adminToken,
+		TrustedProxyHops: d.Config.TrustedProxyHops, ClientAddresses: web.ClientIPRule(d.Config.TrustedProxyHops)}
+	if err := banner.write(out, asJSON); err != nil {
+		return err
 	}
-	if adminToken != "" {
-		fmt.Fprintf(out, "local admin token (this run only; `gatehouse admin` reads GATEHOUSE_ADMIN_TOKEN):\n  %s\n", adminToken)
-	}
-	fmt.Fprintf(out, "client addresses (GATEHOUSE_TRUSTED_PROXY_HOPS=%d): %s\n",
-		d.Config.TrustedProxyHops, web.ClientIPRule(d.Config.TrustedProxyHops))
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -119,6 +121,30 @@ func serve(ctx context.Context, ln net.Listener, out io.Writer) error {
 		}
 		return nil
 	}
+}
+
+// serveBanner is what serve says at start.
+type serveBanner struct {
+	URL              string   `json:"url"`
+	Mounts           []string `json:"mounts"`
+	AdminToken       string   `json:"admin_token,omitempty"` // dev only
+	TrustedProxyHops int      `json:"trusted_proxy_hops"`
+	ClientAddresses  string   `json:"client_addresses"`
+}
+
+func (b serveBanner) write(out io.Writer, asJSON bool) error {
+	if asJSON {
+		return json.NewEncoder(out).Encode(b)
+	}
+	fmt.Fprintf(out, "gatehouse serving on %s\n", b.URL)
+	for _, m := range b.Mounts {
+		fmt.Fprintf(out, "  %s\n", m)
+	}
+	if b.AdminToken != "" {
+		fmt.Fprintf(out, "local admin token (this run only; gatehouse admin reads GATEHOUSE_ADMIN_TOKEN):\n  %s\n", b.AdminToken)
+	}
+	_, err := fmt.Fprintf(out, "client addresses (GATEHOUSE_TRUSTED_PROXY_HOPS=%d): %s\n", b.TrustedProxyHops, b.ClientAddresses)
+	return err
 }
 
 // newAdminToken returns a fresh local admin token: 32 random bytes,

@@ -38,6 +38,14 @@ type VerifyOption func(*verifyOptions)
 type verifyOptions struct {
 	checkpoint func(context.Context, store.AuditCheckpoint) error
 	publicKey  string
+	progress   func(done, total int64)
+}
+
+// Progress makes [Verify] call fn after each page of leaves it checked
+// (every 1,000), with how many leaves it checked and how many the newest
+// checkpoint holds, on the calling goroutine.
+func Progress(fn func(done, total int64)) VerifyOption {
+	return func(o *verifyOptions) { o.progress = fn }
 }
 
 // CheckCheckpoint makes [Verify] run check on a non-empty retention mark
@@ -174,6 +182,9 @@ func (w *walker) walk(ctx context.Context, size int64) error {
 			if err := w.leaf(ctx, l); err != nil {
 				return err
 			}
+		}
+		if w.opts.progress != nil {
+			w.opts.progress(int64(w.rng.End()), size)
 		}
 	}
 	return nil
