@@ -1,0 +1,167 @@
+// The browser bundle in headless Chromium (Debian's chromium, driven by
+// puppeteer-core; no browser is downloaded) against a real `gatehouse
+// serve`: the session manager signs up and in with cookies, sends the
+// CSRF header on state-changing calls, refreshes with the refresh cookie,
+// registers a passkey and signs in with it (Chromium's virtual
+// authenticator), and signs out.
+
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { once } from "node:events";
+import { createServer, type Server as HTTPServer } from "node:http";
+import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+import puppeteer, { type Browser, type Page } from "puppeteer-core";
+import { email, freePort, password, startGatehouse, type Server } from "./harness.js";
+
+/** Debian's chromium, or CHROMIUM_PATH. */
+function chromiumPath(): string {
+  if (process.env["CHROMIUM_PATH"]) return process.env["CHROMIUM_PATH"];
+  for (const name of ["chromium", "chromium-browser"]) {
+    try {
+      return execFileSync("sh", ["-c", `command -v ${name}`]).toString().trim();
+    } catch {
+      // try the next
+    }
+  }
+  throw new Error("chromium is not installed (apt-get install chromium), or set CHROMIUM_PATH");
+}
+
+let gh: Server;
+let app: HTTPServer;
+let appOrigin: string;
+let browser: Browser;
+let page: Page;
+
+before(async () => {
+  const bundle = await build({
+    entryPoints: [fileURLToPath(new URL("../src/index.ts", import.meta.url))],
+    bundle: true,
+    format: "iife",
+    globalName: "GatehouseClient",
+    platform: "browser",
+    target: "es2022",
+    write: false,
+  });
+  const js = bundle.outputFiles[0]?.text ?? "";
+  const port = await freePort();
+  appOrigin = `http://localhost:${port}`;
+  app = createServer((req, res) => {
+    if (req.url === "/client.js") {
+      res.setHeader("Content-Type", "text/javascript");
+      res.end(js);
+      return;
+    }
+    res.setHeader("Content-Type", "text/html");
+    res.end('<!doctype html><meta charset="utf-8"><title>app</title><script src="/client.js"></script>');
+  });
+  app.listen(port, "127.0.0.1");
+  await once(app, "listening");
+  gh = await startGatehouse({ GATEHOUSE_ALLOWED_ORIGINS: appOrigin });
+  browser = await puppeteer.launch({
+    executablePath: chromiumPath(),
+    headless: true,
+    args: ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
+  });
+  page = await browser.newPage();
+  await page.goto(appOrigin + "/");
+  await page.evaluate((baseUrl) => {
+    const w = window as unknown as { gh: unknown; GatehouseClient: typeof import("../src/index.js") };
+    w.gh = new w.GatehouseClient.Gatehouse({ baseUrl, mode: "browser" });
+  }, gh.url);
+});
+
+after(async () => {
+  await browser?.close();
+  app?.close();
+  await gh?.stop();
+});
+
+type Client = import("../src/index.js").Gatehouse;
+/** Runs fn in the page with its Gatehouse client. */
+function inPage<A extends unknown[], R>(fn: (gh: Client, ...args: A) => Promise<R>, ...args: A): Promise<R> {
+  return page.evaluate(
+    (src: string, ...a: unknown[]) => {
+      const f = (0, eval)(`(${src})`) as (gh: unknown, ...a: unknown[]) => Promise<unknown>;
+      return f((window as unknown as { gh: unknown }).gh, ...a);
+    },
+    fn.toString(),
+    ...args,
+  ) as Promise<R>;
+}
+
+describe("browser mode in Chromium", () => {
+  const addr = email("browser");
+
+  it("signs up with cookies only: no token reaches the page, the CSRF cookie does", async () => {
+    await inPage((c, a) => c.signUp(a), addr);
+    const token = await gh.linkToken(addr, "email_verification");
+    const info = await inPage((c, t, pw) => c.confirmSignUp(t, pw), token, password());
+    assert.ok(info.userId);
+    const cookies = await page.evaluate(() => document.cookie);
+    assert.match(cookies, /__Host-gatehouse-csrf=/);
+    assert.doesNotMatch(cookies, /gatehouse-access|gatehouse-refresh/, "HttpOnly cookies are not readable");
+    const me = await inPage((c) => c.me());
+    assert.equal(me.user.email, addr);
+  });
+
+  it("sends the CSRF header on state-changing calls (and without it the server refuses)", async () => {
+    const created = await inPage(async (c) => {
+      const { data, response } = await c.api.POST("/auth/orgs", { body: { name: "Browser Org" } });
+      return { status: response.status, id: data?.id };
+    });
+    assert.equal(created.status, 201);
+    const bare = await page.evaluate(async (base) => {
+      const res = await fetch(base + "/auth/orgs", { method: "POST", credentials: "include",
+        headers: { "Content-Type": "application/json" }, body: JSON.stringify({ name: "No CSRF" }) });
+      return { status: res.status, body: await res.text() };
+    }, gh.url);
+    assert.equal(bare.status, 403);
+    assert.match(bare.body, /csrf_failed/);
+
+    const scoped = await inPage((c, org) => c.refresh(org), created.id ?? "");
+    assert.equal(scoped.orgId, created.id);
+  });
+
+  it("refreshes with the refresh cookie, once for concurrent calls", async () => {
+    const r = await inPage(async (c) => {
+      const requests = () => performance.getEntriesByType("resource").filter((e) => e.name.endsWith("/auth/token")).length;
+      const before = requests();
+      const infos = await Promise.all([c.refresh(), c.refresh(), c.refresh()]);
+      return { sessions: new Set(infos.map((i) => i.sessionId)).size, requests: requests() - before };
+    });
+    assert.deepEqual(r, { sessions: 1, requests: 1 });
+    assert.equal((await inPage((c) => c.me())).user.email, addr);
+  });
+
+  it("registers a passkey and signs in with it", async () => {
+    const cdp = await page.createCDPSession();
+    await cdp.send("WebAuthn.enable");
+    await cdp.send("WebAuthn.addVirtualAuthenticator", {
+      options: { protocol: "ctap2", transport: "internal", hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+    });
+    const cred = await inPage((c) => c.registerPasskey());
+    assert.ok(cred.id);
+    await inPage((c) => c.signOut());
+    await assert.rejects(inPage((c) => c.me()));
+    const info = await inPage((c) => c.signInWithPasskey());
+    assert.ok(info.sessionId);
+    const me = await inPage((c) => c.me());
+    assert.equal(me.user.email, addr);
+    assert.ok(me.session.auth_methods.includes("hwk"), `amr ${me.session.auth_methods.join(",")}`);
+  });
+
+  it("signs out: cookies cleared, calls refused", async () => {
+    await inPage((c) => c.signOut());
+    const err = await inPage(async (c) => {
+      try {
+        await c.me();
+        return "no error";
+      } catch (e) {
+        return (e as { code: string }).code;
+      }
+    });
+    assert.ok(["unauthenticated", "session_ended"].includes(err), err);
+  });
+});
