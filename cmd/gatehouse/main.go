@@ -35,6 +35,6 @@ func newRoot() *cobra.Command {
   gatehouse version`,
 	}
 	root.PersistentFlags().Bool("json", false, "print the result as JSON")
-	root.AddCommand(newServe(), newMigrate(), newAudit(), newKeys(), newRotate(), newAdmin(), newBench(), newVersion())
+	root.AddCommand(newServe(), newMigrate(), newAudit(), newKeys(), newRotate(), newAdmin(), newBench(), newVersion(), newEvidence())
 	return root
 }
