@@ -37,6 +37,10 @@ signed checkpoint (--checkpoint and --public-key), and writes evidence.html (one
 self-contained page) and evidence.json to --out. A control is red when no test
 naming it passed or one of them failed or was skipped; the command then exits
 non-zero, after writing the report.`,
+		Example: `  scripts/test && gatehouse evidence
+  gatehouse evidence --test-json ci/test.json --bench ci/bench.txt --controls ../shared/CONTROLS.md --out report
+  curl -s https://auth.example.com/auth/audit/checkpoint > checkpoint.json
+  gatehouse evidence --checkpoint checkpoint.json --public-key @published-key.txt --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			catalogue, err := os.ReadFile(controls)
@@ -96,6 +100,16 @@ non-zero, after writing the report.`,
 				return err
 			}
 			w := cmd.OutOrStdout()
+			if jsonFlag(cmd) {
+				if err := writeJSON(w, map[string]any{"html": filepath.Join(out, "evidence.html"),
+					"json": filepath.Join(out, "evidence.json"), "summary": rep.Summary}); err != nil {
+					return err
+				}
+				if len(rep.Summary.Red) > 0 {
+					return fmt.Errorf("%w: %s", errRed, strings.Join(rep.Summary.Red, ", "))
+				}
+				return nil
+			}
 			fmt.Fprintf(w, "evidence report: %s (and evidence.json): %d of %d controls green; %d tests name a control: %d passed, %d failed, %d skipped\n",
 				filepath.Join(out, "evidence.html"), rep.Summary.Green, rep.Summary.Controls, rep.Summary.Tests,
 				rep.Summary.Passed, rep.Summary.Failed, rep.Summary.Skipped)
