@@ -56,6 +56,12 @@ export type SignInResult =
   | { status: "signed_in"; session: SessionInfo }
   | { status: "mfa_required"; mfaToken: string; methods: MFAMethod[] };
 
+/** A proof for step-up (POST /auth/reauthenticate). */
+export type StepUp =
+  | { method: "password"; password: string }
+  | { method: "totp" | "recovery_code"; code: string }
+  | { method: "webauthn"; credentials?: CredentialsContainer };
+
 /** Why a session ended: signed out here, or its refresh token was refused (expired, revoked, or reused elsewhere). */
 export type SessionEndReason = "signed_out" | "refresh_rejected";
 
@@ -69,13 +75,26 @@ export interface GatehouseOptions {
    * and refresh tokens in a TokenStore, sent as Bearer tokens.
    */
   mode: "browser" | "token";
+  /**
+   * Each function's own URL, when they are not all under baseUrl (Cloud
+   * Run URLs without the load balancer): calls to /auth/..., /oauth/... and
+   * /webhooks/... go to functionUrls.auth + "/...", and so on.
+   */
+  functionUrls?: { auth?: string; oauth?: string; webhooks?: string };
+  /**
+   * Called when a call needs a recent sign-in (403
+   * reauthentication_required): return how the user proves who they are
+   * (ask for the password, a code, or use a passkey), or null to give up.
+   * The call is then retried once.
+   */
+  onStepUpRequired?: () => Promise<StepUp | null>;
   /** Token mode: where tokens live (memory by default). */
   store?: TokenStore;
   /** fetch to use (globalThis.fetch by default). */
   fetch?: typeof globalThis.fetch;
   /** Browser mode: the CSRF value; by default read from the __Host-gatehouse-csrf cookie. */
   csrfToken?: () => string | undefined;
-  /** Token mode: refresh this many seconds before the access token expires (30 by default). */
+  /** Refresh this many seconds before the access token expires (30 by default). */
   refreshMarginSeconds?: number;
   /** Called once when the session ends. */
   onSessionEnd?: (reason: SessionEndReason) => void;
@@ -97,6 +116,18 @@ const publicRoutes = [
 
 function isPublic(pathname: string): boolean {
   return publicRoutes.some((p) => pathname === p || pathname.startsWith(p.endsWith("/") ? p : p + "/"));
+}
+
+/** The error code of a failed response (Gatehouse's or RFC 6749's shape), without consuming it. */
+async function errorCode(res: Response): Promise<unknown> {
+  let body: unknown;
+  try {
+    body = await res.clone().json();
+  } catch {
+    return undefined;
+  }
+  const e = isObject(body) ? body["error"] : undefined;
+  return isObject(e) ? e["code"] : e;
 }
 
 /** Reads a cookie visible to the page (browser mode's CSRF value). */
@@ -132,6 +163,10 @@ export class Gatehouse {
   readonly #csrf: () => string | undefined;
   readonly #margin: number;
   readonly #onEnd: ((reason: SessionEndReason) => void) | undefined;
+  readonly #onStepUp: (() => Promise<StepUp | null>) | undefined;
+  readonly #functionUrls: Readonly<Record<string, string>>;
+  /** Browser mode: when the access cookie expires (ms since the epoch), as far as this tab knows. */
+  #expiresAt = 0;
   readonly #inflight = new Map<string, Promise<SessionInfo>>();
   #session: SessionInfo | null = null;
   /** The organization automatic refreshes keep the access token scoped to. */
@@ -146,6 +181,10 @@ export class Gatehouse {
     this.#csrf = opts.csrfToken ?? (() => readCookie(csrfCookie));
     this.#margin = (opts.refreshMarginSeconds ?? 30) * 1000;
     this.#onEnd = opts.onSessionEnd;
+    this.#onStepUp = opts.onStepUpRequired;
+    const urls: Record<string, string> = {};
+    for (const [k, v] of Object.entries(opts.functionUrls ?? {})) if (v) urls[`/${k}`] = v.replace(/\/+$/, "");
+    this.#functionUrls = urls;
     this.api = createClient<paths>({
       baseUrl: this.#base,
       fetch: (req: Request) => this.#send(req, true),
@@ -224,6 +263,32 @@ export class Gatehouse {
     return this.#call(this.api.POST("/auth/mfa/webauthn", { body: { ceremony: options.ceremony, credential: credentialToJSON(cred) } }));
   }
 
+  /**
+   * Step-up: proves again who the user is, so calls that need a recent
+   * sign-in go through for the next minutes. Users with a second factor
+   * must use it.
+   */
+  async reauthenticate(proof: StepUp): Promise<void> {
+    let body: paths["/auth/reauthenticate"]["post"]["requestBody"]["content"]["application/json"];
+    switch (proof.method) {
+      case "password":
+        body = { method: "password", password: proof.password };
+        break;
+      case "totp":
+      case "recovery_code":
+        body = { method: proof.method, proof: { code: proof.code } };
+        break;
+      case "webauthn": {
+        const options = await this.#call(this.api.POST("/auth/mfa/webauthn/step-up/options", { body: {} }));
+        const cred = await (proof.credentials ?? navigator.credentials).get({ publicKey: requestOptionsFromJSON(options.publicKey) });
+        if (!(cred instanceof PublicKeyCredential)) throw new GatehouseError(0, "unexpected_response", "no passkey was selected");
+        body = { method: "webauthn", proof: { ceremony: options.ceremony, credential: credentialToJSON(cred) } };
+        break;
+      }
+    }
+    await this.#call(this.api.POST("/auth/reauthenticate", { body }));
+  }
+
   // --- the session -------------------------------------------------------
 
   /** The signed-in user, their second factors and this session. */
@@ -248,14 +313,55 @@ export class Gatehouse {
    * not a member (the session goes on). Concurrent calls share one request.
    */
   refresh(organization?: string | null): Promise<SessionInfo> {
+    return this.#refreshSince(organization, Date.now());
+  }
+
+  /**
+   * refresh, where a refresh another tab finished after since (ms) counts
+   * as this one. In a browser the tabs of one origin share the cookies, so
+   * they take turns (Web Locks) and a tab that waited for another's
+   * refresh uses its result instead of rotating again.
+   */
+  #refreshSince(organization: string | null | undefined, since: number): Promise<SessionInfo> {
     if (organization !== undefined) this.#org = organization ?? undefined;
-    const key = this.#org ?? "";
+    const org = this.#org;
+    const key = org ?? "";
     let p = this.#inflight.get(key);
     if (!p) {
-      p = this.#refresh(this.#org).finally(() => this.#inflight.delete(key));
-      this.#inflight.set(key, p);
+      const locks = this.mode === "browser" && typeof navigator !== "undefined" ? navigator.locks : undefined;
+      const run: Promise<SessionInfo> = locks
+        ? new Promise<SessionInfo>((resolve, reject) => {
+            // The lock is held until the refresh settles.
+            locks.request(`gatehouse-refresh ${this.#base}`, () => this.#refreshShared(org, since).then(resolve, reject)).catch(reject);
+          })
+        : this.#refresh(org);
+      const flight = run.finally(() => this.#inflight.delete(key));
+      this.#inflight.set(key, flight);
+      p = flight;
     }
     return p;
+  }
+
+  async #refreshShared(org: string | undefined, since: number): Promise<SessionInfo> {
+    const storageKey = `gatehouse-refresh ${this.#base}`;
+    try {
+      const shared = JSON.parse(localStorage.getItem(storageKey) ?? "null") as (SessionInfo & { at: number; expiresAt: number }) | null;
+      if (shared && shared.at > since && shared.orgId === org && shared.expiresAt - Date.now() > this.#margin) {
+        this.#expiresAt = shared.expiresAt;
+        const { at: _at, expiresAt: _e, ...info } = shared;
+        this.#session = info;
+        return info;
+      }
+    } catch {
+      // no storage: refresh on our own
+    }
+    const info = await this.#refresh(org);
+    try {
+      localStorage.setItem(storageKey, JSON.stringify({ ...info, at: Date.now(), expiresAt: this.#expiresAt }));
+    } catch {
+      // no storage
+    }
+    return info;
   }
 
   /**
@@ -291,10 +397,30 @@ export class Gatehouse {
     return this.mode === "browser" ? { [clientHeader]: "browser" } : {};
   }
 
+  /** The URL of a path of the API: under its function's own URL when one is configured. */
+  #url(path: string): string {
+    for (const [prefix, url] of Object.entries(this.#functionUrls)) {
+      if (path.startsWith(prefix + "/")) return url + path.slice(prefix.length);
+    }
+    return this.#base + path;
+  }
+
   async #send(req: Request, retry: boolean, foreign = false): Promise<Response> {
     const path = foreign ? "" : new URL(req.url).pathname;
+    if (!foreign) {
+      const u = new URL(req.url);
+      const target = this.#url(u.pathname) + u.search;
+      if (target !== req.url) {
+        const body = ["GET", "HEAD"].includes(req.method) ? undefined : await req.arrayBuffer();
+        req = new Request(target, { method: req.method, headers: req.headers, credentials: req.credentials, signal: req.signal, ...(body ? { body } : {}) });
+      }
+    }
     const authorize = foreign || !isPublic(path);
     const again = retry && authorize ? req.clone() : undefined;
+    const started = Date.now();
+    if (this.mode === "browser" && authorize && this.#session && this.#expiresAt - started < this.#margin) {
+      await this.refresh().catch(() => undefined); // refresh before expiry; a failure shows in the call itself
+    }
     if (this.mode === "browser") {
       if (!foreign) req.headers.set(clientHeader, "browser");
       const csrf = this.#csrf();
@@ -309,9 +435,17 @@ export class Gatehouse {
     } catch (err) {
       throw new GatehouseError(0, "network_error", `request to ${req.url} failed`, {}, { cause: err });
     }
-    if (res.status !== 401 || !again || !(await this.#mayRefresh(res))) return res;
+    if (!again) return res;
+    if (res.status === 403 && this.#onStepUp && (await errorCode(res)) === "reauthentication_required") {
+      const proof = await this.#onStepUp();
+      if (!proof) return res;
+      await this.reauthenticate(proof);
+      if (this.mode === "token") again.headers.delete("Authorization");
+      return this.#send(again, false, foreign);
+    }
+    if (res.status !== 401 || !(await this.#mayRefresh(res))) return res;
     try {
-      await this.refresh();
+      await this.#refreshSince(undefined, started);
     } catch {
       return res;
     }
@@ -322,14 +456,7 @@ export class Gatehouse {
   /** Whether a 401 is an expired or missing access token that a refresh may cure. */
   async #mayRefresh(res: Response): Promise<boolean> {
     if (this.mode === "token" && !(await this.#store.load())) return false;
-    let body: unknown;
-    try {
-      body = await res.clone().json();
-    } catch {
-      return true; // not Gatehouse's JSON (your own backend): try once
-    }
-    const e = isObject(body) ? body["error"] : undefined;
-    const code = isObject(e) ? e["code"] : e;
+    const code = await errorCode(res);
     return code === undefined || code === "invalid_token" || code === "unauthenticated";
   }
 
@@ -349,7 +476,7 @@ export class Gatehouse {
     if (body) headers["Content-Type"] = "application/json";
     let res: Response;
     try {
-      res = await this.#fetch(`${this.#base}/auth/token`, {
+      res = await this.#fetch(this.#url("/auth/token"), {
         method: "POST",
         headers,
         ...(body ? { body: JSON.stringify(body) } : {}),
@@ -387,6 +514,7 @@ export class Gatehouse {
         sessionId: t.session_id, userId: t.user_id, ...(t.org_id ? { orgId: t.org_id } : {}),
       });
     }
+    if (this.mode === "browser") this.#expiresAt = Date.now() + t.expires_in * 1000;
     this.#session = info;
     return info;
   }
@@ -395,6 +523,7 @@ export class Gatehouse {
     const had = this.#session !== null || (this.mode === "token" && (await this.#store.load()) !== null);
     this.#session = null;
     this.#org = undefined;
+    this.#expiresAt = 0;
     if (this.mode === "token") await this.#store.save(null);
     if (had) this.#onEnd?.(reason);
   }

@@ -136,6 +136,38 @@ describe("browser mode in Chromium", () => {
     assert.equal((await inPage((c) => c.me())).user.email, addr);
   });
 
+  it("refreshes once across tabs, and before the access token expires", async () => {
+    const tab2 = await browser.newPage();
+    try {
+      await tab2.goto(appOrigin + "/");
+      const run = (p: Page, margin: number) =>
+        p.evaluate(async (baseUrl, margin) => {
+          const w = window as unknown as { GatehouseClient: typeof import("../src/index.js") };
+          const c = new w.GatehouseClient.Gatehouse({ baseUrl, mode: "browser", refreshMarginSeconds: margin });
+          const info = await c.refresh();
+          return { sessionId: info.sessionId, requests: performance.getEntriesByType("resource").filter((e) => e.name.endsWith("/auth/token")).length };
+        }, gh.url, margin);
+      const before = await page.evaluate(() => performance.getEntriesByType("resource").filter((e) => e.name.endsWith("/auth/token")).length);
+      const [a, b] = await Promise.all([run(page, 30), run(tab2, 30)]);
+      const after = await page.evaluate(() => performance.getEntriesByType("resource").filter((e) => e.name.endsWith("/auth/token")).length);
+      assert.equal(a.sessionId, b.sessionId);
+      assert.equal(after - before + b.requests, 1, "one refresh request between the two tabs");
+
+      // A margin as long as the token's life: every call refreshes first.
+      const early = await tab2.evaluate(async (baseUrl) => {
+        const w = window as unknown as { GatehouseClient: typeof import("../src/index.js") };
+        const c = new w.GatehouseClient.Gatehouse({ baseUrl, mode: "browser", refreshMarginSeconds: 600 });
+        await c.refresh();
+        const n0 = performance.getEntriesByType("resource").filter((e) => e.name.endsWith("/auth/token")).length;
+        await c.me();
+        return performance.getEntriesByType("resource").filter((e) => e.name.endsWith("/auth/token")).length - n0;
+      }, gh.url);
+      assert.equal(early, 1);
+    } finally {
+      await tab2.close();
+    }
+  });
+
   it("registers a passkey and signs in with it", async () => {
     const cdp = await page.createCDPSession();
     await cdp.send("WebAuthn.enable");

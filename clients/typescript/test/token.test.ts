@@ -156,4 +156,25 @@ describe("token mode", () => {
     const res = await fetch(`${gh.url}/auth/me`, { headers: { Authorization: `Bearer ${t.accessToken}` } });
     assert.equal(res.status, 401);
   });
+
+  it("reaches each function at its own URL when told to", async () => {
+    const store = new MemoryTokenStore();
+    const { addr } = await signedUp({ store });
+    // baseUrl points nowhere: every call must go through functionUrls.
+    const client = new Gatehouse({ baseUrl: "http://127.0.0.1:9", functionUrls: { auth: `${gh.url}/auth/` }, mode: "token", store });
+    await client.refresh();
+    assert.equal((await client.me()).user.email, addr);
+  });
+
+  it("steps up with the password", async () => {
+    const pw = password();
+    const client = new Gatehouse({ baseUrl: gh.url, mode: "token" });
+    const addr = email("stepup");
+    await client.signUp(addr);
+    await client.confirmSignUp(await gh.linkToken(addr, "email_verification"), pw);
+    await assert.rejects(client.reauthenticate({ method: "password", password: pw + "x" }), (e: unknown) => isGatehouseError(e, "invalid_credentials"));
+    await client.reauthenticate({ method: "password", password: pw });
+    const me = await client.me();
+    assert.ok(Date.parse(me.session.auth_time) > Date.now() - 60_000);
+  });
 });

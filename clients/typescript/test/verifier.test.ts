@@ -8,7 +8,7 @@ import { createServer, type Server as HTTPServer } from "node:http";
 import { after, before, describe, it } from "node:test";
 import { generateKeyPair, SignJWT } from "jose";
 import { Gatehouse, MemoryTokenStore } from "../src/index.js";
-import { can, discover, protect, Verifier, VerifyError } from "../src/node/index.js";
+import { can, discover, fetchHandler, protect, Verifier, VerifyError } from "../src/node/index.js";
 import { email, password, startGatehouse, type Server } from "./harness.js";
 
 let gh: Server;
@@ -117,5 +117,23 @@ describe("Node verifier", () => {
     } finally {
       srv.close();
     }
+  });
+
+  it("wraps Fetch API handlers the same way", async () => {
+    const v = new Verifier({ issuer: gh.url });
+    const h = fetchHandler(v, (_req, claims) => Response.json({ user: claims.subject }), {
+      permission: "read",
+      orgOf: (req) => new URL(req.url).searchParams.get("org") ?? undefined,
+    });
+    const call = (token?: string, org = orgId) =>
+      h(new Request(`http://svc/?org=${org}`, token ? { headers: { Authorization: `Bearer ${token}` } } : {}));
+    assert.equal((await call()).status, 401);
+    assert.equal((await call("x.y.z")).status, 401);
+    assert.equal((await call(await unscopedToken())).status, 403);
+    const tok = await orgToken();
+    assert.equal((await call(tok, "org_other")).status, 403);
+    const ok = await call(tok);
+    assert.equal(ok.status, 200);
+    assert.deepEqual(await ok.json(), { user: store.load()?.userId });
   });
 });

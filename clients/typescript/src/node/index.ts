@@ -154,13 +154,17 @@ export function requirePermission(claims: Claims | undefined, perm: Permission |
   if (!claims.org.permissions.includes(perm)) throw new VerifyError(403, "forbidden", `missing permission ${perm}`);
 }
 
-/** The bearer token of a request; undefined when there is no Authorization header; throws on a malformed one. */
-export function bearerToken(req: IncomingMessage): string | undefined {
-  const h = req.headers.authorization;
-  if (h === undefined) return undefined;
+/** The bearer token of an Authorization header value; undefined when absent; throws on a malformed one. */
+function bearerOf(h: string | null | undefined): string | undefined {
+  if (h === undefined || h === null) return undefined;
   const m = /^Bearer +(\S+)\s*$/i.exec(h);
   if (!m?.[1]) throw new VerifyError(401, "invalid_token", "the Authorization header is not one bearer token");
   return m[1];
+}
+
+/** The bearer token of a request; undefined when there is no Authorization header; throws on a malformed one. */
+export function bearerToken(req: IncomingMessage): string | undefined {
+  return bearerOf(req.headers.authorization);
 }
 
 /** Writes err (a VerifyError, else a 503) in Gatehouse's error shape with an RFC 6750 challenge. */
@@ -227,4 +231,42 @@ async function authenticate(v: Verifier, req: IncomingMessage, opts: MiddlewareO
   const claims = await v.verify(tok);
   if (opts.permission !== undefined) requirePermission(claims, opts.permission, opts.orgOf?.(req));
   return claims;
+}
+
+/** err (a VerifyError, else a 503) as a Fetch API Response in Gatehouse's error shape. */
+export function errorResponse(err: unknown): Response {
+  const e = err instanceof VerifyError ? err : new VerifyError(503, "unavailable", "the service is temporarily unavailable");
+  const headers = new Headers({ "Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store" });
+  if (e.status === 401) {
+    headers.set("WWW-Authenticate", e.code === "unauthenticated" ? 'Bearer realm="gatehouse"' : 'Bearer realm="gatehouse", error="invalid_token"');
+  } else if (e.status === 403) {
+    headers.set("WWW-Authenticate", 'Bearer realm="gatehouse", error="insufficient_scope"');
+  }
+  const message = { unauthenticated: "Authentication required.", invalid_token: "The access token is invalid or expired.",
+    forbidden: "You do not have permission to do this.", unavailable: "The service is temporarily unavailable." }[e.code];
+  return new Response(JSON.stringify({ error: { code: e.code, message } }), { status: e.status, headers });
+}
+
+/**
+ * Wraps a Fetch API handler ((Request) => Response: Hono, Next.js route
+ * handlers, Bun, Deno, workers): the handler runs only for a request with a
+ * valid token (and permission), and gets its claims.
+ */
+export function fetchHandler(
+  v: Verifier,
+  handler: (req: Request, claims: Claims) => Response | Promise<Response>,
+  opts: { permission?: Permission | string; orgOf?: (req: Request) => string | undefined } = {},
+): (req: Request) => Promise<Response> {
+  return async (req) => {
+    let claims: Claims;
+    try {
+      const tok = bearerOf(req.headers.get("Authorization"));
+      if (tok === undefined) throw new VerifyError(401, "unauthenticated", "authentication required");
+      claims = await v.verify(tok);
+      if (opts.permission !== undefined) requirePermission(claims, opts.permission, opts.orgOf?.(req));
+    } catch (err) {
+      return errorResponse(err);
+    }
+    return handler(req, claims);
+  };
 }
