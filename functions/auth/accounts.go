@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/shared/audit"
+	"github.com/gatehouse-dev/gatehouse/shared/authz"
 	"github.com/gatehouse-dev/gatehouse/shared/notify"
 	"github.com/gatehouse-dev/gatehouse/shared/password"
 	"github.com/gatehouse-dev/gatehouse/shared/ratelimit"
@@ -117,6 +118,14 @@ func (s *Server) createUser(ctx context.Context, r *http.Request, req registerCo
 		s.checkPassword(v, req.Password, t.Subject, req.Name)
 		if err := v.Err(); err != nil {
 			return err
+		}
+		// An organization that requires its SSO of this address gets no
+		// password account on it (AUTHZ-5); the rollback leaves the link
+		// unspent.
+		if org, err := authz.SSORequired(ctx, tx, t.Subject, ""); err != nil {
+			return err
+		} else if org != "" {
+			return authz.SSORequiredError(org)
 		}
 		id, err := newUserID(s.d.Rand)
 		if err != nil {

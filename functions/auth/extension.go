@@ -111,6 +111,7 @@ func (x *ext) Register(mux *http.ServeMux) {
 	x.registerMFALogin(mux)
 	x.registerOrgs(mux)
 	x.registerSCIM(mux)
+	x.registerPolicy(mux)
 }
 
 // handle adapts h; authed also requires a session.

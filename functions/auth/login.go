@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/shared/audit"
+	"github.com/gatehouse-dev/gatehouse/shared/authz"
 	"github.com/gatehouse-dev/gatehouse/shared/notify"
 	"github.com/gatehouse-dev/gatehouse/shared/password"
 	"github.com/gatehouse-dev/gatehouse/shared/ratelimit"
@@ -118,6 +119,9 @@ func (s *Server) upgradeHash(ctx context.Context, u store.User, pw string) {
 // when the user has one.
 func (s *Server) firstFactorPassed(w http.ResponseWriter, r *http.Request, userID string, methods []string) error {
 	ctx := r.Context()
+	if err := s.ssoPolicy(r, userID, methods); err != nil {
+		return err
+	}
 	second, err := s.ext.Methods(ctx, userID)
 	if err != nil {
 		return keepWebError(err)
@@ -170,4 +174,27 @@ func (s *Server) handleMagicLinkVerify(w http.ResponseWriter, r *http.Request) e
 		return err
 	}
 	return s.firstFactorPassed(w, r, t.Subject, []string{"email"})
+}
+
+// ssoPolicy refuses a password or magic-link sign-in of a user whose
+// organization requires its single sign-on of the user's address
+// (AUTHZ-5): the answer names the organization, so the client can send the
+// user there. It runs after the first factor passed, so it tells nothing
+// to someone who does not hold the password or the link.
+func (s *Server) ssoPolicy(r *http.Request, userID string, methods []string) error {
+	ctx := r.Context()
+	u, err := s.d.Store.User(ctx, userID)
+	if err != nil {
+		return web.Unavailable(err)
+	}
+	org, err := authz.SSORequired(ctx, s.d.Store, u.Email, u.ID)
+	if err != nil {
+		return web.Unavailable(err)
+	}
+	if org == "" {
+		return nil
+	}
+	s.record(ctx, audit.Event{Actor: userID, OrgID: org, Action: "auth.login", Target: userID, Outcome: store.OutcomeFailure,
+		Network: s.network(r), Metadata: map[string]any{"methods": methods, "error_code": "sso_required"}})
+	return authz.SSORequiredError(org)
 }

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/gatehouse-dev/gatehouse/shared/audit"
+	"github.com/gatehouse-dev/gatehouse/shared/authz"
 	"github.com/gatehouse-dev/gatehouse/shared/oauthstate"
 	"github.com/gatehouse-dev/gatehouse/shared/session"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
@@ -104,6 +105,9 @@ func (s *server) completeSignIn(w http.ResponseWriter, r *http.Request, st oauth
 	if errors.Is(err, store.ErrNotFound) {
 		return s.signInPending(ctx, p, id, st)
 	} else if err != nil {
+		return "", err
+	}
+	if err := s.ssoPolicy(ctx, userID, p.sso.OrgID); err != nil {
 		return "", err
 	}
 	if err := s.provision(r, p.sso, userID); err != nil {
@@ -281,4 +285,23 @@ func (s *server) auditSignIn(ctx context.Context, tx store.AuditLog, r *http.Req
 	_, err := s.d.Audit.RecordTx(ctx, tx, audit.Event{Actor: userID, Action: action, Target: userID,
 		Network: s.network(r), Metadata: map[string]any{"provider": provider}})
 	return err
+}
+
+// ssoPolicy refuses a sign-in of userID through anything but the single
+// sign-on of the organization that requires it of the user's address
+// (viaOrg is the organization whose SSO this sign-in went through, "" for
+// Google or GitHub). AUTHZ-5.
+func (s *server) ssoPolicy(ctx context.Context, userID, viaOrg string) error {
+	u, err := s.d.Store.User(ctx, userID)
+	if err != nil {
+		return fail("unavailable", err)
+	}
+	org, err := authz.SSORequired(ctx, s.d.Store, u.Email, u.ID)
+	switch {
+	case err != nil:
+		return fail("unavailable", err)
+	case org != "" && org != viaOrg:
+		return fail("sso_required", fmt.Errorf("organization %s requires its SSO of %s", org, u.ID))
+	}
+	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/shared/authz"
 	"github.com/gatehouse-dev/gatehouse/shared/notify"
 	"github.com/gatehouse-dev/gatehouse/shared/oauthstate"
 	"github.com/gatehouse-dev/gatehouse/shared/ratelimit"
@@ -179,6 +180,15 @@ func (s *server) confirmSignIn(w http.ResponseWriter, r *http.Request) error {
 				return web.Unavailable(err)
 			}
 		}
+	}
+	u, err := s.d.Store.User(r.Context(), userID)
+	if err != nil {
+		return web.Unavailable(err)
+	}
+	if org, err := authz.SSORequired(r.Context(), s.d.Store, u.Email, u.ID); err != nil {
+		return web.Unavailable(err)
+	} else if org != "" && org != pc.OrgID {
+		return authz.SSORequiredError(org)
 	}
 	return s.sessions.Complete(r.Context(), w, r, userID, []string{amrFederated, "email"})
 }

@@ -22,12 +22,20 @@ var ErrNotMember = errors.New("authz: not a member of the organization")
 
 // Authorizer checks permissions against the store.
 type Authorizer struct {
-	store   store.Orgs
+	store   policyStore
+	now     func() time.Time
 	audit   *audit.Log
 	limiter *ratelimit.Limiter
 	denials *audit.Sampler // bounds authz.deny events per user and reason
 	logger  *slog.Logger
 	hops    int // trusted proxy hops, for the client network in audit events
+}
+
+// policyStore is what the Authorizer reads: memberships, roles and
+// organizations' sign-in policies.
+type policyStore interface {
+	store.Orgs
+	store.OrgPolicies
 }
 
 // LimitDenialsUser bounds the refused requests of one user: past it, a
@@ -49,7 +57,7 @@ const (
 // limited per user with d.Limiter, sampled, recorded in d.Audit (AUDIT-1),
 // and failures logged to d.Logger.
 func New(d *bootstrap.Deps) *Authorizer {
-	return &Authorizer{store: d.Store, audit: d.Audit, limiter: d.Limiter, logger: d.Logger,
+	return &Authorizer{store: d.Store, now: d.Now, audit: d.Audit, limiter: d.Limiter, logger: d.Logger,
 		hops: d.Config.TrustedProxyHops, denials: audit.NewSampler(denialAuditBurst, denialAuditWindow, d.Now)}
 }
 
@@ -126,8 +134,10 @@ func RolePermissions(ctx context.Context, s store.Orgs, orgID, role string) ([]P
 // holds perm. It then puts the [Member] in the context ([MemberFrom]).
 // Everything else is denied: no principal is 401, no organization, no
 // membership, an unknown perm or a role without it are 403 (the same 403
-// whether or not the organization exists, so ids cannot be probed), and a
-// store failure is 503.
+// whether or not the organization exists, so ids cannot be probed), a
+// member whose session the organization's policy does not admit gets its
+// answer (mfa_required, session_too_old: AUTHZ-5), and a store failure is
+// 503.
 func (a *Authorizer) Require(perm Permission, orgFrom func(*http.Request) string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return web.Handler(a.logger, func(w http.ResponseWriter, r *http.Request) error {
@@ -160,6 +170,9 @@ func (a *Authorizer) check(r *http.Request, perm Permission, orgID string) (Memb
 		return Member{}, web.Unavailable(fmt.Errorf("load membership: %w", err))
 	case !m.Can(perm):
 		return Member{}, a.deny(r, userID, orgID, orgID, perm, "missing_permission")
+	}
+	if err := a.admit(ctx, p, orgID, a.now()); err != nil {
+		return Member{}, err
 	}
 	m.Checked = perm
 	return m, nil

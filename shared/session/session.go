@@ -38,6 +38,7 @@ type Principal struct {
 	AuthTime  time.Time // last time the user proved who they are
 	Methods   []string  // RFC 8176 amr values of that authentication
 	Level     int       // 1 single factor, 2 multi-factor
+	Started   time.Time // when the session began
 	// Token holds the access token's claims as signed; Token.Org is set
 	// on an organization-scoped token (a snapshot: Gatehouse's own routes
 	// read memberships from the store).

@@ -56,7 +56,7 @@ type Sessions interface {
 	// too), or ErrNotFound.
 	Session(ctx context.Context, id string) (Session, error)
 	// SessionCheck returns what checking a request against the session
-	// needs, and only that: ID, UserID, IdleExpiresAt, AbsoluteExpiresAt,
+	// needs, and only that: ID, UserID, CreatedAt, IdleExpiresAt, AbsoluteExpiresAt,
 	// AuthMethods, AuthLevel, AuthTime and RevokedAt (the other fields are
 	// zero). It is the per-request read, kept narrow. ErrNotFound if absent.
 	SessionCheck(ctx context.Context, id string) (Session, error)

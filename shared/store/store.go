@@ -46,6 +46,7 @@ type Store interface {
 	Rotation
 	SealedValues
 	SCIM
+	OrgPolicies
 
 	// Tx runs fn inside one database transaction. fn receives a Store bound
 	// to that transaction; if fn returns an error, or panics, every write

@@ -36,8 +36,8 @@ func (db *DB) SessionCheck(ctx context.Context, id string) (store.Session, error
 	s := store.Session{ID: id}
 	var methods string
 	var revoked *time.Time
-	err := db.conn.QueryRow(ctx, `SELECT user_id, idle_expires_at, absolute_expires_at, auth_methods, auth_level,
-		auth_time, revoked_at FROM sessions WHERE id = $1`, id).Scan(&s.UserID, &s.IdleExpiresAt, &s.AbsoluteExpiresAt,
+	err := db.conn.QueryRow(ctx, `SELECT user_id, created_at, idle_expires_at, absolute_expires_at, auth_methods, auth_level,
+		auth_time, revoked_at FROM sessions WHERE id = $1`, id).Scan(&s.UserID, &s.CreatedAt, &s.IdleExpiresAt, &s.AbsoluteExpiresAt,
 		&methods, &s.AuthLevel, &s.AuthTime, &revoked)
 	if err != nil {
 		return store.Session{}, fmt.Errorf("read session: %w", err)

@@ -46,13 +46,13 @@ func sameCheck(t *testing.T, s store.Store, id string) {
 		t.Fatal(err)
 	}
 	got, err := s.SessionCheck(context.Background(), id)
-	want := store.Session{ID: full.ID, UserID: full.UserID, IdleExpiresAt: full.IdleExpiresAt,
+	want := store.Session{ID: full.ID, UserID: full.UserID, CreatedAt: full.CreatedAt, IdleExpiresAt: full.IdleExpiresAt,
 		AbsoluteExpiresAt: full.AbsoluteExpiresAt, AuthMethods: full.AuthMethods, AuthLevel: full.AuthLevel,
 		AuthTime: full.AuthTime, RevokedAt: full.RevokedAt}
 	if err != nil || got.ID != want.ID || got.UserID != want.UserID || !got.IdleExpiresAt.Equal(want.IdleExpiresAt) ||
 		!got.AbsoluteExpiresAt.Equal(want.AbsoluteExpiresAt) || !slices.Equal(got.AuthMethods, want.AuthMethods) ||
 		got.AuthLevel != want.AuthLevel || !got.AuthTime.Equal(want.AuthTime) || !got.RevokedAt.Equal(want.RevokedAt) ||
-		got.Network != "" || got.UserAgent != "" || got.RefreshKey != nil || !got.CreatedAt.IsZero() {
+		got.Network != "" || got.UserAgent != "" || got.RefreshKey != nil || !got.CreatedAt.Equal(want.CreatedAt) {
 		t.Fatalf("SessionCheck(%s) = %+v, %v; want %+v", id, got, err, want)
 	}
 }

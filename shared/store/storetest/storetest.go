@@ -70,6 +70,7 @@ func Run(t *testing.T, newStore Opener) {
 		{"SSODomains", testSSODomains},
 		{"SSODomainVerifyRace", testSSODomainVerifyRace},
 		{"SCIM", testSCIM},
+		{"OrgPolicies", testOrgPolicies},
 		{"Lease", testLease},
 		{"LeaseRace", testLeaseRace},
 		{"RotationRuns", testRotationRuns},

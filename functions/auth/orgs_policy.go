@@ -1,0 +1,211 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/shared/audit"
+	"github.com/gatehouse-dev/gatehouse/shared/authz"
+	"github.com/gatehouse-dev/gatehouse/shared/dnsproof"
+	"github.com/gatehouse-dev/gatehouse/shared/session"
+	"github.com/gatehouse-dev/gatehouse/shared/store"
+	"github.com/gatehouse-dev/gatehouse/shared/web"
+)
+
+// Bounds of an organization's maximum session age: at least an hour, at
+// most the longest session Gatehouse allows (30 days).
+const (
+	minOrgSessionAge = time.Hour
+	maxOrgSessionAge = 30 * 24 * time.Hour
+)
+
+// revokeReasonPolicy is recorded on sessions a new policy ends.
+const revokeReasonPolicy = "org_policy"
+
+// amrFederated is the RFC 8176 amr value of a sign-in through an identity
+// provider.
+const amrFederated = "fed"
+
+func (x *ext) registerPolicy(mux *http.ServeMux) {
+	mux.Handle("GET /orgs/{org}/policy", x.orgRoute(authz.PermRead, x.policyGet))
+	mux.Handle("PUT /orgs/{org}/policy", x.orgRoute(authz.PermRead, x.stepUp(x.policyPut)))
+}
+
+// policyJSON is an organization's sign-in policy in the API.
+type policyJSON struct {
+	RequireSSO           bool       `json:"require_sso"`
+	RequireMFA           bool       `json:"require_mfa"`
+	MaxSessionAgeSeconds int64      `json:"max_session_age_seconds"`
+	UpdatedAt            *time.Time `json:"updated_at"`
+}
+
+func toPolicyJSON(p store.OrgPolicy) policyJSON {
+	out := policyJSON{RequireSSO: p.RequireSSO, RequireMFA: p.RequireMFA, MaxSessionAgeSeconds: int64(p.MaxSessionAge / time.Second)}
+	if !p.UpdatedAt.IsZero() {
+		at := p.UpdatedAt.UTC()
+		out.UpdatedAt = &at
+	}
+	return out
+}
+
+// policyGet answers GET /orgs/{org}/policy (any member: members need to
+// know what the organization requires of them).
+func (x *ext) policyGet(w http.ResponseWriter, r *http.Request) error {
+	m := orgMember(r)
+	p, err := x.d.Store.OrgPolicy(r.Context(), m.OrgID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return web.Unavailable(err)
+	}
+	return web.WriteJSON(w, http.StatusOK, toPolicyJSON(p))
+}
+
+// policyPut answers PUT /orgs/{org}/policy (owner, step-up). Turning a
+// requirement on ends, in the same transaction, the members' sessions
+// that do not meet it: single-factor sessions for MFA; sessions not
+// started through an identity provider of members on the organization's
+// verified domains for SSO (the owner's excepted: break-glass).
+func (x *ext) policyPut(w http.ResponseWriter, r *http.Request) error {
+	var req policyJSON
+	if err := extDecode(r, &req, func(v *web.Validator) {
+		age := time.Duration(req.MaxSessionAgeSeconds) * time.Second
+		v.Require(req.MaxSessionAgeSeconds == 0 || req.MaxSessionAgeSeconds > 0 && age >= minOrgSessionAge && age <= maxOrgSessionAge,
+			"max_session_age_seconds", "must be 0 (no limit) or between 3600 (1 hour) and 2592000 (30 days)")
+	}); err != nil {
+		return err
+	}
+	m, ctx := orgMember(r), r.Context()
+	if m.Role != authz.RoleOwner {
+		return web.Forbidden().WithCause(errors.New("the policy is owner-only"))
+	}
+	if p, _ := session.FromContext(ctx); req.RequireMFA && p.Level < 2 {
+		return authz.ErrMFARequired // the owner proves a second factor first, so the policy cannot lock them out
+	}
+	next := store.OrgPolicy{OrgID: m.OrgID, RequireSSO: req.RequireSSO, RequireMFA: req.RequireMFA,
+		MaxSessionAge: time.Duration(req.MaxSessionAgeSeconds) * time.Second, UpdatedBy: m.UserID, UpdatedAt: x.d.Now()}
+	err := x.d.Store.Tx(ctx, func(tx store.Store) error {
+		actor, err := orgActor(r, tx)
+		if err != nil {
+			return err
+		}
+		if actor.Role != authz.RoleOwner {
+			return web.Forbidden()
+		}
+		if next.RequireSSO {
+			if err := ssoReady(ctx, tx, m.OrgID); err != nil {
+				return err
+			}
+		}
+		prev, err := tx.OrgPolicy(ctx, m.OrgID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if err := tx.PutOrgPolicy(ctx, next); err != nil {
+			return err
+		}
+		ended, err := x.endUnmetSessions(ctx, tx, prev, next)
+		if err != nil {
+			return err
+		}
+		return x.record(r, tx, audit.Event{Actor: m.UserID, OrgID: m.OrgID, Action: "org.policy.update", Target: "org:" + m.OrgID,
+			Metadata: map[string]any{"from": toPolicyJSON(prev), "to": toPolicyJSON(next), "sessions_ended": ended}})
+	})
+	if err != nil {
+		return orgStoreError(err)
+	}
+	return web.WriteJSON(w, http.StatusOK, toPolicyJSON(next))
+}
+
+// ssoReady refuses to require SSO of an organization that has no SSO
+// configuration or no verified domain: nobody could sign in.
+func ssoReady(ctx context.Context, tx store.Store, orgID string) error {
+	notReady := web.Conflict("sso_not_ready", "Configure single sign-on and verify a domain before requiring it.")
+	if _, err := tx.SSOConfig(ctx, orgID); errors.Is(err, store.ErrNotFound) {
+		return notReady
+	} else if err != nil {
+		return err
+	}
+	domains, err := tx.SSODomains(ctx, orgID)
+	if err != nil {
+		return err
+	}
+	if !slices.ContainsFunc(domains, func(d store.SSODomain) bool { return d.Status == store.DomainVerified }) {
+		return notReady
+	}
+	return nil
+}
+
+// endUnmetSessions ends the sessions a requirement turned on (in next, not
+// in prev) no longer admits, and returns how many.
+func (x *ext) endUnmetSessions(ctx context.Context, tx store.Store, prev, next store.OrgPolicy) (int, error) {
+	mfaOn, ssoOn := next.RequireMFA && !prev.RequireMFA, next.RequireSSO && !prev.RequireSSO
+	if !mfaOn && !ssoOn {
+		return 0, nil
+	}
+	domains, err := tx.SSODomains(ctx, next.OrgID)
+	if err != nil {
+		return 0, err
+	}
+	now, ended := x.d.Now(), 0
+	for after := ""; ; {
+		members, err := tx.Members(ctx, next.OrgID, after, 200)
+		if err != nil {
+			return ended, err
+		}
+		for _, mem := range members {
+			n, err := x.endMemberSessions(ctx, tx, mem, domains, mfaOn, ssoOn, now)
+			if err != nil {
+				return ended, err
+			}
+			ended += n
+		}
+		if len(members) < 200 {
+			return ended, nil
+		}
+		after = members[len(members)-1].UserID
+	}
+}
+
+// endMemberSessions ends mem's sessions that a new requirement refuses.
+func (x *ext) endMemberSessions(ctx context.Context, tx store.Store, mem store.Member, domains []store.SSODomain,
+	mfaOn, ssoOn bool, now time.Time) (int, error) {
+	ssoApplies := false
+	if ssoOn && mem.Role != authz.RoleOwner {
+		u, err := tx.User(ctx, mem.UserID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return 0, err
+		}
+		ssoApplies = onVerifiedDomain(u.Email, domains)
+	}
+	if !mfaOn && !ssoApplies {
+		return 0, nil
+	}
+	sessions, err := tx.UserSessions(ctx, mem.UserID, now)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, s := range sessions {
+		if mfaOn && s.AuthLevel < 2 || ssoApplies && !slices.Contains(s.AuthMethods, amrFederated) {
+			if err := tx.RevokeSession(ctx, s.ID, now, revokeReasonPolicy); err != nil {
+				return n, err
+			}
+			n++
+		}
+	}
+	return n, nil
+}
+
+// onVerifiedDomain reports whether email is on one of the verified domains.
+func onVerifiedDomain(email string, domains []store.SSODomain) bool {
+	d, err := dnsproof.EmailDomain(email)
+	if err != nil {
+		return false
+	}
+	return slices.ContainsFunc(domains, func(v store.SSODomain) bool {
+		return v.Status == store.DomainVerified && strings.EqualFold(v.Domain, d)
+	})
+}

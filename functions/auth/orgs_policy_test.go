@@ -1,0 +1,190 @@
+package auth
+
+import (
+	"encoding/json"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/shared/bootstrap/bootstraptest"
+	"github.com/gatehouse-dev/gatehouse/shared/envelope"
+	"github.com/gatehouse-dev/gatehouse/shared/notify"
+	"github.com/gatehouse-dev/gatehouse/shared/store"
+)
+
+func (te *testEnv) putPolicy(t testing.TB, org, access string, p map[string]any) *http.Response {
+	t.Helper()
+	return te.do(t, "PUT", "/orgs/"+org+"/policy", p, bearer(access)).Result()
+}
+
+// errorBody decodes a structured error.
+func errorBody(t testing.TB, resp *http.Response) (code string, fields map[string]string) {
+	t.Helper()
+	var body struct {
+		Error struct {
+			Code   string            `json:"code"`
+			Fields map[string]string `json:"fields"`
+		} `json:"error"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	return body.Error.Code, body.Error.Fields
+}
+
+// Requiring MFA ends the members' single-factor sessions at once; a
+// member signed in with one factor is then refused every route of the
+// organization (not their other organizations' nor their own account's)
+// until a second factor; the owner must hold one to turn it on.
+//
+// Controls: AUTHZ-5, AUTH-5
+func TestOrgPolicyRequireMFA(t *testing.T) {
+	backends(t, func(t *testing.T, b bootstraptest.Backend) {
+		te := newTestEnv(t, b)
+		w := te.orgSetup(t)
+		owner := w.tokens["ownerA"]
+		if resp := te.putPolicy(t, w.A, owner.AccessToken, map[string]any{"require_mfa": true}); resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("owner without a second factor turns MFA on: %d", resp.StatusCode)
+		} else if code, _ := errorBody(t, resp); code != "mfa_required" {
+			t.Fatalf("code %q", code)
+		}
+		totp := te.mfaEnrollTOTP(t, owner.AccessToken)
+		te.Env.Clock.Advance(time.Minute)
+		tok, _ := te.mfaToken(t, orgEmail("ownerA"))
+		owner2 := decodeTokens(t, te.do(t, "POST", "/login/totp", map[string]string{"mfa_token": tok, "code": te.mfaCode(t, totp, 0)}))
+		if resp := te.putPolicy(t, w.A, w.tokens["adminA"].AccessToken, map[string]any{"require_mfa": true}); resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("admin sets the policy: %d", resp.StatusCode)
+		}
+		if resp := te.putPolicy(t, w.A, owner2.AccessToken, map[string]any{"require_mfa": true}); resp.StatusCode != http.StatusOK {
+			t.Fatalf("owner turns MFA on: %d", resp.StatusCode)
+		}
+		viewer := w.tokens["viewerA"]
+		if rec := te.do(t, "GET", "/me", nil, bearer(viewer.AccessToken)); rec.Code != http.StatusUnauthorized {
+			t.Fatalf("single-factor session after MFA became required: %d", rec.Code)
+		}
+		again := decodeTokens(t, te.login(t, orgEmail("viewerA"), testPassword))
+		rec := te.do(t, "GET", "/orgs/"+w.A+"/members", nil, bearer(again.AccessToken))
+		if rec.Code != http.StatusForbidden || errorCode(rec) != "mfa_required" {
+			t.Fatalf("single-factor member reads the organization: %d %s", rec.Code, rec.Body)
+		}
+		if rec := te.do(t, "GET", "/me", nil, bearer(again.AccessToken)); rec.Code != http.StatusOK {
+			t.Fatalf("own account with one factor: %d", rec.Code)
+		}
+		if rec := te.do(t, "GET", "/orgs/"+w.B+"/members", nil, bearer(w.tokens["memberB"].AccessToken)); rec.Code != http.StatusOK {
+			t.Fatalf("another organization's member: %d", rec.Code)
+		}
+		if rec := te.do(t, "GET", "/orgs/"+w.A+"/members", nil, bearer(owner2.AccessToken)); rec.Code != http.StatusOK {
+			t.Fatalf("owner with two factors: %d", rec.Code)
+		}
+		assertAudited(t, te, "org.policy.update")
+	})
+}
+
+// Requiring SSO: refused until SSO is configured on a verified domain;
+// then password, magic-link and sign-up are refused for addresses on the
+// domain with an answer naming the organization, their non-federated
+// sessions end, while the owner (break-glass) and members on other
+// domains keep signing in.
+//
+// Controls: AUTHZ-5, AUTH-13
+func TestOrgPolicyRequireSSO(t *testing.T) {
+	backends(t, func(t *testing.T, b bootstraptest.Backend) {
+		te := newTestEnv(t, b)
+		owner := te.signUp(t, "owner@corp.example.com", testPassword)
+		org := te.orgCreate(t, owner.AccessToken, "Corp")
+		alice := te.signUp(t, "alice@corp.example.com", testPassword)
+		bob := te.signUp(t, "bob@other.example.com", testPassword)
+		te.orgInviteAccept(t, org, owner.AccessToken, "alice@corp.example.com", "viewer", alice.AccessToken)
+		te.orgInviteAccept(t, org, owner.AccessToken, "bob@other.example.com", "viewer", bob.AccessToken)
+
+		if resp := te.putPolicy(t, org, owner.AccessToken, map[string]any{"require_sso": true}); resp.StatusCode != http.StatusConflict {
+			t.Fatalf("require SSO before it is configured: %d", resp.StatusCode)
+		}
+		ctx, now := t.Context(), te.Env.Now()
+		if err := te.Env.Store.CreateSSODomain(ctx, store.SSODomain{ID: "dom-corp", OrgID: org, Domain: "corp.example.com", Token: "t",
+			CreatedBy: owner.UserID, CreatedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+		if err := te.Env.Store.VerifySSODomain(ctx, org, "dom-corp", now); err != nil {
+			t.Fatal(err)
+		}
+		secret, err := te.Env.Keyring.Seal(ctx, envelope.PurposeCredential, envelope.Binding{Org: org, Record: "sso-corp",
+			Field: "sso_configs.client_secret"}, []byte("client-secret"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := te.Env.Store.PutSSOConfig(ctx, store.SSOConfig{ID: "sso-corp", OrgID: org, Issuer: "https://idp.corp.example.com",
+			ClientID: "gatehouse", ClientSecret: secret, UpdatedBy: owner.UserID, CreatedAt: now, UpdatedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+		if resp := te.putPolicy(t, org, owner.AccessToken, map[string]any{"require_sso": true}); resp.StatusCode != http.StatusOK {
+			t.Fatalf("require SSO: %d", resp.StatusCode)
+		}
+
+		if rec := te.do(t, "GET", "/me", nil, bearer(alice.AccessToken)); rec.Code != http.StatusUnauthorized {
+			t.Fatalf("password session on the domain after SSO became required: %d", rec.Code)
+		}
+		resp := te.login(t, "alice@corp.example.com", testPassword).Result()
+		if code, fields := errorBody(t, resp); resp.StatusCode != http.StatusForbidden || code != "sso_required" || fields["org"] != org {
+			t.Fatalf("password sign-in on the domain: %d %s %v", resp.StatusCode, code, fields)
+		}
+		if rec := te.login(t, "alice@corp.example.com", otherPassword); errorCode(rec) != "invalid_credentials" {
+			t.Fatalf("wrong password tells the policy: %d %s", rec.Code, rec.Body)
+		}
+		te.do(t, "POST", "/magic-link", map[string]string{"email": "alice@corp.example.com"})
+		link := linkToken(t, te.lastMessage(t, "alice@corp.example.com", notify.KindMagicLink))
+		if rec := te.do(t, "POST", "/magic-link/verify", map[string]string{"token": link}); rec.Code != http.StatusForbidden || errorCode(rec) != "sso_required" {
+			t.Fatalf("magic link on the domain: %d %s", rec.Code, rec.Body)
+		}
+		te.do(t, "POST", "/register", map[string]string{"email": "carol@corp.example.com"})
+		signup := linkToken(t, te.lastMessage(t, "carol@corp.example.com", notify.KindEmailVerification))
+		if rec := te.do(t, "POST", "/register/confirm", map[string]string{"token": signup, "password": testPassword}); rec.Code != http.StatusForbidden || errorCode(rec) != "sso_required" {
+			t.Fatalf("sign-up on the domain: %d %s", rec.Code, rec.Body)
+		}
+		if _, err := te.Env.Store.UserByEmail(ctx, "carol@corp.example.com"); err == nil {
+			t.Fatal("a refused sign-up created the account")
+		}
+
+		if rec := te.do(t, "GET", "/me", nil, bearer(owner.AccessToken)); rec.Code != http.StatusOK {
+			t.Fatalf("owner's session: %d", rec.Code)
+		}
+		decodeTokens(t, te.login(t, "owner@corp.example.com", testPassword)) // break-glass
+		if rec := te.do(t, "GET", "/me", nil, bearer(bob.AccessToken)); rec.Code != http.StatusOK {
+			t.Fatalf("member on another domain: %d", rec.Code)
+		}
+		decodeTokens(t, te.login(t, "bob@other.example.com", testPassword))
+	})
+}
+
+// An organization's maximum session age refuses older sessions on its
+// routes only; a fresh sign-in passes. Out-of-range values are refused.
+//
+// Controls: AUTHZ-5, AUTH-6
+func TestOrgPolicySessionAge(t *testing.T) {
+	te := newTestEnv(t, bootstraptest.Backends[0])
+	w := te.orgSetup(t)
+	owner := w.tokens["ownerA"]
+	for _, bad := range []int64{-1, 60, 31 * 24 * 3600} {
+		if resp := te.putPolicy(t, w.A, owner.AccessToken, map[string]any{"max_session_age_seconds": bad}); resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("max age %d: %d", bad, resp.StatusCode)
+		}
+	}
+	if resp := te.putPolicy(t, w.A, owner.AccessToken, map[string]any{"max_session_age_seconds": 3600}); resp.StatusCode != http.StatusOK {
+		t.Fatalf("set max age: %d", resp.StatusCode)
+	}
+	viewer := w.tokens["viewerA"]
+	if rec := te.do(t, "GET", "/orgs/"+w.A+"/members", nil, bearer(viewer.AccessToken)); rec.Code != http.StatusOK {
+		t.Fatalf("young session: %d", rec.Code)
+	}
+	te.Env.Clock.Advance(2 * time.Hour)
+	fresh := decodeTokens(t, te.do(t, "POST", "/token", map[string]string{"refresh_token": viewer.RefreshToken}))
+	rec := te.do(t, "GET", "/orgs/"+w.A+"/members", nil, bearer(fresh.AccessToken))
+	if rec.Code != http.StatusUnauthorized || errorCode(rec) != "session_too_old" {
+		t.Fatalf("two-hour-old session on the organization: %d %s", rec.Code, rec.Body)
+	}
+	if rec := te.do(t, "GET", "/me", nil, bearer(fresh.AccessToken)); rec.Code != http.StatusOK {
+		t.Fatalf("the same session on the own account: %d", rec.Code)
+	}
+	again := decodeTokens(t, te.login(t, orgEmail("viewerA"), testPassword))
+	if rec := te.do(t, "GET", "/orgs/"+w.A+"/members", nil, bearer(again.AccessToken)); rec.Code != http.StatusOK {
+		t.Fatalf("new session: %d", rec.Code)
+	}
+}

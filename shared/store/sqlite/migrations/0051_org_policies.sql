@@ -1,0 +1,9 @@
+-- What an organization requires of its members' sign-ins (AUTHZ-5).
+CREATE TABLE org_policies (
+	org_id              TEXT PRIMARY KEY REFERENCES orgs (id) ON DELETE CASCADE,
+	require_sso         INTEGER NOT NULL,
+	require_mfa         INTEGER NOT NULL,
+	max_session_seconds INTEGER NOT NULL,
+	updated_by          TEXT NOT NULL,
+	updated_at          INTEGER NOT NULL
+) STRICT;
