@@ -30,16 +30,11 @@ type Server struct {
 func New(t testing.TB) *Server {
 	t.Helper()
 	s := &Server{txt: map[string][]string{}, broken: map[string]bool{}}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	pc, ln, err := listenBoth()
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.Addr = pc.LocalAddr().String()
-	ln, err := net.Listen("tcp", s.Addr)
-	if err != nil {
-		pc.Close()
-		t.Fatal(err)
-	}
 	for _, srv := range []*dns.Server{{PacketConn: pc, Handler: s}, {Listener: ln, Handler: s}} {
 		started := make(chan struct{})
 		srv.NotifyStartedFunc = func() { close(started) }
@@ -136,4 +131,23 @@ func chunks(v string) []string {
 		v = v[255:]
 	}
 	return append(out, v)
+}
+
+// listenBoth binds UDP and TCP on one free port of 127.0.0.1. The UDP
+// port the system picks may be taken on TCP by another process, so it
+// tries again with another port rather than fail.
+func listenBoth() (net.PacketConn, net.Listener, error) {
+	var err error
+	for range 20 {
+		var pc net.PacketConn
+		if pc, err = net.ListenPacket("udp", "127.0.0.1:0"); err != nil {
+			return nil, nil, err
+		}
+		var ln net.Listener
+		if ln, err = net.Listen("tcp", pc.LocalAddr().String()); err == nil {
+			return pc, ln, nil
+		}
+		pc.Close()
+	}
+	return nil, nil, err
 }
