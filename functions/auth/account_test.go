@@ -148,9 +148,10 @@ func TestStepUpAndPasswordChange(t *testing.T) {
 }
 
 // Export lists what is kept about the user, no secrets; deletion removes
-// the account and leaves only pseudonymous audit events.
+// the account and leaves only pseudonymous audit events, which still
+// verify and prove.
 //
-// Controls: DATA-1, AUDIT-1, AUDIT-2, AUTH-12
+// Controls: DATA-1, AUDIT-1, AUDIT-2, AUTH-12, AUDIT-5
 func TestExportAndDelete(t *testing.T) {
 	backends(t, func(t *testing.T, b bootstraptest.Backend) {
 		te := newTestEnv(t, b)
@@ -213,7 +214,10 @@ func TestExportAndDelete(t *testing.T) {
 		if _, err := te.Env.Store.User(t.Context(), tk.UserID); err == nil {
 			t.Fatal("user row survived deletion")
 		}
-		evs, _ := te.Env.Store.AuditEvents(t.Context(), 0, 1000)
+		evs, err := te.Env.Store.AuditEvents(t.Context(), 0, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
 		var kept int
 		for _, e := range evs {
 			if strings.Contains(e.Actor+e.Target+e.Metadata, "oda") {
@@ -225,6 +229,37 @@ func TestExportAndDelete(t *testing.T) {
 		}
 		if kept == 0 {
 			t.Fatal("deletion removed the audit trail")
+		}
+		// The pseudonymous events still verify and prove: deletion changed
+		// no event, so the log's hashes and an inclusion proof of the
+		// deleted user's sign-in hold, checked with the public key alone.
+		te.Env.IntegrateAudit(t)
+		if _, err := audit.Verify(t.Context(), te.Env.Store); err != nil {
+			t.Fatalf("audit.Verify after the deletion: %v", err)
+		}
+		pub, err := te.Env.Sequencer.Signer().PublicKey(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs, err = te.Env.Store.AuditEvents(t.Context(), 0, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var login store.AuditEvent
+		for _, e := range evs {
+			if e.Actor == tk.UserID && e.Action == "auth.login" && e.Seq > 0 {
+				login = e
+			}
+		}
+		if login.ID == 0 {
+			t.Fatal("no integrated sign-in event of the deleted user")
+		}
+		proof, err := audit.NewProver(te.Env.Store).Inclusion(t.Context(), login, 0)
+		if err != nil {
+			t.Fatalf("inclusion proof of the deleted user's sign-in: %v", err)
+		}
+		if _, err := proof.Verify(pub); err != nil || proof.Event.Actor != tk.UserID {
+			t.Fatalf("inclusion proof of the deleted user's sign-in: %v (actor %q)", err, proof.Event.Actor)
 		}
 		assertAudited(t, te, "user.delete")
 		te.lastMessage(t, "oda@example.com", notify.KindAlert)

@@ -139,7 +139,7 @@ func TestPurge(t *testing.T) {
 // checkpoint changed by anyone with only database access fails to verify.
 // Billing records go through the retention purgers with a 7-year cutoff.
 //
-// Controls: AUDIT-3, AUDIT-1
+// Controls: AUDIT-3, AUDIT-1, AUDIT-5
 func TestRetentionSignedCheckpoint(t *testing.T) {
 	for _, b := range backends {
 		t.Run(b, func(t *testing.T) {
@@ -152,6 +152,7 @@ func TestRetentionSignedCheckpoint(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			f.IntegrateAudit(t) // checkpoint 5: the old events alone
 			if _, err := f.Audit.Record(ctx, audit.Event{Actor: "u1", Action: "recent.event"}); err != nil {
 				t.Fatal(err)
 			}
@@ -174,6 +175,38 @@ func TestRetentionSignedCheckpoint(t *testing.T) {
 			vr, err := audit.Verify(ctx, f.Store)
 			if err != nil || vr.Pruned != 5 || vr.Events != 1 || vr.Size != 6 {
 				t.Fatalf("audit.Verify after retention: %+v, %v; want 5 leaves past retention and event 6 checked", vr, err)
+			}
+			// Retention keeps what proofs need (the leaves and nodes of the
+			// pruned events, every signed checkpoint): the event after
+			// them is proven in the newest checkpoint, checkpoint 5 (all
+			// pruned now) is proven a prefix of it, and both verify
+			// offline with the public key alone. A pruned event has no
+			// contents left to prove.
+			pub, err := f.Sequencer.Signer().PublicKey(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			prover := audit.NewProver(f.Store)
+			recent, err := f.Store.AuditEventBySeq(ctx, 6)
+			if err != nil {
+				t.Fatal(err)
+			}
+			inc, err := prover.Inclusion(ctx, recent, 0)
+			if err != nil {
+				t.Fatalf("inclusion proof after retention: %v", err)
+			}
+			if cp, err := inc.Verify(pub); err != nil || cp.Size != 6 {
+				t.Fatalf("inclusion proof of event 6 after retention: %+v, %v", cp, err)
+			}
+			con, err := prover.Consistency(ctx, 5, 0)
+			if err != nil {
+				t.Fatalf("consistency proof over the pruned range: %v", err)
+			}
+			if older, newer, err := con.Verify(pub); err != nil || older.Size != 5 || newer.Size != 6 {
+				t.Fatalf("consistency 5 -> 6 after retention: %d -> %d, %v", older.Size, newer.Size, err)
+			}
+			if _, err := f.Store.AuditEventBySeq(ctx, 3); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("a pruned event's contents: err = %v, want ErrNotFound", err)
 			}
 			cp, err := VerifyCheckpoint(ctx, f.Store, f.app)
 			if err != nil || cp.Seq != 5 {
