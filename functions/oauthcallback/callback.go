@@ -212,7 +212,7 @@ func (s *server) exchange(ctx context.Context, p *provider.Provider, st oauthsta
 		return nil, err
 	}
 	ctx = context.WithValue(ctx, oauth2.HTTPClient, s.client)
-	tok, err := cfg.Exchange(ctx, code, oauth2.VerifierOption(st.Verifier))
+	tok, err := cfg.Exchange(ctx, code, p.ExchangeOptions(st.Verifier)...)
 	if err != nil {
 		return nil, describeOAuthError(err)
 	}

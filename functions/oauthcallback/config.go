@@ -15,6 +15,10 @@ type Config struct {
 	// Platforms configures each platform by name; one without a client id
 	// is unavailable (GET /connect answers 404 unknown_platform).
 	Platforms map[string]provider.Settings
+	// Defined are the platforms GATEHOUSE_OAUTH_PLATFORMS defines (a JSON
+	// array of [provider.Definition]s), each configured in Platforms like a
+	// built-in one.
+	Defined []provider.Platform
 	// SignIn configures the sign-in providers ("google", "github") the
 	// same way.
 	SignIn map[string]provider.Settings
@@ -52,7 +56,8 @@ func envName(prefix, name string) string {
 // overrides _AUTH_URL, _TOKEN_URL, _REVOKE_URL, _ISSUER.
 func LoadConfig(l *config.Loader) Config {
 	c := Config{Platforms: map[string]provider.Settings{}, SignIn: map[string]provider.Settings{}}
-	for _, p := range provider.Builtin() {
+	c.Defined = loadDefined(l)
+	for _, p := range append(provider.Builtin(), c.Defined...) {
 		c.Platforms[p.Name] = loadSettings(l, envName("GATEHOUSE_OAUTH_", p.Name))
 	}
 	for _, name := range signInProviders() {
@@ -68,6 +73,21 @@ func LoadConfig(l *config.Loader) Config {
 	c.CallbackBase = strings.TrimSuffix(l.String("GATEHOUSE_OAUTH_CALLBACK_BASE", ""), "/")
 	loadBroker(l, &c)
 	return c
+}
+
+// loadDefined reads GATEHOUSE_OAUTH_PLATFORMS: platforms defined by
+// configuration alone. Their endpoints must be https outside dev.
+func loadDefined(l *config.Loader) []provider.Platform {
+	raw := l.String("GATEHOUSE_OAUTH_PLATFORMS", "")
+	if strings.TrimSpace(raw) == "" {
+		return nil
+	}
+	ps, err := provider.ParseDefinitions([]byte(raw), l.Env().Deployed())
+	if err != nil {
+		l.Fail("GATEHOUSE_OAUTH_PLATFORMS", err.Error())
+		return nil
+	}
+	return ps
 }
 
 func loadSettings(l *config.Loader, prefix string) provider.Settings {

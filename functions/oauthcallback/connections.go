@@ -39,6 +39,12 @@ func (s *server) save(ctx context.Context, r *http.Request, p *provider.Provider
 	if p.PerShop {
 		account = st.Shop
 	}
+	if p.UserinfoURL != "" {
+		var err error
+		if account, err = provider.Account(ctx, s.client, p, tok); err != nil {
+			return "", fail("userinfo_failed", err)
+		}
+	}
 	existing, err := s.d.Store.CurrentConnection(ctx, st.OrgID, p.Name, account)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return "", fail("unavailable", err)
@@ -102,6 +108,36 @@ func toJSON(c store.Connection) connectionJSON {
 		j.LastRefreshed = &c.RefreshedAt
 	}
 	return j
+}
+
+// internalList answers GET /internal/connections?org_id=: the broker's
+// service-authenticated list of an organization's connections (never a
+// token), so a job can find the connection id it asks POST /internal/token
+// for without a browser session.
+func (s *server) internalList(w http.ResponseWriter, r *http.Request) error {
+	caller, err := s.callers.authenticate(r)
+	if err != nil {
+		return err
+	}
+	q, err := strictQuery(r.URL.Query(), "org_id")
+	if err != nil {
+		return err
+	}
+	org := q["org_id"]
+	v := web.NewValidator()
+	v.Length("org_id", org, 1, 128)
+	if err := v.Err(); err != nil {
+		return err
+	}
+	conns, err := s.d.Store.ListConnections(r.Context(), org)
+	if err != nil {
+		return web.Unavailable(fmt.Errorf("list connections for %s: %w", caller, err))
+	}
+	out := make([]connectionJSON, 0, len(conns))
+	for _, c := range conns {
+		out = append(out, toJSON(c))
+	}
+	return web.WriteJSON(w, http.StatusOK, map[string]any{"org_id": org, "connections": out})
 }
 
 // list answers GET /connections?org=: the organization's connections.

@@ -72,6 +72,7 @@ func New(d *bootstrap.Deps, cfg Config) (http.Handler, error) {
 	mux.Handle("GET /connections", s.member(authz.PermRead, s.list))
 	mux.Handle("POST /connections/{id}/disconnect", s.member(authz.PermIntegrationsManage, s.disconnect))
 	mux.Handle("POST /internal/token", web.Handler(s.logger, s.token))
+	mux.Handle("GET /internal/connections", web.Handler(s.logger, s.internalList))
 	mux.Handle("GET /signin/{provider}", web.Handler(s.logger, s.signInStart))
 	mux.Handle("GET /signin/{provider}/callback", web.Handler(s.logger, s.signInCallback))
 	mux.Handle("POST /signin/confirm", web.Handler(s.logger, s.confirmSignIn))
@@ -87,7 +88,7 @@ func New(d *bootstrap.Deps, cfg Config) (http.Handler, error) {
 }
 
 func newServer(d *bootstrap.Deps, cfg Config) (*server, error) {
-	reg, err := provider.NewRegistry(provider.Builtin(), cfg.Platforms)
+	reg, err := provider.NewRegistry(append(provider.Builtin(), cfg.Defined...), cfg.Platforms)
 	if err != nil {
 		return nil, err
 	}

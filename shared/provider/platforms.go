@@ -61,6 +61,17 @@ type Platform struct {
 	// hmac to verify (Shopify).
 	PerShop   bool
 	AuthStyle oauth2.AuthStyle
+	// NoPKCE leaves PKCE out of the flow, for a defined platform that
+	// rejects it; every built-in platform uses S256 PKCE.
+	NoPKCE bool
+	// UserinfoURL, if set, is read with the new access token after the
+	// code exchange, and AccountField of its JSON answer names the
+	// connected account (defined platforms; see [Definition]).
+	UserinfoURL  string
+	AccountField string
+	// TokenInQuery presents the access token to UserinfoURL as the
+	// access_token query parameter instead of a Bearer header.
+	TokenInQuery bool
 }
 
 // Names of the built-in platforms.
@@ -72,40 +83,14 @@ const (
 	Shopify               = "shopify"
 )
 
-// googleOffline makes Google issue a refresh token on every consent
-// (OAUTH-4): offline access, and the consent screen even for a user who
-// already granted the app, since Google only returns a refresh token then.
-func googleOffline() map[string]string {
-	return map[string]string{"access_type": "offline", "prompt": "consent", "include_granted_scopes": "false"}
-}
-
-// Builtin returns the platforms Gatehouse knows, with production endpoints.
+// Builtin returns the platforms Gatehouse knows, with production endpoints:
+// the catalogue's definitions (Google Business Profile, Google Ads,
+// LinkedIn: see catalogue.json; Google's ask for offline access with
+// consent so a refresh token is always issued, OAUTH-4), and the two that
+// need code of their own: Meta's long-lived token exchange and Graph
+// revocation, and Shopify's per-shop endpoints.
 func Builtin() []Platform {
-	const google = "https://accounts.google.com"
-	return []Platform{
-		{
-			Name: GoogleBusinessProfile, DisplayName: "Google Business Profile",
-			AuthURL: google + "/o/oauth2/v2/auth", TokenURL: "https://oauth2.googleapis.com/token",
-			RevokeURL: "https://oauth2.googleapis.com/revoke", Revocation: RevokeRFC7009, Issuer: google,
-			// The Business Profile APIs offer no read-only scope.
-			Scopes: []string{"https://www.googleapis.com/auth/business.manage"}, ScopeSeparator: " ",
-			AuthParams: googleOffline(), AuthStyle: oauth2.AuthStyleInParams,
-		},
-		{
-			Name: GoogleAds, DisplayName: "Google Ads",
-			AuthURL: google + "/o/oauth2/v2/auth", TokenURL: "https://oauth2.googleapis.com/token",
-			RevokeURL: "https://oauth2.googleapis.com/revoke", Revocation: RevokeRFC7009, Issuer: google,
-			// The Google Ads API has exactly one scope; read-only use is
-			// enforced by the product, not the grant.
-			Scopes: []string{"https://www.googleapis.com/auth/adwords"}, ScopeSeparator: " ",
-			AuthParams: googleOffline(), AuthStyle: oauth2.AuthStyleInParams,
-		},
-		{
-			Name: LinkedIn, DisplayName: "LinkedIn",
-			AuthURL: "https://www.linkedin.com/oauth/v2/authorization", TokenURL: "https://www.linkedin.com/oauth/v2/accessToken",
-			RevokeURL: "https://www.linkedin.com/oauth/v2/revoke", Revocation: RevokeRFC7009,
-			Scopes: []string{"r_ads", "r_ads_reporting"}, ScopeSeparator: " ", AuthStyle: oauth2.AuthStyleInParams,
-		},
+	return append(catalogue(), []Platform{
 		{
 			Name: MetaAds, DisplayName: "Meta Ads",
 			AuthURL: "https://www.facebook.com/v21.0/dialog/oauth", TokenURL: "https://graph.facebook.com/v21.0/oauth/access_token",
@@ -119,5 +104,5 @@ func Builtin() []Platform {
 			RevokeURL: "https://" + ShopPlaceholder + "/admin/api_permissions/current.json", Revocation: RevokeShopify,
 			Scopes: []string{"read_orders"}, ScopeSeparator: ",", PerShop: true, AuthStyle: oauth2.AuthStyleInParams,
 		},
-	}
+	}...)
 }

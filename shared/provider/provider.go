@@ -49,7 +49,12 @@ type Registry struct {
 // http(s) URL, is an error.
 func NewRegistry(platforms []Platform, settings map[string]Settings) (*Registry, error) {
 	r := &Registry{byName: map[string]*Provider{}}
+	seen := map[string]bool{}
 	for _, p := range platforms {
+		if seen[p.Name] {
+			return nil, fmt.Errorf("provider %s: defined twice (a defined platform may not reuse a built-in name)", p.Name)
+		}
+		seen[p.Name] = true
 		s, ok := settings[p.Name]
 		if !ok || s.ClientID == "" {
 			continue
@@ -154,10 +159,14 @@ func (p *Provider) endpoint(e, shop string) string {
 }
 
 // AuthCodeURL returns the authorization URL of a flow: the state, the PKCE
-// S256 challenge of verifier (OAUTH-2), the platform's scopes and extra
+// S256 challenge of verifier (OAUTH-2; left out only for a defined
+// platform with "pkce": false), the platform's scopes and extra
 // parameters. extra adds flow-specific parameters (an OIDC nonce).
 func (p *Provider) AuthCodeURL(c *oauth2.Config, state, verifier string, extra ...oauth2.AuthCodeOption) string {
-	opts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(verifier)}
+	var opts []oauth2.AuthCodeOption
+	if !p.NoPKCE {
+		opts = append(opts, oauth2.S256ChallengeOption(verifier))
+	}
 	if p.ScopeSeparator != " " {
 		opts = append(opts, oauth2.SetAuthURLParam("scope", strings.Join(p.Scopes, p.ScopeSeparator)))
 	}
@@ -174,6 +183,15 @@ func sortedKeys(m map[string]string) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// ExchangeOptions are the options of the code exchange: the PKCE verifier,
+// unless the platform does without PKCE.
+func (p *Provider) ExchangeOptions(verifier string) []oauth2.AuthCodeOption {
+	if p.NoPKCE {
+		return nil
+	}
+	return []oauth2.AuthCodeOption{oauth2.VerifierOption(verifier)}
 }
 
 // CheckIssuer applies RFC 9207: if the authorization response carries iss
