@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -17,11 +18,16 @@ import (
 // twoInstances builds the auth function twice on one PostgreSQL schema,
 // each on its own store (pool and session-change listener), sharing the
 // key-encryption key and the clock: two instances of one deployment.
-func twoInstances(t *testing.T) (a, b *testEnv, db *pgtest.DB) {
+func twoInstances(t *testing.T, opts ...func(*Config, *Extension)) (a, b *testEnv, db *pgtest.DB) {
 	t.Helper()
+	var cfg Config
+	var ext Extension
+	for _, o := range opts {
+		o(&cfg, &ext)
+	}
 	db = pgtest.New(t)
 	envA := bootstraptest.New(t, db.Store)
-	sA, hA, err := build(envA.Deps, Config{}, nil)
+	sA, hA, err := build(envA.Deps, cfg, ext)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +42,7 @@ func twoInstances(t *testing.T) (a, b *testEnv, db *pgtest.DB) {
 	depsB.Audit, depsB.Limiter = audit.New(storeB, envA.Logger, envA.Clock.Now), ratelimit.New(storeB, envA.Clock.Now)
 	envB := *envA
 	envB.Deps = &depsB
-	sB, hB, err := build(&depsB, Config{}, nil)
+	sB, hB, err := build(&depsB, cfg, ext)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,6 +144,46 @@ func TestRevocationReachesOtherInstance(t *testing.T) {
 			elapsed := refusedWithin(t, b, access, 100*time.Millisecond)
 			t.Logf("refused by the other instance %v after the revocation returned", elapsed)
 		})
+	}
+}
+
+// Introspection on one instance follows changes made through another at
+// once, while the token's session sits in its session cache: an
+// organization-scoped token reports the role of the moment after a role
+// change, is inactive after the member's removal, and any token of a
+// session signed out elsewhere is inactive within 100 ms.
+//
+// Controls: AUTHZ-3, AUTH-6
+func TestOrgTokenIntrospectionAcrossInstances(t *testing.T) {
+	a, b, _ := twoInstances(t, withClients)
+	w := a.orgSetup(t)
+	op := w.tokens["operatorA"]
+	scoped := decodeTokens(t, a.refreshOrg(t, op.RefreshToken, w.A))
+	plain := decodeTokens(t, a.do(t, "POST", "/token", map[string]string{"refresh_token": scoped.RefreshToken}))
+	a.Env.Logs.Plant(scoped.AccessToken, scoped.RefreshToken, plain.AccessToken, plain.RefreshToken)
+	cached(t, b, scoped.AccessToken)
+	if got := b.introspect7662(t, scoped.AccessToken); !got.Active || got.Role != "operator" || got.OrgID != w.A {
+		t.Fatalf("introspection on B: %+v", got)
+	}
+	extDecodeBody(t, a.do(t, "PATCH", "/orgs/"+w.A+"/members/"+w.ids["operatorA"], map[string]string{"role": "viewer"},
+		bearer(w.tokens["ownerA"].AccessToken)), http.StatusOK, nil)
+	if got := b.introspect7662(t, scoped.AccessToken); !got.Active || got.Role != "viewer" || !slices.Equal(got.Permissions, []string{"read"}) {
+		t.Fatalf("introspection on B after the role change on A: %+v", got)
+	}
+	expect(t, a.do(t, "DELETE", "/orgs/"+w.A+"/members/"+w.ids["operatorA"], nil, bearer(w.tokens["ownerA"].AccessToken)), http.StatusNoContent)
+	if got := b.introspect7662(t, scoped.AccessToken); got.Active {
+		t.Fatalf("removed member's token active on B: %+v", got)
+	}
+	if got := b.introspect7662(t, plain.AccessToken); !got.Active || got.OrgID != "" {
+		t.Fatalf("unscoped token on B: %+v", got)
+	}
+	expect(t, a.do(t, "POST", "/logout", nil, bearer(plain.AccessToken)), http.StatusNoContent)
+	start := time.Now()
+	for b.introspect7662(t, plain.AccessToken).Active {
+		if time.Since(start) > 100*time.Millisecond {
+			t.Fatal("token of a session signed out on A still active on B after 100 ms")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 
