@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -253,5 +254,38 @@ func TestServeCommandBindsLoopback(t *testing.T) {
 	line, _, _ := strings.Cut(out.String(), "\n")
 	if !strings.HasPrefix(line, "gatehouse serving on http://127.0.0.1:") || strings.Contains(out.String(), "warning") {
 		t.Fatalf("serve: %q", out.String())
+	}
+}
+
+// With GATEHOUSE_PUBLIC_URL unset, the local server's public URL (links in
+// mail, the issuer) is the address it listens on, not a fixed 8080.
+func TestServePublicURLFollowsTheListener(t *testing.T) {
+	tests := []struct {
+		name, env, public string
+		addr              net.Addr
+		want              string
+		ok                bool
+	}{
+		{"loopback port", "", "", &net.TCPAddr{IP: net.ParseIP("127.0.0.1"), Port: 9123}, "http://localhost:9123", true},
+		{"all interfaces", "", "", &net.TCPAddr{IP: net.ParseIP("0.0.0.0"), Port: 8081}, "http://localhost:8081", true},
+		{"a LAN address", "dev", "", &net.TCPAddr{IP: net.ParseIP("192.168.1.5"), Port: 80}, "http://192.168.1.5:80", true},
+		{"set explicitly", "", "https://id.example.com", &net.TCPAddr{IP: net.ParseIP("127.0.0.1"), Port: 9123}, "https://id.example.com", true},
+		{"not in dev", "staging", "", &net.TCPAddr{IP: net.ParseIP("127.0.0.1"), Port: 9123}, "", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("GATEHOUSE_ENV", tc.env)
+			if tc.env == "" {
+				os.Unsetenv("GATEHOUSE_ENV")
+			}
+			t.Setenv("GATEHOUSE_PUBLIC_URL", tc.public)
+			if tc.public == "" {
+				os.Unsetenv("GATEHOUSE_PUBLIC_URL")
+			}
+			got, ok := localDefaults(tc.addr)("GATEHOUSE_PUBLIC_URL")
+			if got != tc.want || ok != tc.ok {
+				t.Fatalf("GATEHOUSE_PUBLIC_URL = %q, %v; want %q, %v", got, ok, tc.want, tc.ok)
+			}
+		})
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -69,6 +70,31 @@ func serveAddr(addr, port string) string {
 	return net.JoinHostPort("127.0.0.1", port)
 }
 
+// localDefaults returns the environment lookup of the local server: the
+// process environment, where an unset GATEHOUSE_PUBLIC_URL in dev is the
+// address the server listens on, so e-mailed links and the issuer name the
+// port it actually serves (PORT or --addr), not a fixed 8080. A loopback
+// address is named "localhost": browsers refuse passkeys on an IP address.
+func localDefaults(addr net.Addr) func(string) (string, bool) {
+	return func(name string) (string, bool) {
+		if v, ok := os.LookupEnv(name); ok || name != "GATEHOUSE_PUBLIC_URL" {
+			return v, ok
+		}
+		if env := os.Getenv(config.EnvVar); env != "" && env != string(config.EnvDev) {
+			return "", false
+		}
+		tcp, ok := addr.(*net.TCPAddr)
+		if !ok {
+			return "", false
+		}
+		host := tcp.IP.String()
+		if tcp.IP.IsLoopback() || tcp.IP.IsUnspecified() {
+			host = "localhost"
+		}
+		return "http://" + net.JoinHostPort(host, strconv.Itoa(tcp.Port)), true
+	}
+}
+
 // loopback reports whether a is a loopback address.
 func loopback(a net.Addr) bool {
 	tcp, ok := a.(*net.TCPAddr)
@@ -78,7 +104,7 @@ func loopback(a net.Addr) bool {
 // serve runs the local server on ln until ctx ends. It first writes where
 // it serves what to out: lines for people, or one JSON object (asJSON).
 func serve(ctx context.Context, ln net.Listener, out io.Writer, asJSON bool) error {
-	d, l, err := bootstrap.FromEnv(ctx)
+	d, l, err := bootstrap.FromLookup(ctx, localDefaults(ln.Addr()))
 	if err != nil {
 		return err
 	}
@@ -101,7 +127,8 @@ func serve(ctx context.Context, ln net.Listener, out io.Writer, asJSON bool) err
 	d.StartSequencer()
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	banner := serveBanner{URL: "http://" + ln.Addr().String(), Mounts: mounts, AdminToken: adminToken,
-		TrustedProxyHops: d.Config.TrustedProxyHops, ClientAddresses: web.ClientIPRule(d.Config.TrustedProxyHops)}
+		TrustedProxyHops: d.Config.TrustedProxyHops, ClientAddresses: web.ClientIPRule(d.Config.TrustedProxyHops),
+		PublicURL: d.Config.PublicURL.String(), Pages: d.Config.PublicURL.JoinPath(auth.UIPath, "signup").String()}
 	if err := banner.write(out, asJSON); err != nil {
 		return err
 	}
@@ -130,6 +157,8 @@ type serveBanner struct {
 	AdminToken       string   `json:"admin_token,omitempty"` // dev only
 	TrustedProxyHops int      `json:"trusted_proxy_hops"`
 	ClientAddresses  string   `json:"client_addresses"`
+	PublicURL        string   `json:"public_url"` // GATEHOUSE_PUBLIC_URL, by default this server's address
+	Pages            string   `json:"pages"`      // the hosted sign-up page, where a quickstart begins
 }
 
 func (b serveBanner) write(out io.Writer, asJSON bool) error {
@@ -140,6 +169,7 @@ func (b serveBanner) write(out io.Writer, asJSON bool) error {
 	for _, m := range b.Mounts {
 		fmt.Fprintf(out, "  %s\n", m)
 	}
+	fmt.Fprintf(out, "hosted pages (e-mailed links point here; GATEHOUSE_PUBLIC_URL=%s):\n  %s\n", b.PublicURL, b.Pages)
 	if b.AdminToken != "" {
 		fmt.Fprintf(out, "local admin token (this run only; gatehouse admin reads GATEHOUSE_ADMIN_TOKEN):\n  %s\n", b.AdminToken)
 	}

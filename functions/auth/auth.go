@@ -13,13 +13,16 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/functions/auth/ui"
 	"github.com/gatehouse-dev/gatehouse/shared/authz"
 	"github.com/gatehouse-dev/gatehouse/shared/bootstrap"
 	"github.com/gatehouse-dev/gatehouse/shared/config"
 	"github.com/gatehouse-dev/gatehouse/shared/operator"
 	"github.com/gatehouse-dev/gatehouse/shared/password"
+	"github.com/gatehouse-dev/gatehouse/shared/returnurl"
 	"github.com/gatehouse-dev/gatehouse/shared/session"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
 	"github.com/gatehouse-dev/gatehouse/shared/token"
@@ -79,11 +82,15 @@ type Config struct {
 	ResetTTL      time.Duration   // password-reset link lifetime; 30m when zero
 	MagicLinkTTL  time.Duration   // magic-link lifetime, at most 10m (AUTH-15); 10m when zero
 	SignupTTL     time.Duration   // sign-up confirmation link lifetime; 24h when zero
-	LinkBase      *url.URL        // where e-mailed links point; the first allowed origin, else the public URL
+	// LinkBase is where e-mailed links point: the hosted pages
+	// (the public URL + "/auth/ui") unless GATEHOUSE_AUTH_LINK_URL names
+	// the SaaS's own pages.
+	LinkBase *url.URL
 	// IntrospectionClients are the backends allowed RFC 7662
 	// introspection: comma-separated id:secret pairs (see parseClients).
 	IntrospectionClients config.Secret
 	Extension            ExtensionConfig
+	UI                   ui.Config       // the hosted pages' theme (functions/auth/ui)
 	Admin                operator.Config // who may call the admin API (see admin.go)
 }
 
@@ -108,6 +115,7 @@ func LoadConfig(l *config.Loader) Config {
 		LinkBase:             l.URL("GATEHOUSE_AUTH_LINK_URL", ""),
 		IntrospectionClients: l.OptionalSecret("GATEHOUSE_INTROSPECTION_CLIENTS"),
 		Extension:            loadExtensionConfig(l),
+		UI:                   ui.LoadConfig(l),
 		Admin:                loadAdminConfig(l),
 	}
 	c.validate(l)
@@ -207,6 +215,9 @@ func build(d *bootstrap.Deps, cfg Config, ext Extension) (*Server, http.Handler,
 	mux.Handle("GET /healthz", d.Health())
 	s.routes(mux)
 	s.ext.Register(mux)
+	if err := s.registerUI(mux); err != nil {
+		return nil, nil, err
+	}
 	h, err := d.Wrap(mux)
 	return s, h, err
 }
@@ -267,15 +278,57 @@ func withDefaults(d *bootstrap.Deps, c Config) Config {
 	if c.MinScore == 0 {
 		c.MinScore = password.DefaultPolicy.MinScore
 	}
-	c.Session.AllowedOrigins = d.Config.AllowedOrigins
+	c.Session.AllowedOrigins = pageOrigins(d)
 	c.Session.TrustedProxyHops = d.Config.TrustedProxyHops
-	if c.LinkBase == nil {
-		c.LinkBase = d.Config.PublicURL
-		if len(d.Config.AllowedOrigins) > 0 {
-			c.LinkBase, _ = url.Parse(d.Config.AllowedOrigins[0])
-		}
+	if c.LinkBase == nil && d.Config.PublicURL != nil {
+		c.LinkBase = d.Config.PublicURL.JoinPath(UIPath)
+	}
+	if c.Extension.InvitationURL == "" && c.LinkBase != nil {
+		c.Extension.InvitationURL = c.LinkBase.JoinPath("invitations/accept").String()
 	}
 	return c
+}
+
+// UIPath is where the hosted pages are served, under the public URL: the
+// Auth function's /ui/, which the load balancer and `gatehouse serve`
+// mount under /auth/.
+const UIPath = "/auth/ui"
+
+// publicOrigin returns the origin of the public URL, where the hosted
+// pages are served.
+func publicOrigin(d *bootstrap.Deps) string {
+	return d.Config.PublicURL.Scheme + "://" + d.Config.PublicURL.Host
+}
+
+// pageOrigins returns the origins browser-mode requests may come from:
+// the allowed origins and the hosted pages' own.
+func pageOrigins(d *bootstrap.Deps) []string {
+	out := append([]string{}, d.Config.AllowedOrigins...)
+	if d.Config.PublicURL != nil && !slices.Contains(out, publicOrigin(d)) {
+		out = append(out, publicOrigin(d))
+	}
+	return out
+}
+
+// registerUI adds the hosted pages (functions/auth/ui). After sign-in
+// they send the user to a return URL that the return-URL policy accepts:
+// a path on the app (the first allowed origin, else the public URL's
+// origin) or an absolute URL on an allowed origin or the public one.
+func (s *Server) registerUI(mux *http.ServeMux) error {
+	var returns *returnurl.Policy
+	if origins := pageOrigins(s.d); len(origins) > 0 {
+		var err error
+		if returns, err = returnurl.New(origins[0], origins[1:]); err != nil {
+			return err
+		}
+	}
+	pages, err := ui.New(s.cfg.UI, ui.Options{Logger: s.d.Logger, Rand: s.d.Rand, Returns: returns,
+		Authenticate: s.sessions.Authenticate})
+	if err != nil {
+		return fmt.Errorf("hosted pages: %w", err)
+	}
+	pages.Register(mux)
+	return nil
 }
 
 // routes registers the core routes.

@@ -29,7 +29,9 @@ type ExtensionConfig struct {
 	InvitationTTL   time.Duration // how long an invitation stays valid; 7 days
 	// InvitationURL is the app page that accepts invitations; the token is
 	// appended as the fragment "#token=...", so it never reaches a server
-	// log or a Referer. Default: the first WebAuthn origin + "/invitations/accept".
+	// log or a Referer. Default: the mailed-link base (Config.LinkBase, the
+	// hosted pages unless GATEHOUSE_AUTH_LINK_URL says otherwise) +
+	// "/invitations/accept".
 	InvitationURL string
 }
 

@@ -29,6 +29,11 @@ type Config struct {
 	// sign_in_url PUT /sso hands out) lands; it must pass the return-URL
 	// policy. Empty means "/", the app's root.
 	SignInReturnURL string
+	// LinkBase is where the e-mailed sign-in confirmation link points
+	// (LinkBase+"/signin/confirm"): GATEHOUSE_AUTH_LINK_URL, the same
+	// setting as the Auth function's links. Empty means the hosted pages,
+	// PublicURL+"/auth/ui".
+	LinkBase string
 	// CallbackBase is this function's public URL; provider callbacks are
 	// CallbackBase+"/callback/{platform}". Empty means PublicURL+"/oauth".
 	CallbackBase string
@@ -70,6 +75,7 @@ func LoadConfig(l *config.Loader) Config {
 		}
 	}
 	c.SignInReturnURL = l.String("GATEHOUSE_SIGNIN_RETURN_URL", "")
+	c.LinkBase = strings.TrimSuffix(l.String("GATEHOUSE_AUTH_LINK_URL", ""), "/")
 	c.CallbackBase = strings.TrimSuffix(l.String("GATEHOUSE_OAUTH_CALLBACK_BASE", ""), "/")
 	loadBroker(l, &c)
 	return c

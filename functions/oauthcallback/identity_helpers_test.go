@@ -75,7 +75,7 @@ func (e *testEnv) confirmToken(t *testing.T, to string) string {
 		t.Fatalf("no sign-in confirmation to %s", to)
 	}
 	u, err := url.Parse(msgs[len(msgs)-1].Links[0])
-	if err != nil || u.Path != "/signin/confirm" {
+	if err != nil || u.Path != "/auth/ui/signin/confirm" { // the hosted page, by default
 		t.Fatalf("confirmation link %q", msgs[len(msgs)-1].Links[0])
 	}
 	frag, _ := url.ParseQuery(u.Fragment)

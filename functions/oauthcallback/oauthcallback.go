@@ -47,6 +47,7 @@ type server struct {
 	client       *http.Client
 	callbackBase string
 	signInReturn string // the checked default return URL of a sign-in
+	linkBase     string // where mailed links point (Config.LinkBase)
 	callers      *callerAuth
 	signin       *signIn
 	mfa          mfaMethods
@@ -115,6 +116,9 @@ func newServer(d *bootstrap.Deps, cfg Config) (*server, error) {
 		states: oauthstate.New(d.Keyring, d.Now, d.Rand), authz: authz.New(d), client: client,
 		callbackBase: cfg.CallbackBase, signInReturn: signInReturn, callers: newCallerAuth(cfg),
 		mfa: mfa.NewService(d.Store, d.Keyring, "Gatehouse", d.Now, d.Rand)}
+	if s.linkBase = cfg.LinkBase; s.linkBase == "" {
+		s.linkBase = d.Config.PublicURL.String() + "/auth/ui"
+	}
 	if s.callbackBase == "" {
 		s.callbackBase = d.Config.PublicURL.String() + "/oauth"
 	}

@@ -134,7 +134,7 @@ func (s *server) mailConfirm(ctx context.Context, p *idp, id who, st oauthstate.
 		Subject: id.email, Scope: st.OrgID, Data: string(data), CreatedAt: now, ExpiresAt: now.Add(signInConfirmTTL)}); err != nil {
 		return fmt.Errorf("store sign-in confirmation: %w", err)
 	}
-	link := s.returns.App() + "/signin/confirm#" + url.Values{"token": {tok}}.Encode()
+	link := s.linkBase + "/signin/confirm#" + url.Values{"token": {tok}}.Encode()
 	return s.d.Notifier.Notify(ctx, notify.Message{To: id.email, Kind: notify.KindEmailVerification, OrgID: st.OrgID,
 		Subject: "Confirm your new account", Links: []string{link},
 		Text: "Open the link to finish signing in with " + providerLabel(p) + " and create your account. It works once, for " +

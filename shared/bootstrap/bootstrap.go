@@ -64,7 +64,13 @@ func (d *Deps) Close() {
 // It returns the Loader so the function can read its own settings and check
 // l.Err() before serving. The caller must Close the Deps.
 func FromEnv(ctx context.Context) (*Deps, *config.Loader, error) {
-	l := config.NewLoader(ctx, os.LookupEnv, &lazySecrets{ctx: ctx})
+	return FromLookup(ctx, os.LookupEnv)
+}
+
+// FromLookup is [FromEnv] with the variables read through lookup (the
+// local server supplies defaults it only knows once it listens).
+func FromLookup(ctx context.Context, lookup func(string) (string, bool)) (*Deps, *config.Loader, error) {
+	l := config.NewLoader(ctx, lookup, &lazySecrets{ctx: ctx})
 	base := config.LoadBase(l)
 	if err := l.Err(); err != nil {
 		return nil, nil, fmt.Errorf("configuration: %w", err)

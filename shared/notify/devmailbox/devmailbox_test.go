@@ -117,3 +117,60 @@ func TestFunctionsNeverImportDevMailbox(t *testing.T) {
 		t.Fatalf("deployed function packages import %s: %v", thisPkg, got)
 	}
 }
+
+// A browser gets the mailbox as a page, newest first, each link an anchor;
+// ?format=json, or an Accept without text/html first, keeps the JSON.
+func TestMailboxHTMLView(t *testing.T) {
+	mb, err := notify.NewMailbox(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, subject := range []string{"first", "second"} {
+		m := notify.Message{To: "bob@example.com", Kind: notify.KindMagicLink, Subject: subject,
+			Links: []string{"http://localhost:8080/auth/ui/magic-link#token=" + subject}}
+		if err := mb.Notify(context.Background(), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := MailboxHandler(mb)
+	tests := []struct {
+		name, target, accept string
+		wantHTML             bool
+	}{
+		{"browser", Path, "text/html,application/xhtml+xml,*/*;q=0.8", true},
+		{"browser asking for json", Path + "?format=json", "text/html,*/*", false},
+		{"api client", Path, "application/json", false},
+		{"no accept", Path, "", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodGet, tc.target, nil)
+			if tc.accept != "" {
+				req.Header.Set("Accept", tc.accept)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			body := rec.Body.String()
+			if !tc.wantHTML {
+				var msgs []notify.Message
+				if err := json.Unmarshal(rec.Body.Bytes(), &msgs); err != nil || len(msgs) != 2 || msgs[0].Subject != "first" {
+					t.Fatalf("json: %v %+v", err, msgs)
+				}
+				return
+			}
+			if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
+				t.Fatalf("Content-Type = %q", ct)
+			}
+			if csp := rec.Header().Get("Content-Security-Policy"); !strings.HasPrefix(csp, "default-src 'none'") {
+				t.Fatalf("CSP = %q", csp)
+			}
+			second, first := strings.Index(body, "<h2>second</h2>"), strings.Index(body, "<h2>first</h2>")
+			if second < 0 || first < 0 || second > first {
+				t.Fatalf("not newest first:\n%s", body)
+			}
+			if !strings.Contains(body, `<a href="http://localhost:8080/auth/ui/magic-link#token=second">`) {
+				t.Fatalf("link not clickable:\n%s", body)
+			}
+		})
+	}
+}

@@ -1,0 +1,399 @@
+package main
+
+import (
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/webauthn"
+	"github.com/chromedp/chromedp"
+	"github.com/pquerna/otp/totp"
+)
+
+// The hosted pages in real headless Chromium, against `gatehouse serve` as
+// the README runs it: every journey reads its mail in the /dev/mailbox
+// HTML view and follows the link with a click. Any CSP violation,
+// uncaught exception or console error fails the test. One browser serves
+// every subtest; each subtest has its own browser context (cookies).
+
+// pagesPassword passes the zxcvbn policy.
+const pagesPassword = "quartz-lantern-orbit-1987"
+
+// chromiumPath finds Debian's chromium. Without it the test skips, except
+// in CI (CI set), where .ci/run installs it and a missing browser fails.
+func chromiumPath(t *testing.T) string {
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("chromium is not installed (apt-get install chromium): the hosted-page tests need it in CI")
+	}
+	t.Skip("chromium is not installed; apt-get install chromium to run the hosted-page tests")
+	return ""
+}
+
+// browserTest is a running server and a browser.
+type browserTest struct {
+	t       *testing.T
+	base    string // http://localhost:PORT
+	browser context.Context
+	shots   string // screenshot directory
+}
+
+func startBrowserTest(t *testing.T) *browserTest {
+	exe := chromiumPath(t)
+	t.Setenv("GATEHOUSE_DATA_DIR", t.TempDir())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	var out syncBuffer
+	go func() { done <- serve(ctx, ln, &out, false) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	for range 500 {
+		if strings.Contains(out.String(), "hosted pages") {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	bt := &browserTest{t: t, base: "http://localhost:" + strconv.Itoa(port), shots: os.Getenv("GATEHOUSE_TEST_ARTIFACTS")}
+	if bt.shots == "" {
+		bt.shots = t.TempDir()
+	}
+	if !strings.Contains(out.String(), bt.base+"/auth/ui/signup") {
+		t.Fatalf("serve does not print the hosted pages on the port it serves (%s):\n%s", bt.base, out.String())
+	}
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(exe), chromedp.Headless, chromedp.NoSandbox, chromedp.Flag("disable-gpu", true))
+	t.Cleanup(cancelAlloc)
+	browser, cancelBrowser := chromedp.NewContext(alloc)
+	t.Cleanup(cancelBrowser)
+	if err := chromedp.Do(browser); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	bt.browser = browser
+	return bt
+}
+
+// tab is one browser context with its console watched.
+type tab struct {
+	*browserTest
+	t   *testing.T
+	ctx context.Context
+	mu  sync.Mutex
+	bad []string // CSP violations, exceptions, console errors
+}
+
+// newTab opens a fresh browser context (its own cookies) for t.
+func (bt *browserTest) newTab(t *testing.T) *tab {
+	ctx, cancel := chromedp.NewContext(bt.browser, chromedp.WithNewBrowserContext())
+	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
+	tb := &tab{browserTest: bt, t: t, ctx: ctx}
+	t.Cleanup(func() { cancelTimeout(); cancel() })
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("open tab: %v", err)
+	}
+	go func() {
+		for m, err := range chromedp.Console(ctx) {
+			if err != nil {
+				return
+			}
+			if problem(m) {
+				tb.mu.Lock()
+				tb.bad = append(tb.bad, m.String())
+				tb.mu.Unlock()
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		tb.mu.Lock()
+		defer tb.mu.Unlock()
+		for _, b := range tb.bad {
+			t.Errorf("browser reported: %s", b)
+		}
+	})
+	return tb
+}
+
+// problem reports whether a console message fails the test: a CSP
+// violation, an exception or an error the page logged. The browser's own
+// "Failed to load resource" lines for the 4xx answers a journey expects
+// (a refused code, a 401 before sign-in) are not problems.
+func problem(m chromedp.ConsoleMessage) bool {
+	switch {
+	case strings.Contains(m.Text, "Content Security Policy") || strings.Contains(m.Text, "Refused to"):
+		return true
+	case m.IsException():
+		return true
+	case m.Type == chromedp.ConsoleError:
+		return !strings.HasPrefix(m.Text, "Failed to load resource")
+	}
+	return false
+}
+
+func (tb *tab) do(what string, steps ...chromedp.Action[chromedp.Void]) {
+	tb.t.Helper()
+	if err := chromedp.Do(tb.ctx, steps...); err != nil {
+		tb.screenshot(what)
+		tb.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+func (tb *tab) text(sel string) string {
+	tb.t.Helper()
+	s, err := chromedp.Run(tb.ctx, chromedp.TextContent(chromedp.CSS(sel)))
+	if err != nil {
+		tb.t.Fatalf("text of %s: %v", sel, err)
+	}
+	return s
+}
+
+func (tb *tab) eval(js string) string {
+	tb.t.Helper()
+	s, err := chromedp.Run(tb.ctx, chromedp.Evaluate[string](js))
+	if err != nil {
+		tb.t.Fatalf("evaluate %s: %v", js, err)
+	}
+	return s
+}
+
+// screenshot keeps a picture of the page as a test artifact.
+func (tb *tab) screenshot(name string) {
+	png, err := chromedp.Run(tb.ctx, chromedp.FullScreenshot(80))
+	if err == nil {
+		name = strings.NewReplacer("/", "_", " ", "_").Replace(tb.t.Name() + "-" + name)
+		_ = os.WriteFile(filepath.Join(tb.shots, name+".jpg"), png, 0o600)
+	}
+}
+
+// page opens a hosted page and checks it loaded its script.
+func (tb *tab) page(path string) {
+	tb.t.Helper()
+	tb.do("open "+path, chromedp.Navigate(tb.base+"/auth/ui/"+path), chromedp.WaitVisible(chromedp.CSS("main h1")))
+}
+
+// followMail opens the mailbox view and clicks the newest link to page.
+func (tb *tab) followMail(page string) {
+	tb.t.Helper()
+	tb.do("open the mailbox", chromedp.Navigate(tb.base+"/dev/mailbox"), chromedp.WaitVisible(chromedp.CSS("h1")))
+	// The link names the host and port the server serves, whatever PORT is.
+	sel := `a[href^="` + tb.base + `/auth/ui/` + page + `#token="]`
+	tb.do("follow the "+page+" link", chromedp.Click(chromedp.CSS(sel)), chromedp.WaitVisible(chromedp.CSS("main h1")))
+	tb.waitFor(`location.hash === ""`, "the token leaves the address bar")
+}
+
+// waitFor polls a JavaScript condition.
+func (tb *tab) waitFor(cond, what string) {
+	tb.t.Helper()
+	for range 200 {
+		ok, err := chromedp.Run(tb.ctx, chromedp.Evaluate[bool](cond))
+		if err == nil && ok {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	tb.screenshot(what)
+	tb.t.Fatalf("timed out waiting until %s (%s); page says %q", what, cond,
+		tb.eval(`(document.getElementById("error")||{}).textContent||""`))
+}
+
+// onAccount waits for the account page showing email.
+func (tb *tab) onAccount(email string) {
+	tb.t.Helper()
+	tb.waitFor(`location.pathname.endsWith("/auth/ui/account") && document.getElementById("me-email") && `+
+		`document.getElementById("me-email").textContent === "`+email+`"`, "the account page shows "+email)
+	tb.waitFor(`document.querySelectorAll("#sessions li").length > 0`, "the sessions list loads")
+	tb.screenshot("account")
+}
+
+// signUp creates email's account through the pages and the mailbox.
+func (tb *tab) signUp(email string) {
+	tb.t.Helper()
+	tb.page("signup")
+	tb.screenshot("signup")
+	tb.do("ask for the confirmation mail", chromedp.SendKeys(chromedp.CSS("#email"), email),
+		chromedp.Click(chromedp.CSS("form button[type=submit]")), chromedp.WaitVisible(chromedp.CSS("#status")))
+	tb.followMail("signup/confirm")
+	tb.screenshot("confirm")
+	tb.do("choose a password", chromedp.SendKeys(chromedp.CSS("#name"), "Pat"),
+		chromedp.SendKeys(chromedp.CSS("#password"), pagesPassword), chromedp.Click(chromedp.CSS("form button[type=submit]")))
+	tb.onAccount(email)
+}
+
+func (tb *tab) signOut() {
+	tb.t.Helper()
+	tb.do("sign out", chromedp.Click(chromedp.CSS(`[data-action="logout"]`)))
+	tb.waitFor(`location.pathname.endsWith("/auth/ui/signin") && !!document.getElementById("email")`, "back on the sign-in page")
+}
+
+func (tb *tab) signInWithPassword(email, password string) {
+	tb.t.Helper()
+	tb.page("signin")
+	tb.screenshot("signin")
+	tb.do("sign in", chromedp.SendKeys(chromedp.CSS("#email"), email), chromedp.SendKeys(chromedp.CSS("#password"), password),
+		chromedp.Click(chromedp.CSS(`form[data-call="POST login"] button[type=submit]`)))
+}
+
+// Controls: AUTH-1, APP-8
+func TestHostedPagesInChromium(t *testing.T) {
+	bt := startBrowserTest(t)
+
+	t.Run("every page loads under its CSP", func(t *testing.T) {
+		tb := bt.newTab(t)
+		for _, p := range []string{"signin", "signup", "signup/confirm", "forgot-password", "reset-password", "magic-link",
+			"invitations/accept", "signin/confirm", "account"} {
+			tb.page(p)
+			tb.waitFor(`document.readyState === "complete"`, p+" loaded")
+			tb.screenshot(p)
+		}
+	})
+
+	t.Run("a CSP violation is caught", func(t *testing.T) {
+		tb := bt.newTab(t)
+		tb.page("signin")
+		tb.eval(`(function(){var i=document.createElement("img");i.src="https://example.invalid/x.png";document.body.appendChild(i);return ""})()`)
+		for range 100 {
+			tb.mu.Lock()
+			n := len(tb.bad)
+			tb.mu.Unlock()
+			if n > 0 {
+				tb.mu.Lock()
+				tb.bad = nil // expected: this subtest proves the detector works
+				tb.mu.Unlock()
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Fatal("an image from another origin raised no CSP violation the test could see")
+	})
+
+	t.Run("sign up, confirm, sign out, sign in", func(t *testing.T) {
+		tb := bt.newTab(t)
+		tb.signUp("ana@example.com")
+		tb.signOut()
+		tb.signInWithPassword("ana@example.com", pagesPassword)
+		tb.onAccount("ana@example.com")
+		tb.do("sign out everywhere", chromedp.Click(chromedp.CSS(`[data-action="logout-all"]`)))
+		tb.waitFor(`location.pathname.endsWith("/auth/ui/signin")`, "signed out everywhere")
+		tb.page("account")
+		tb.waitFor(`location.pathname.endsWith("/auth/ui/signin") && location.search.includes("return_to=")`,
+			"the account page sends a signed-out user to sign in")
+	})
+
+	t.Run("keyboard-only sign-in", func(t *testing.T) {
+		tb := bt.newTab(t)
+		tb.signUp("kai@example.com")
+		tb.signOut()
+		tb.waitFor(`document.activeElement && document.activeElement.id === "email"`, "focus starts in the e-mail field")
+		tb.do("type and press Enter", chromedp.KeyEvent("kai@example.com"), chromedp.KeyEvent("\t"),
+			chromedp.KeyEvent(pagesPassword), chromedp.KeyEvent("\r"))
+		tb.onAccount("kai@example.com")
+	})
+
+	t.Run("magic link", func(t *testing.T) {
+		tb := bt.newTab(t)
+		tb.signUp("mo@example.com")
+		tb.signOut()
+		tb.do("ask for a link", chromedp.SendKeys(chromedp.CSS("#magic-email"), "mo@example.com"),
+			chromedp.Click(chromedp.CSS(`form[data-call="POST magic-link"] button[type=submit]`)),
+			chromedp.WaitVisible(chromedp.CSS("#status")))
+		tb.followMail("magic-link")
+		tb.do("continue", chromedp.Click(chromedp.CSS("form button[type=submit]")))
+		tb.onAccount("mo@example.com")
+	})
+
+	t.Run("password reset", func(t *testing.T) {
+		tb := bt.newTab(t)
+		tb.signUp("rey@example.com")
+		tb.signOut()
+		tb.page("forgot-password")
+		tb.do("ask for a reset", chromedp.SendKeys(chromedp.CSS("#email"), "rey@example.com"),
+			chromedp.Click(chromedp.CSS("form button[type=submit]")), chromedp.WaitVisible(chromedp.CSS("#status")))
+		tb.followMail("reset-password")
+		const newPassword = "violet-harbor-engine-2214"
+		tb.do("set the new password", chromedp.SendKeys(chromedp.CSS("#password"), newPassword),
+			chromedp.Click(chromedp.CSS("form button[type=submit]")), chromedp.WaitVisible(chromedp.CSS("#status")))
+		tb.signInWithPassword("rey@example.com", pagesPassword)
+		tb.waitFor(`!document.getElementById("error").hidden`, "the old password is refused")
+		tb.signInWithPassword("rey@example.com", newPassword)
+		tb.onAccount("rey@example.com")
+	})
+
+	t.Run("TOTP enrollment, recovery codes and the MFA step", func(t *testing.T) {
+		tb := bt.newTab(t)
+		tb.signUp("tia@example.com")
+		tb.do("start TOTP enrollment", chromedp.Click(chromedp.CSS(`[data-action="totp-enroll"]`)),
+			chromedp.WaitVisible(chromedp.CSS("#totp-setup")))
+		tb.waitFor(`document.getElementById("totp-qr").complete && document.getElementById("totp-qr").naturalWidth > 0`,
+			"the QR code shows")
+		tb.screenshot("totp-qr")
+		secret := tb.text("#totp-secret")
+		code, err := totp.GenerateCode(secret, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		tb.do("confirm the code", chromedp.SendKeys(chromedp.CSS("#totp-code"), code),
+			chromedp.Click(chromedp.CSS(`form[data-call="POST mfa/totp/confirm"] button`)), chromedp.WaitVisible(chromedp.CSS("#codes")))
+		if n := tb.eval(`String(document.querySelectorAll("#codes-list li").length)`); n != "10" {
+			t.Fatalf("%s recovery codes shown, want 10", n)
+		}
+		recovery := tb.text("#codes-list li")
+		tb.waitFor(`!document.getElementById("totp-on").hidden`, "TOTP shows as enabled")
+		tb.signOut()
+
+		tb.signInWithPassword("tia@example.com", pagesPassword)
+		tb.waitFor(`!document.getElementById("mfa").hidden`, "the MFA step shows")
+		tb.screenshot("mfa")
+		next, err := totp.GenerateCode(secret, time.Now().Add(30*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tb.do("enter the next TOTP code", chromedp.SendKeys(chromedp.CSS("#mfa-code"), next),
+			chromedp.Click(chromedp.CSS(`form[data-mfa="totp"] button`)))
+		tb.onAccount("tia@example.com")
+		tb.signOut()
+
+		tb.signInWithPassword("tia@example.com", pagesPassword)
+		tb.waitFor(`!document.getElementById("mfa").hidden`, "the MFA step shows again")
+		tb.do("use a recovery code", chromedp.SendKeys(chromedp.CSS("#mfa-recovery"), recovery),
+			chromedp.Click(chromedp.CSS(`form[data-mfa="recovery_code"] button`)))
+		tb.onAccount("tia@example.com")
+		tb.waitFor(`document.getElementById("codes-left").textContent === "9"`, "one recovery code is spent")
+	})
+
+	t.Run("passkey added with the virtual authenticator, then passwordless sign-in", func(t *testing.T) {
+		tb := bt.newTab(t)
+		if _, err := chromedp.Call(tb.ctx, webauthn.Enable, webauthn.EnableParams{}); err != nil {
+			t.Fatalf("WebAuthn.enable: %v", err)
+		}
+		if _, err := chromedp.Call(tb.ctx, webauthn.AddVirtualAuthenticator, webauthn.AddVirtualAuthenticatorParams{
+			Options: &webauthn.VirtualAuthenticatorOptions{Protocol: webauthn.AuthenticatorProtocolCtap2,
+				Transport: webauthn.AuthenticatorTransportInternal, HasResidentKey: true, HasUserVerification: true,
+				IsUserVerified: true, AutomaticPresenceSimulation: true}}); err != nil {
+			t.Fatalf("WebAuthn.addVirtualAuthenticator: %v", err)
+		}
+		tb.signUp("pax@example.com")
+		tb.do("add a passkey", chromedp.Click(chromedp.CSS(`[data-action="passkey-add"]`)))
+		tb.waitFor(`document.querySelectorAll('#passkeys [data-action="passkey-remove"]').length === 1`, "the passkey is listed")
+		tb.signOut()
+		tb.do("sign in with the passkey", chromedp.Click(chromedp.CSS(`[data-action="passkey-signin"]`)))
+		tb.onAccount("pax@example.com")
+	})
+}

@@ -1,0 +1,189 @@
+package ui
+
+import (
+	"bytes"
+	"encoding/json"
+	"image/png"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse-dev/gatehouse/shared/returnurl"
+)
+
+// passthrough stands in for the session check in these handler tests; the
+// browser test in cmd/gatehouse runs the real one.
+func passthrough(h http.Handler) http.Handler { return h }
+
+func newTestHandler(t *testing.T, cfg Config) http.Handler {
+	t.Helper()
+	returns, err := returnurl.New("https://app.example.com", []string{"https://auth.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := New(cfg, Options{Returns: returns, Authenticate: passthrough})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	h.Register(mux)
+	return mux
+}
+
+func get(t *testing.T, h http.Handler, target string) *httptest.ResponseRecorder {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, target, nil))
+	return rec
+}
+
+var nonceRE = regexp.MustCompile(`script-src 'nonce-([A-Za-z0-9_-]{22})'`)
+
+// Every page renders (every string id it names is in the catalogue) under
+// a CSP that allows nothing but its nonce'd script and style, with no
+// inline handler or inline script without the nonce; each response gets a
+// fresh nonce.
+//
+// Controls: APP-8
+func TestPagesRenderUnderStrictCSP(t *testing.T) {
+	h := newTestHandler(t, Config{Providers: []string{"google", "github"}, SSO: true})
+	seen := map[string]bool{}
+	for path := range pages {
+		t.Run(path, func(t *testing.T) {
+			rec := get(t, h, "/ui/"+path)
+			if rec.Code != http.StatusOK {
+				t.Fatalf("status %d: %s", rec.Code, rec.Body)
+			}
+			csp := rec.Header().Get("Content-Security-Policy")
+			m := nonceRE.FindStringSubmatch(csp)
+			if !strings.HasPrefix(csp, "default-src 'none'; ") || m == nil || !strings.Contains(csp, "frame-ancestors 'none'") ||
+				strings.Contains(csp, "unsafe-") {
+				t.Fatalf("CSP %q", csp)
+			}
+			if seen[m[1]] {
+				t.Fatalf("nonce %s reused", m[1])
+			}
+			seen[m[1]] = true
+			body := rec.Body.String()
+			if regexp.MustCompile(`\son[a-z]+=`).MatchString(body) || strings.Contains(body, "javascript:") {
+				t.Fatal("inline handler in the page")
+			}
+			for _, tag := range regexp.MustCompile(`<(script|style)[^>]*>`).FindAllString(body, -1) {
+				if !strings.Contains(tag, `nonce="`+m[1]+`"`) {
+					t.Fatalf("%s without the response's nonce", tag)
+				}
+			}
+			if rec.Header().Get("Cache-Control") != "no-store" {
+				t.Fatal("page is cacheable")
+			}
+		})
+	}
+}
+
+func TestThemeAndStrings(t *testing.T) {
+	dir := t.TempDir()
+	fr := filepath.Join(dir, "fr.json")
+	if err := os.WriteFile(fr, []byte(`{"signin.title": "Connexion", "js.error": "Erreur"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h := newTestHandler(t, Config{ProductName: "Acme <Cloud>", LogoURL: "https://cdn.acme.example/logo.svg",
+		PrimaryColor: "#ff0000", BackgroundColor: "#000000", SupportURL: "https://acme.example/help", StringsFile: fr})
+	rec := get(t, h, "/ui/signin")
+	body := rec.Body.String()
+	for _, want := range []string{"<title>Connexion · Acme &lt;Cloud&gt;</title>", `src="https://cdn.acme.example/logo.svg"`,
+		"--primary:#ff0000;--bg:#000000", `href="https://acme.example/help"`, `"error":"Erreur"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %s", want)
+		}
+	}
+	if csp := rec.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "img-src 'self' blob: https://cdn.acme.example;") {
+		t.Errorf("CSP does not admit the logo: %q", csp)
+	}
+}
+
+func TestConfigRefusals(t *testing.T) {
+	dir := t.TempDir()
+	typo := filepath.Join(dir, "typo.json")
+	if err := os.WriteFile(typo, []byte(`{"signin.titel": "x"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"css injection in a color", Config{PrimaryColor: "red;}body{display:none"}, "GATEHOUSE_UI_PRIMARY_COLOR"},
+		{"named color", Config{BackgroundColor: "red"}, "GATEHOUSE_UI_BACKGROUND_COLOR"},
+		{"http logo", Config{LogoURL: "http://cdn.example/logo.png"}, "GATEHOUSE_UI_LOGO_URL"},
+		{"scheme-relative logo", Config{LogoURL: "//cdn.example/logo.png"}, "GATEHOUSE_UI_LOGO_URL"},
+		{"javascript support link", Config{SupportURL: "javascript:alert(1)"}, "GATEHOUSE_UI_SUPPORT_URL"},
+		{"unknown string id", Config{StringsFile: typo}, "signin.titel"},
+		{"missing strings file", Config{StringsFile: filepath.Join(dir, "none.json")}, "GATEHOUSE_UI_STRINGS"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := New(tc.cfg, Options{Authenticate: passthrough})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("New = %v, want an error naming %s", err, tc.want)
+			}
+		})
+	}
+}
+
+// The page hands the script only a return URL the return-URL policy
+// accepts; anything else leaves it empty (the account page).
+//
+// Controls: OAUTH-3
+func TestReturnURL(t *testing.T) {
+	h := newTestHandler(t, Config{})
+	tests := []struct{ name, returnTo, want string }{
+		{"path on the app", "/dashboard", "https://app.example.com/dashboard"},
+		{"allowed origin", "https://auth.example.com/auth/ui/account", "https://auth.example.com/auth/ui/account"},
+		{"other origin", "https://evil.example/", ""},
+		{"scheme-relative", "//evil.example/", ""},
+		{"javascript", "javascript:alert(1)", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			body := get(t, h, "/ui/signin?return_to="+tc.returnTo).Body.String()
+			if !strings.Contains(body, `data-return="`+tc.want+`"`) {
+				t.Fatalf("want data-return=%q in the page", tc.want)
+			}
+		})
+	}
+}
+
+func TestQRCode(t *testing.T) {
+	h := newTestHandler(t, Config{})
+	tests := []struct {
+		name   string
+		uri    string
+		status int
+	}{
+		{"otpauth uri", "otpauth://totp/Gatehouse:ana@example.com?secret=JBSWY3DPEHPK3PXP&issuer=Gatehouse", http.StatusOK},
+		{"other scheme", "https://evil.example/", http.StatusBadRequest},
+		{"too long", "otpauth://totp/" + strings.Repeat("a", maxOTPAuthURI), http.StatusBadRequest},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			body, _ := json.Marshal(map[string]string{"uri": tc.uri})
+			req := httptest.NewRequest(http.MethodPost, "/ui/qr", bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != tc.status {
+				t.Fatalf("status %d, want %d: %s", rec.Code, tc.status, rec.Body)
+			}
+			if tc.status != http.StatusOK {
+				return
+			}
+			if _, err := png.Decode(rec.Body); err != nil || rec.Header().Get("Cache-Control") != "no-store" {
+				t.Fatalf("not an uncacheable PNG: %v", err)
+			}
+		})
+	}
+}
