@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gatehouse-dev/gatehouse/shared/bootstrap/bootstraptest"
 	"github.com/gatehouse-dev/gatehouse/shared/logging"
@@ -379,6 +381,26 @@ func TestAdminOrgs(t *testing.T) {
 		}
 		if rec := ae.call(t, "GET", "/admin/orgs/nope", nil); rec.Code != http.StatusNotFound {
 			t.Fatalf("unknown org: %d", rec.Code)
+		}
+	})
+}
+
+// A reason is accepted only within its bounds, as valid UTF-8 without
+// control characters, and comes back trimmed.
+func FuzzAdminReason(f *testing.F) {
+	for _, s := range []string{"ticket 42", "ab", "  ticket  ", "a\x00b", "\xff\xfe reason", strings.Repeat("é", 500), strings.Repeat("x", 501)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		r := httptest.NewRequest(http.MethodGet, "/admin/users", nil)
+		r.Header[ReasonHeader] = []string{raw}
+		got, ok := adminReason(r)
+		if !ok {
+			return
+		}
+		n := len([]rune(got))
+		if n < minReasonLen || n > maxReasonLen || got != strings.TrimSpace(got) || strings.ContainsFunc(got, unicode.IsControl) || !utf8.ValidString(got) {
+			t.Fatalf("accepted %q", got)
 		}
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -131,4 +132,29 @@ func TestNewRefusesOverridesWhenDeployed(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Whatever an unauthenticated caller puts in the Authorization header, it
+// authenticates only as the exact dev token, and nothing panics.
+func FuzzVerify(f *testing.F) {
+	for _, s := range []string{"Bearer dev-secret", "Bearer dev-secret ", "bearer dev-secret", "Bearer", "Bearer  x",
+		"Basic ZGV2LXNlY3JldA==", "Bearer eyJhbGciOiJub25lIn0.eyJlbWFpbCI6Im9wc0BwIn0.", "Bearer a.b.c", ""} {
+		f.Add(s)
+	}
+	v, err := operator.New(operator.Config{Audience: audience, Accounts: []string{operSA},
+		Issuer: "http://127.0.0.1:1", JWKSURL: "http://127.0.0.1:1/jwks", DevToken: logging.NewSecret("dev-secret"),
+		HTTPClient: &http.Client{Timeout: 50 * time.Millisecond}}, config.EnvDev)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, auth string) {
+		r := httptest.NewRequest(http.MethodGet, "/admin/users", nil)
+		r.Header["Authorization"] = []string{auth}
+		id, err := v.Verify(context.Background(), r)
+		scheme, tok, _ := strings.Cut(auth, " ")
+		isDev := strings.EqualFold(scheme, "Bearer") && tok == "dev-secret"
+		if (err == nil) != isDev || err == nil && id.Email != operator.DevOperator {
+			t.Fatalf("%q: %+v, %v", auth, id, err)
+		}
+	})
 }
