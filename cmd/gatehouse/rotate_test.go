@@ -54,7 +54,7 @@ func TestRotateCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	var rep rotate.Report
-	if err := json.Unmarshal(out.Bytes(), &rep); err != nil || !rep.DryRun || len(rep.Tasks) != 8 {
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil || !rep.DryRun || len(rep.Tasks) != 9 {
 		t.Fatalf("JSON report %s: %v", out.String(), err)
 	}
 }

@@ -90,6 +90,7 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /admin/orgs", s.admin(s.handleAdminOrgs))
 	mux.Handle("GET /admin/orgs/{id}", s.admin(s.handleAdminOrg))
 	mux.Handle("POST /admin/orgs/{id}/owner", s.admin(s.handleAdminTransferOwner))
+	mux.Handle("GET /admin/access-reviews/overdue", s.admin(s.handleAdminOverdueReviews))
 }
 
 // admin authenticates the operator and reads the reason before f runs.

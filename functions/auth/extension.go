@@ -114,6 +114,7 @@ func (x *ext) Register(mux *http.ServeMux) {
 	x.registerOrgs(mux)
 	x.registerSCIM(mux)
 	x.registerPolicy(mux)
+	x.registerReviews(mux)
 }
 
 // handle adapts h; authed also requires a session.

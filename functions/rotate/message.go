@@ -13,15 +13,16 @@ import (
 
 // The tasks, in the order a run performs them.
 const (
-	TaskDataKeys    = "data-keys"    // new primary data key when due or on exposure
-	TaskSigningKeys = "signing-keys" // new token-signing key when due or on exposure; old public keys purged once unused
-	TaskSessions    = "sessions"     // suspected exposure only: revoke sessions
-	TaskReencrypt   = "reencrypt"    // move sealed values to the primary key, destroy unreferenced keys
-	TaskRewrap      = "rewrap"       // re-wrap data keys under the KEK's current version
-	TaskPurge       = "purge"        // delete expired and revoked material
-	TaskRetention   = "retention"    // delete old audit events (signed checkpoint) and billing records
-	TaskDomains     = "domains"      // re-check verified single sign-on domains daily; disable those whose record is gone
-	TaskOutbox      = "outbox"       // republish unpublished outbox rows
+	TaskDataKeys    = "data-keys"      // new primary data key when due or on exposure
+	TaskSigningKeys = "signing-keys"   // new token-signing key when due or on exposure; old public keys purged once unused
+	TaskSessions    = "sessions"       // suspected exposure only: revoke sessions
+	TaskReencrypt   = "reencrypt"      // move sealed values to the primary key, destroy unreferenced keys
+	TaskRewrap      = "rewrap"         // re-wrap data keys under the KEK's current version
+	TaskPurge       = "purge"          // delete expired and revoked material
+	TaskRetention   = "retention"      // delete old audit events (signed checkpoint) and billing records
+	TaskDomains     = "domains"        // re-check verified single sign-on domains daily; disable those whose record is gone
+	TaskReviews     = "access-reviews" // open a quarterly access review for each organization due, and tell its owner
+	TaskOutbox      = "outbox"         // republish unpublished outbox rows
 )
 
 // Reasons a run is asked for.
@@ -35,7 +36,7 @@ const (
 
 // taskOrder lists every task in run order.
 var taskOrder = [...]string{TaskDataKeys, TaskSigningKeys, TaskSessions, TaskReencrypt, TaskRewrap, TaskPurge, TaskRetention,
-	TaskDomains, TaskOutbox}
+	TaskDomains, TaskReviews, TaskOutbox}
 
 // maxMessageBytes bounds the message data; a real message is under 200 bytes.
 const maxMessageBytes = 4 << 10

@@ -18,11 +18,11 @@ func TestParseMessage(t *testing.T) {
 		plan   []string
 		fields []string // fields a *MessageError must name
 	}{
-		{"all tasks", `{"reason":"schedule"}`, []string{"data-keys", "signing-keys", "reencrypt", "rewrap", "purge", "retention", "domains", "outbox"}, nil},
+		{"all tasks", `{"reason":"schedule"}`, []string{"data-keys", "signing-keys", "reencrypt", "rewrap", "purge", "retention", "domains", "access-reviews", "outbox"}, nil},
 		{"exposure adds sessions", `{"reason":"suspected-exposure","org_id":"org-1"}`,
-			[]string{"data-keys", "signing-keys", "sessions", "reencrypt", "rewrap", "purge", "retention", "domains", "outbox"}, nil},
+			[]string{"data-keys", "signing-keys", "sessions", "reencrypt", "rewrap", "purge", "retention", "domains", "access-reviews", "outbox"}, nil},
 		{"listed tasks in run order", `{"tasks":["rewrap","data-keys","rewrap"],"reason":"schedule","dry_run":true}`, []string{"data-keys", "rewrap"}, nil},
-		{"empty list is all", `{"tasks":[],"reason":"schedule"}`, []string{"data-keys", "signing-keys", "reencrypt", "rewrap", "purge", "retention", "domains", "outbox"}, nil},
+		{"empty list is all", `{"tasks":[],"reason":"schedule"}`, []string{"data-keys", "signing-keys", "reencrypt", "rewrap", "purge", "retention", "domains", "access-reviews", "outbox"}, nil},
 		{"missing reason", `{"tasks":["purge"]}`, nil, []string{"reason"}},
 		{"unknown reason", `{"reason":"Schedule"}`, nil, []string{"reason"}},
 		{"unknown task", `{"reason":"schedule","tasks":["all"]}`, nil, []string{"tasks"}},

@@ -245,6 +245,8 @@ func (r *Rotator) dispatch(ctx context.Context, rn *run, task string) (result, e
 		return r.retention(ctx, rn)
 	case TaskDomains:
 		return r.recheckDomains(ctx, rn)
+	case TaskReviews:
+		return r.startReviews(ctx, rn)
 	case TaskOutbox:
 		return r.runPurgers(ctx, rn, r.outbox, "no outbox republisher registered")
 	}

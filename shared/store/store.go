@@ -47,6 +47,7 @@ type Store interface {
 	SealedValues
 	SCIM
 	OrgPolicies
+	AccessReviews
 
 	// Tx runs fn inside one database transaction. fn receives a Store bound
 	// to that transaction; if fn returns an error, or panics, every write

@@ -71,6 +71,7 @@ func Run(t *testing.T, newStore Opener) {
 		{"SSODomainVerifyRace", testSSODomainVerifyRace},
 		{"SCIM", testSCIM},
 		{"OrgPolicies", testOrgPolicies},
+		{"AccessReviews", testAccessReviews},
 		{"Lease", testLease},
 		{"LeaseRace", testLeaseRace},
 		{"RotationRuns", testRotationRuns},
