@@ -228,8 +228,8 @@ func (st Starter) notifyOwner(ctx context.Context, r store.AccessReview) error {
 	link := Link(st.Config, r.OrgID)
 	return st.Notifier.Notify(ctx, notify.Message{To: owner.Email, Kind: KindAccessReview, OrgID: r.OrgID,
 		Subject: "Review who has access to " + org.Name,
-		Text: fmt.Sprintf("An access review of %q is open: confirm or remove each member, then complete it.\n\n%s\n", org.Name, link),
-		Links: []string{link}})
+		Text:    fmt.Sprintf("An access review of %q is open: confirm or remove each member, then complete it.\n\n%s\n", org.Name, link),
+		Links:   []string{link}})
 }
 
 // Link is the SaaS's page for the open review of orgID: the first allowed
