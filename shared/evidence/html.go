@@ -27,6 +27,7 @@ func (r *Report) WriteHTML(w io.Writer) error {
 type bar struct {
 	Label, Value, Target, Class string
 	Width, TargetX, TargetX2    float64
+	BandWidth                   float64
 	HasTarget, HasRange         bool
 	Y                           int
 }
@@ -63,6 +64,7 @@ func (r *Report) Bars() []bar {
 		switch {
 		case b.HasRange:
 			b.TargetX, b.TargetX2 = *x.Min*scale, *x.Max*scale
+			b.BandWidth = b.TargetX2 - b.TargetX
 		case x.Min != nil:
 			b.TargetX = *x.Min * scale
 		case x.Max != nil:
@@ -107,7 +109,7 @@ th { background: #f3f3f3; }
 .red .status { color: #b00020; }
 tr.red { background: #fff0f0; }
 .tests { font: 12px ui-monospace, monospace; margin: 0; padding: 0; list-style: none; }
-.pass { color: #106b21; } .fail, .skip, .not-run { color: #b00020; font-weight: 700; }
+.pass { color: #106b21; } .fail, .skip { color: #b00020; font-weight: 700; } .not-run { color: #777; }
 .summary { display: flex; gap: 1.5em; flex-wrap: wrap; margin: 1em 0; }
 .summary div { padding: .6em 1em; border-radius: 6px; background: #f3f3f3; }
 .summary .bad { background: #ffe3e3; color: #b00020; font-weight: 700; }
@@ -146,8 +148,9 @@ A control is green when at least one test that names it (<code>// Controls:</cod
 <svg xmlns="http://www.w3.org/2000/svg" width="100%" viewBox="0 0 1000 {{.ChartHeight}}" role="img" aria-label="Benchmark ratios against their targets">
 {{range .Bars}}<g transform="translate(0,{{.Y}})">
 <text x="0" y="16">{{.Label}}</text>
-{{if .HasRange}}<rect class="band" x="{{.TargetX | printf "%.1f"}}" y="2" width="{{.TargetX2 | printf "%.1f"}}" height="20" transform="translate(560,0)"/>{{end}}
+{{if .HasRange}}<rect class="band" x="{{.TargetX | printf "%.1f"}}" y="2" width="{{.BandWidth | printf "%.1f"}}" height="20" transform="translate(560,0)"/>{{end}}
 <rect class="{{.Class}}" x="560" y="4" width="{{.Width | printf "%.1f"}}" height="16"/>
+{{if .HasRange}}<line class="target" x1="{{.TargetX2 | printf "%.1f"}}" x2="{{.TargetX2 | printf "%.1f"}}" y1="0" y2="24" transform="translate(560,0)"/>{{end}}
 {{if .HasTarget}}<line class="target" x1="{{.TargetX | printf "%.1f"}}" x2="{{.TargetX | printf "%.1f"}}" y1="0" y2="24" transform="translate(560,0)"/>{{end}}
 <text x="930" y="16">{{.Value}}</text>
 </g>{{end}}
