@@ -32,8 +32,29 @@ import "testing"
 // Controls: DATA-1
 func testExport(t *testing.T) {}
 
-// Run runs the suite's cases as subtests.
-func Run(t *testing.T) { t.Run("Export", testExport) }
+// Run runs the suite's cases as subtests, one of them through nested
+// tables whose names differ from the functions'.
+func Run(t *testing.T) {
+	t.Run("Export", testExport)
+	for _, tc := range []struct {
+		name string
+		run  func(*testing.T)
+	}{{"Data", testData}} {
+		t.Run(tc.name, tc.run)
+	}
+}
+
+func testData(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		run  func(*testing.T)
+	}{{"PurgeBefore", testPurge}} {
+		t.Run(tc.name, tc.run)
+	}
+}
+
+// Controls: DATA-3
+func testPurge(t *testing.T) {}
 `,
 		"suite/suite_test.go": `package suite
 
@@ -100,6 +121,7 @@ const evidenceCatalogue = `# Controls
 ## DATA: data rights
 - DATA-1 Export.
 - DATA-2 Purge.
+- DATA-3 Purge on schedule.
 `
 
 // gatehouse evidence maps each control to the tests naming it and their
@@ -132,7 +154,7 @@ BenchmarkSequencer/latency-2 	       1	  20 ns/op	       557.0 p99-ms	       294
 	if !errors.Is(err, errRed) {
 		t.Fatalf("evidence with red controls: %v\n%s", err, stdout)
 	}
-	for _, want := range []string{"1 of 5 controls green", "RED AUTH-3: TestLimit failed", "RED AUTH-4: TestEnumerationTiming was skipped",
+	for _, want := range []string{"2 of 6 controls green", "RED AUTH-3: TestLimit failed", "RED AUTH-4: TestEnumerationTiming was skipped",
 		"RED APP-5: TestLimit failed", "RED DATA-2: no test names this control"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, stdout)
@@ -151,7 +173,8 @@ BenchmarkSequencer/latency-2 	       1	  20 ns/op	       557.0 p99-ms	       294
 	}
 	// DATA-1 is proven by the suite case the conformance test runs;
 	// AUTH-5 is not in the catalogue and shows nowhere.
-	want := map[string]bool{"AUTH-3": false, "AUTH-4": false, "APP-5": false, "DATA-1": true, "DATA-2": false}
+	// DATA-3's case runs as TestConformance/Data/PurgeBefore.
+	want := map[string]bool{"AUTH-3": false, "AUTH-4": false, "APP-5": false, "DATA-1": true, "DATA-2": false, "DATA-3": true}
 	for id, g := range want {
 		if green[id] != g {
 			t.Errorf("%s green = %v, want %v", id, green[id], g)

@@ -248,7 +248,7 @@ func result(tt TaggedTest, res Results) (string, float64, []string) {
 	for pkg, tests := range res {
 		for name, o := range tests {
 			top, sub, ok := strings.Cut(name, "/")
-			if !ok || sub != tt.Case {
+			if !ok || (sub != tt.Case && !strings.HasSuffix(sub, "/"+tt.Case)) {
 				continue
 			}
 			runs = append(runs, pkg+" "+top+"/"+sub)

@@ -19,7 +19,9 @@ type TaggedTest struct {
 	Controls []string
 	// Case is set for a function of a shared suite in a non-test file
 	// (shared/store/storetest's testAuditLog runs as the subtest
-	// "AuditLog" of each store's TestConformance): the subtest name.
+	// "AuditLog" of each store's TestConformance): the subtest path under
+	// the test that runs the suite, from the suite's tables of
+	// {"Name", testFunc} (nested tables give "Webhooks/ClaimRace").
 	Case string
 }
 
@@ -36,6 +38,7 @@ var (
 // quietly drop a test from the report.
 func Scan(root, modulePath string) ([]TaggedTest, error) {
 	var out []TaggedTest
+	cases := map[string]map[string]caseEntry{} // package => suite function => its table entry
 	fset := token.NewFileSet()
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -56,7 +59,8 @@ func Scan(root, modulePath string) ([]TaggedTest, error) {
 		if err != nil {
 			return err
 		}
-		if !strings.Contains(string(src), "Controls:") {
+		// Suite tables may sit in files that name no control.
+		if !strings.Contains(string(src), "Controls:") && (strings.HasSuffix(name, "_test.go") || !strings.Contains(string(src), "testing")) {
 			return nil
 		}
 		f, err := parser.ParseFile(fset, p, src, parser.ParseComments|parser.SkipObjectResolution)
@@ -73,6 +77,12 @@ func Scan(root, modulePath string) ([]TaggedTest, error) {
 		}
 		file, _ := filepath.Rel(root, p)
 		isTest := strings.HasSuffix(name, "_test.go")
+		if !isTest {
+			if cases[pkg] == nil {
+				cases[pkg] = map[string]caseEntry{}
+			}
+			suiteTables(f, cases[pkg])
+		}
 		for _, decl := range f.Decls {
 			fn, ok := decl.(*ast.FuncDecl)
 			if !ok || fn.Recv != nil || fn.Doc == nil {
@@ -99,7 +109,53 @@ func Scan(root, modulePath string) ([]TaggedTest, error) {
 		}
 		return nil
 	})
+	for i, t := range out {
+		if t.Case != "" {
+			out[i].Case = casePath(cases[t.Test.Package], strings.TrimPrefix(t.Test.Name, "*/"), 0)
+			out[i].Test.Name = "*/" + out[i].Case
+		}
+	}
 	return out, err
+}
+
+// caseEntry is a suite function's row in a table of subtests: its name
+// and the function whose table it is in.
+type caseEntry struct{ name, in string }
+
+// suiteTables records the {"Name", testFunc} rows of f's composite
+// literals, with the function they appear in.
+func suiteTables(f *ast.File, into map[string]caseEntry) {
+	for _, decl := range f.Decls {
+		fn, ok := decl.(*ast.FuncDecl)
+		if !ok || fn.Body == nil {
+			continue
+		}
+		ast.Inspect(fn.Body, func(n ast.Node) bool {
+			lit, ok := n.(*ast.CompositeLit)
+			if !ok || len(lit.Elts) != 2 {
+				return true
+			}
+			name, ok1 := lit.Elts[0].(*ast.BasicLit)
+			run, ok2 := lit.Elts[1].(*ast.Ident)
+			if ok1 && ok2 && name.Kind == token.STRING && strings.HasPrefix(run.Name, "test") {
+				into[run.Name] = caseEntry{name: strings.Trim(name.Value, "`\""), in: fn.Name.Name}
+			}
+			return true
+		})
+	}
+}
+
+// casePath is the subtest path of suite case base ("AuditLog" for
+// testAuditLog): its table name, under the case whose table holds it.
+func casePath(cases map[string]caseEntry, base string, depth int) string {
+	e, ok := cases["test"+base]
+	if !ok || depth > 8 {
+		return base
+	}
+	if _, nested := cases[e.in]; nested {
+		return casePath(cases, strings.TrimPrefix(e.in, "test"), depth+1) + "/" + e.name
+	}
+	return e.name
 }
 
 // controlsOf returns the IDs of the doc comment's "Controls:" lines.
