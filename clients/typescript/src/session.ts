@@ -167,6 +167,8 @@ export class Gatehouse {
   readonly #functionUrls: Readonly<Record<string, string>>;
   /** Browser mode: when the access cookie expires (ms since the epoch), as far as this tab knows. */
   #expiresAt = 0;
+  /** Names this client in the state tabs share. */
+  readonly #tab = Math.random().toString(36).slice(2);
   readonly #inflight = new Map<string, Promise<SessionInfo>>();
   #session: SessionInfo | null = null;
   /** The organization automatic refreshes keep the access token scoped to. */
@@ -310,21 +312,24 @@ export class Gatehouse {
    * Rotates the refresh token for a new access token. With organization
    * (an org id, or null for an unscoped token) the access token, and every
    * later automatic refresh, is scoped to it; 403 forbidden if the user is
-   * not a member (the session goes on). Concurrent calls share one request.
+   * not a member (the session goes on). Concurrent calls share one request;
+   * in a browser, a refresh another tab finished in the last 2 s serves.
    */
   refresh(organization?: string | null): Promise<SessionInfo> {
-    return this.#refreshSince(organization, Date.now());
+    // A refresh another tab finished in the last two seconds serves.
+    return this.#refreshSince(organization, Date.now() - 2000, false);
   }
 
   /**
-   * refresh, where a refresh another tab finished after since (ms) counts
-   * as this one. In a browser the tabs of one origin share the cookies, so
+   * refresh, where a refresh another tab (or, with ownToo, this one)
+   * finished after since (ms) counts as this one. In a browser the tabs of one origin share the cookies, so
    * they take turns (Web Locks) and a tab that waited for another's
    * refresh uses its result instead of rotating again.
    */
-  #refreshSince(organization: string | null | undefined, since: number): Promise<SessionInfo> {
-    if (organization !== undefined) this.#org = organization ?? undefined;
-    const org = this.#org;
+  #refreshSince(organization: string | null | undefined, since: number, ownToo: boolean): Promise<SessionInfo> {
+    // The scope sticks only once a refresh with it succeeded (a 403 for a
+    // non-member leaves the session as it was).
+    const org = organization === undefined ? this.#org : (organization ?? undefined);
     const key = org ?? "";
     let p = this.#inflight.get(key);
     if (!p) {
@@ -332,23 +337,28 @@ export class Gatehouse {
       const run: Promise<SessionInfo> = locks
         ? new Promise<SessionInfo>((resolve, reject) => {
             // The lock is held until the refresh settles.
-            locks.request(`gatehouse-refresh ${this.#base}`, () => this.#refreshShared(org, since).then(resolve, reject)).catch(reject);
+            locks.request(`gatehouse-refresh ${this.#base}`, () => this.#refreshShared(org, since, ownToo).then(resolve, reject)).catch(reject);
           })
         : this.#refresh(org);
-      const flight = run.finally(() => this.#inflight.delete(key));
+      const flight = run
+        .then((info) => {
+          if (this.#session) this.#org = org;
+          return info;
+        })
+        .finally(() => this.#inflight.delete(key));
       this.#inflight.set(key, flight);
       p = flight;
     }
     return p;
   }
 
-  async #refreshShared(org: string | undefined, since: number): Promise<SessionInfo> {
+  async #refreshShared(org: string | undefined, since: number, ownToo: boolean): Promise<SessionInfo> {
     const storageKey = `gatehouse-refresh ${this.#base}`;
     try {
-      const shared = JSON.parse(localStorage.getItem(storageKey) ?? "null") as (SessionInfo & { at: number; expiresAt: number }) | null;
-      if (shared && shared.at > since && shared.orgId === org && shared.expiresAt - Date.now() > this.#margin) {
+      const shared = JSON.parse(localStorage.getItem(storageKey) ?? "null") as (SessionInfo & { at: number; expiresAt: number; tab: string }) | null;
+      if (shared && (ownToo || shared.tab !== this.#tab) && shared.at > since && shared.orgId === org && shared.expiresAt - Date.now() > this.#margin) {
         this.#expiresAt = shared.expiresAt;
-        const { at: _at, expiresAt: _e, ...info } = shared;
+        const { at: _at, expiresAt: _e, tab: _t, ...info } = shared;
         this.#session = info;
         return info;
       }
@@ -357,7 +367,7 @@ export class Gatehouse {
     }
     const info = await this.#refresh(org);
     try {
-      localStorage.setItem(storageKey, JSON.stringify({ ...info, at: Date.now(), expiresAt: this.#expiresAt }));
+      localStorage.setItem(storageKey, JSON.stringify({ ...info, at: Date.now(), expiresAt: this.#expiresAt, tab: this.#tab }));
     } catch {
       // no storage
     }
@@ -405,6 +415,14 @@ export class Gatehouse {
     return this.#base + path;
   }
 
+  /** Whether url is Gatehouse's (or the page's own origin): the only places the CSRF value goes. */
+  #trusted(url: string): boolean {
+    const origin = new URL(url).origin;
+    if (origin === new URL(this.#base).origin) return true;
+    if (Object.values(this.#functionUrls).some((u) => new URL(u).origin === origin)) return true;
+    return typeof location !== "undefined" && location.origin === origin;
+  }
+
   async #send(req: Request, retry: boolean, foreign = false): Promise<Response> {
     const path = foreign ? "" : new URL(req.url).pathname;
     if (!foreign) {
@@ -424,7 +442,7 @@ export class Gatehouse {
     if (this.mode === "browser") {
       if (!foreign) req.headers.set(clientHeader, "browser");
       const csrf = this.#csrf();
-      if (csrf && !["GET", "HEAD", "OPTIONS"].includes(req.method)) req.headers.set("X-CSRF-Token", csrf);
+      if (csrf && !["GET", "HEAD", "OPTIONS"].includes(req.method) && this.#trusted(req.url)) req.headers.set("X-CSRF-Token", csrf);
     } else if (authorize && !req.headers.has("Authorization")) {
       const t = await this.#store.load();
       if (t) req.headers.set("Authorization", `Bearer ${await this.accessToken()}`);
@@ -445,7 +463,7 @@ export class Gatehouse {
     }
     if (res.status !== 401 || !(await this.#mayRefresh(res))) return res;
     try {
-      await this.#refreshSince(undefined, started);
+      await this.#refreshSince(undefined, started, true); // a refresh after this call went out serves
     } catch {
       return res;
     }

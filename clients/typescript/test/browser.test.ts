@@ -48,6 +48,10 @@ before(async () => {
   const port = await freePort();
   appOrigin = `http://localhost:${port}`;
   app = createServer((req, res) => {
+    if (req.url === "/echo-csrf") {
+      res.end(req.headers["x-csrf-token"] ?? "");
+      return;
+    }
     if (req.url === "/client.js") {
       res.setHeader("Content-Type", "text/javascript");
       res.end(js);
@@ -122,6 +126,31 @@ describe("browser mode in Chromium", () => {
 
     const scoped = await inPage((c, org) => c.refresh(org), created.id ?? "");
     assert.equal(scoped.orgId, created.id);
+  });
+
+  it("sends the CSRF value to Gatehouse and the page's origin only", async () => {
+    // Another origin (say, an analytics endpoint) that would accept the header.
+    const other = createServer((req, res) => {
+      res.setHeader("Access-Control-Allow-Origin", appOrigin);
+      res.setHeader("Access-Control-Allow-Credentials", "true");
+      res.setHeader("Access-Control-Allow-Headers", "content-type, x-csrf-token");
+      res.end(req.method === "OPTIONS" ? "" : (req.headers["x-csrf-token"] ?? ""));
+    });
+    other.listen(0, "127.0.0.1");
+    await once(other, "listening");
+    const addr = other.address();
+    assert.ok(addr && typeof addr === "object");
+    try {
+      const got = await inPage(async (c, own, foreign) => {
+        const a = await (await c.fetch(own, { method: "POST" })).text();
+        const b = await (await c.fetch(foreign, { method: "POST" })).text();
+        return [a, b];
+      }, appOrigin + "/echo-csrf", `http://127.0.0.1:${addr.port}/echo-csrf`);
+      assert.ok((got[0] ?? "").length > 10, "the page's own origin gets the CSRF value");
+      assert.equal(got[1], "", "another origin does not");
+    } finally {
+      other.close();
+    }
   });
 
   it("refreshes with the refresh cookie, once for concurrent calls", async () => {

@@ -177,4 +177,13 @@ describe("token mode", () => {
     const me = await client.me();
     assert.ok(Date.parse(me.session.auth_time) > Date.now() - 60_000);
   });
+
+  it("keeps the session unscoped when an organization token is refused", async () => {
+    const store = new MemoryTokenStore();
+    const { client } = await signedUp({ store });
+    await assert.rejects(client.refresh("org_not_mine"), (e: unknown) => isGatehouseError(e, "forbidden"));
+    const info = await client.refresh();
+    assert.equal(info.orgId, undefined);
+    assert.equal(store.load()?.orgId, undefined);
+  });
 });
