@@ -42,6 +42,7 @@ func Fragments() []Fragment {
 		{"openapi/auth-mfa-orgs.yaml", "functions/auth", "/auth", "auth", "AuthMFA"},
 		{"openapi/admin.yaml", "functions/auth", "/auth", "auth", "Admin"},
 		{"openapi/scim.yaml", "functions/auth", "/auth", "auth", "SCIM"},
+		{"openapi/pages.yaml", "functions/auth", "/auth", "auth", "Pages"},
 		{"openapi/oauth.yaml", "functions/oauthcallback", "/oauth", "oauth", "OAuth"},
 		{"openapi/webhooks.yaml", "functions/webhooks", "/webhooks", "webhooks", "Webhooks"},
 		{"openapi/rotate.yaml", "functions/rotate", "/rotate", "rotate", "Rotate"},

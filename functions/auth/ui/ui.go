@@ -213,12 +213,16 @@ func New(cfg Config, opts Options) (*Handler, error) {
 
 // Register adds the pages' routes to mux.
 func (h *Handler) Register(mux *http.ServeMux) {
-	mux.HandleFunc("GET /ui/{$}", func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, "signin", http.StatusSeeOther)
-	})
-	for path := range pages {
-		mux.Handle("GET /ui/"+path, h.page(path))
-	}
+	// One literal pattern per page, so docs/apicheck finds each route.
+	mux.Handle("GET /ui/signin", h.page("signin"))
+	mux.Handle("GET /ui/signup", h.page("signup"))
+	mux.Handle("GET /ui/signup/confirm", h.page("signup/confirm"))
+	mux.Handle("GET /ui/forgot-password", h.page("forgot-password"))
+	mux.Handle("GET /ui/reset-password", h.page("reset-password"))
+	mux.Handle("GET /ui/magic-link", h.page("magic-link"))
+	mux.Handle("GET /ui/invitations/accept", h.page("invitations/accept"))
+	mux.Handle("GET /ui/signin/confirm", h.page("signin/confirm"))
+	mux.Handle("GET /ui/account", h.page("account"))
 	mux.Handle("GET /ui/static/{file}", h.serveStatic())
 	mux.Handle("POST /ui/qr", h.opts.Authenticate(web.Handler(h.opts.Logger, h.qr)))
 }

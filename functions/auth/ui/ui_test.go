@@ -50,6 +50,9 @@ var nonceRE = regexp.MustCompile(`script-src 'nonce-([A-Za-z0-9_-]{22})'`)
 //
 // Controls: APP-8
 func TestPagesRenderUnderStrictCSP(t *testing.T) {
+	if n := strings.Count(readSource(t, "ui.go"), `, h.page("`); n != len(pages) {
+		t.Fatalf("%d page routes registered for %d pages", n, len(pages))
+	}
 	h := newTestHandler(t, Config{Providers: []string{"google", "github"}, SSO: true})
 	seen := map[string]bool{}
 	for path := range pages {
@@ -82,6 +85,15 @@ func TestPagesRenderUnderStrictCSP(t *testing.T) {
 			}
 		})
 	}
+}
+
+func readSource(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 func TestThemeAndStrings(t *testing.T) {
