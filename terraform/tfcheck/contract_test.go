@@ -83,6 +83,7 @@ func everythingConfigured(project string) map[string]cty.Value {
 		}),
 		"signin_client_ids":        cty.ObjectVal(map[string]cty.Value{"google": str("signin.apps.googleusercontent.com"), "github": str("Iv1.github")}),
 		"broker_callers":           cty.TupleVal([]cty.Value{str("reporting@" + project + ".iam.gserviceaccount.com")}),
+		"admin_operators":          cty.TupleVal([]cty.Value{str("support@" + project + ".iam.gserviceaccount.com")}),
 		"standard_webhook_sources": cty.TupleVal([]cty.Value{str("acme-crm"), str("billing_v2")}),
 	}
 }

@@ -14,6 +14,7 @@ module "gatehouse" {
   oauth_client_ids         = var.oauth_client_ids
   signin_client_ids        = var.signin_client_ids
   broker_callers           = var.broker_callers
+  admin_operators          = var.admin_operators
   standard_webhook_sources = var.standard_webhook_sources
   notification_channels    = var.notification_channels
 

@@ -35,6 +35,12 @@ variable "signin_client_ids" {
   default     = {}
 }
 
+variable "admin_operators" {
+  description = "Service accounts allowed to call the admin API (docs/admin.md)."
+  type        = list(string)
+  default     = []
+}
+
 variable "broker_callers" {
   description = "Service accounts allowed to call the token broker."
   type        = list(string)

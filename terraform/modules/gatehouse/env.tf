@@ -50,10 +50,18 @@ locals {
   auth_gomemlimit_mib = var.argon2_concurrency * local.argon2_hash_mib + var.auth_heap_headroom_mib
   auth_memory_mib     = max(512, 128 * ceil(2 * local.auth_gomemlimit_mib / 128))
 
-  auth_env = {
-    GATEHOUSE_PASSWORD_MAX_CONCURRENT = tostring(var.argon2_concurrency)
-    GOMEMLIMIT                        = "${local.auth_gomemlimit_mib}MiB"
-  }
+  auth_env = merge(
+    {
+      GATEHOUSE_PASSWORD_MAX_CONCURRENT = tostring(var.argon2_concurrency)
+      GOMEMLIMIT                        = "${local.auth_gomemlimit_mib}MiB"
+    },
+    # The admin API (docs/admin.md): Google-signed ID tokens of these
+    # service accounts, for the admin API's URL; none means no operator.
+    length(var.admin_operators) == 0 ? {} : {
+      GATEHOUSE_ADMIN_ACCOUNTS = join(",", var.admin_operators)
+      GATEHOUSE_ADMIN_AUDIENCE = coalesce(var.admin_audience, "${trimsuffix(var.public_base_url, "/")}/auth/admin")
+    },
+  )
 
   oauthcallback_env = merge(
     { for p, id in var.oauth_client_ids : "GATEHOUSE_OAUTH_${upper(p)}_CLIENT_ID" => id },

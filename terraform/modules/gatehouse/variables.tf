@@ -167,6 +167,18 @@ variable "broker_audience" {
   default     = ""
 }
 
+variable "admin_operators" {
+  description = "Service account e-mails allowed to call the admin API (GATEHOUSE_ADMIN_ACCOUNTS) with a Google-signed ID token. Empty: no operator can call it."
+  type        = list(string)
+  default     = []
+}
+
+variable "admin_audience" {
+  description = "Audience of the operators' ID tokens, the admin API's URL (GATEHOUSE_ADMIN_AUDIENCE); empty means public_base_url + /auth/admin."
+  type        = string
+  default     = ""
+}
+
 variable "standard_webhook_sources" {
   description = "Senders verified with Standard Webhooks (GATEHOUSE_STANDARD_WEBHOOK_SOURCES); each gets its own signing secret."
   type        = set(string)
