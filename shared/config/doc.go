@@ -48,7 +48,7 @@ func Variables() []Variable {
 		{"GATEHOUSE_PROJECT_ID", "", false, "Google Cloud project ID. Required in staging and prod."},
 		{"GATEHOUSE_TRUSTED_PROXY_HOPS", "1 on Cloud Run, else 0", false, "Number of trusted reverse proxies in front of the function (0-10), used to find the client IP in X-Forwarded-For; 0 ignores the header. The start log says which count is in force."},
 		{"GATEHOUSE_ALLOWED_ORIGINS", "", false, "Comma-separated browser origins (scheme://host[:port]) allowed to make state-changing requests; https only in staging and prod."},
-		{"GATEHOUSE_PUBLIC_URL", "http://localhost:8080 in dev", false, "Public base URL used in links sent to users; https and required in staging and prod."},
+		{"GATEHOUSE_PUBLIC_URL", "http://localhost:8080 in dev (gatehouse serve: the address it listens on)", false, "Public base URL: the issuer, and the hosted pages (/auth/ui) that e-mailed links point at; https and required in staging and prod."},
 		{"GATEHOUSE_NOTIFY_TOPIC", "", false, "Pub/Sub topic for outbound messages, projects/P/topics/T or a topic ID. Required in staging and prod; in dev, empty means the local mailbox."},
 		{"GATEHOUSE_SMTP_URL", "", true, "Optional SMTP relay, smtp://user:pass@host:port?from=address (STARTTLS required)."},
 		{"GATEHOUSE_DNS_RESOLVER", "", false, "DNS resolver (IP or IP:port) that single sign-on domain verification asks for TXT records; empty means the system's resolver."},
