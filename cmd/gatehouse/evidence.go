@@ -36,7 +36,7 @@ their targets (--bench: the output of scripts/bench) and the audit log's newest
 signed checkpoint (--checkpoint and --public-key), and writes evidence.html (one
 self-contained page) and evidence.json to --out. A control is red when no test
 naming it passed or one of them failed or was skipped; the command then exits
-non-zero, after writing the report.`,
+with status 3, after writing the report (1 on any other error).`,
 		Example: `  scripts/test && gatehouse evidence
   gatehouse evidence --test-json ci/test.json --bench ci/bench.txt --controls ../shared/CONTROLS.md --out report
   curl -s https://auth.example.com/auth/audit/checkpoint > checkpoint.json

@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -19,6 +20,9 @@ func main() {
 	defer stop()
 	if err := newRoot().ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "gatehouse:", err)
+		if errors.Is(err, errRed) {
+			os.Exit(3) // evidence: the report is written, a control is red
+		}
 		os.Exit(1)
 	}
 }
