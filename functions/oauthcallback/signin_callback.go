@@ -251,7 +251,9 @@ func (s *server) completeAsBrowser(w http.ResponseWriter, r *http.Request, userI
 	r2 := r.Clone(r.Context())
 	r2.Header.Set(session.ClientHeader, "browser")
 	rec := &headerOnly{header: http.Header{}}
-	if err := s.sessions.Complete(r.Context(), rec, r2, userID, []string{amrFederated}); err != nil {
+	if err := s.sessions.Complete(r.Context(), rec, r2, userID, []string{amrFederated}); errors.Is(err, store.ErrDisabled) {
+		return fail("account_disabled", err)
+	} else if err != nil {
 		return fail("unavailable", err)
 	}
 	if rec.status != http.StatusOK {

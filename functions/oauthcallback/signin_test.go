@@ -435,3 +435,32 @@ func TestOrganizationSSOProvisioning(t *testing.T) {
 		}
 	})
 }
+
+// An account an operator disabled cannot sign in with a provider either:
+// the callback redirects with signin_error=account_disabled and sets no
+// session; enabled again, it signs in.
+//
+// Controls: AUTH-6, AUTH-10
+func TestSignInDisabledAccount(t *testing.T) {
+	eachBackend(t, func(t *testing.T, e *testEnv) {
+		user := oauthtest.User{Subject: "subject-1", Email: "google-user@example.com", EmailVerified: true}
+		e.srv.SetUser(user)
+		userID := e.firstSignIn(t, "/signin/google?return_to=/home", user)
+		ctx := context.Background()
+		if _, err := e.Store.SetUserDisabled(ctx, userID, e.Clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+		rec := e.signInFlow(t, "/signin/google?return_to=/home", nil)
+		if loc := rec.Header().Get("Location"); !strings.Contains(loc, "signin_error=account_disabled") || sessionCookie(rec) != "" {
+			t.Fatalf("disabled sign-in: %d %q", rec.Code, loc)
+		}
+		if _, err := e.Store.SetUserDisabled(ctx, userID, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+		rec = e.signInFlow(t, "/signin/google?return_to=/home", nil)
+		if loc := rec.Header().Get("Location"); loc != "https://app.example.com/home" || sessionCookie(rec) == "" {
+			t.Fatalf("enabled sign-in: %d %q", rec.Code, loc)
+		}
+		e.Logs.Plant(sessionCookie(rec))
+	})
+}
