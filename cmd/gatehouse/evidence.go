@@ -65,7 +65,11 @@ with status 3, after writing the report (1 on any other error).`,
 			}
 			res := evidence.Results{}
 			for _, name := range testJSON {
-				if err := readInto(name, func(f *os.File) error { return res.ReadTestJSON(f) }); err != nil {
+				err := readInto(name, func(f *os.File) error { return res.ReadTestJSON(f) })
+				if errors.Is(err, fs.ErrNotExist) {
+					return fmt.Errorf("test results %s not found: run scripts/test first (it writes them), or give --test-json", name)
+				}
+				if err != nil {
 					return fmt.Errorf("test results %s: %w", name, err)
 				}
 			}

@@ -258,6 +258,7 @@ BenchmarkSequencer/latency-2 	       1	  20 ns/op	       557.0 p99-ms	       294
 		{[]string{"--controls", filepath.Join(dir, "absent.md")}, "control catalogue " + filepath.Join(dir, "absent.md") + " not found: give its path with --controls"},
 		{[]string{"--controls", bench}, "no controls found"},
 		{[]string{"--controls", green2, "--test-json", bench}, "no test results in the stream"},
+		{[]string{"--controls", green2, "--test-json", filepath.Join(dir, "absent.json")}, "not found: run scripts/test first"},
 		{[]string{"--controls", green2, "--checkpoint", bench}, "--checkpoint and --public-key go together"},
 		{[]string{"--controls", green2, "--checkpoint", cpFile, "--public-key", otherKey}, "does not verify"},
 	} {
