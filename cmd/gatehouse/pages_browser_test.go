@@ -392,6 +392,11 @@ func TestHostedPagesInChromium(t *testing.T) {
 		tb.signUp("pax@example.com")
 		tb.do("add a passkey", chromedp.Click(chromedp.CSS(`[data-action="passkey-add"]`)))
 		tb.waitFor(`document.querySelectorAll('#passkeys [data-action="passkey-remove"]').length === 1`, "the passkey is listed")
+		tb.do("rename it", chromedp.Click(chromedp.CSS(`[data-action="passkey-rename"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`#passkeys input[name="name"]`)),
+			chromedp.SendKeys(chromedp.CSS(`#passkeys input[name="name"]`), "Work laptop"),
+			chromedp.Click(chromedp.CSS(`#passkeys button[type="submit"]`)))
+		tb.waitFor(`document.getElementById("passkeys").textContent.includes("Work laptop")`, "the new name is listed")
 		tb.signOut()
 		tb.do("sign in with the passkey", chromedp.Click(chromedp.CSS(`[data-action="passkey-signin"]`)))
 		tb.onAccount("pax@example.com")

@@ -24,6 +24,7 @@ func (x *ext) registerMFA(mux *http.ServeMux) {
 	mux.Handle("POST /mfa/recovery-codes", x.authed(x.stepUp(x.mfaRegenerateCodes)))
 	mux.Handle("POST /mfa/webauthn/options", x.authed(x.stepUp(x.mfaWebAuthnOptions)))
 	mux.Handle("POST /mfa/webauthn", x.authed(x.mfaWebAuthnRegister))
+	mux.Handle("PATCH /mfa/webauthn/{id}", x.authed(x.mfaWebAuthnRename))
 	mux.Handle("DELETE /mfa/webauthn/{id}", x.authed(x.stepUp(x.mfaWebAuthnDelete)))
 	mux.Handle("POST /mfa/webauthn/step-up/options", x.authed(x.mfaStepUpOptions))
 }
@@ -76,6 +77,7 @@ func (x *ext) mfaRemove(r *http.Request, action, reason string, change func(svc 
 
 type mfaCredentialJSON struct {
 	ID           string     `json:"id"`
+	Name         string     `json:"name"`
 	Transports   []string   `json:"transports"`
 	CloneWarning bool       `json:"clone_warning"`
 	CreatedAt    time.Time  `json:"created_at"`
@@ -118,7 +120,7 @@ func (x *ext) mfaSummary(r *http.Request, userID string) (mfaSummaryJSON, error)
 		out.TOTPEnabled = out.TOTPEnabled || m == mfa.MethodTOTP
 	}
 	for _, c := range creds {
-		j := mfaCredentialJSON{ID: c.ID, Transports: append([]string{}, c.Transports...), CloneWarning: c.CloneWarning, CreatedAt: c.CreatedAt}
+		j := mfaCredentialJSON{ID: c.ID, Name: c.Name, Transports: append([]string{}, c.Transports...), CloneWarning: c.CloneWarning, CreatedAt: c.CreatedAt}
 		if !c.LastUsedAt.IsZero() {
 			j.LastUsedAt = &c.LastUsedAt
 		}

@@ -4,7 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
+	"github.com/gatehouse-dev/gatehouse/shared/audit"
 	"github.com/gatehouse-dev/gatehouse/shared/mfa"
 	"github.com/gatehouse-dev/gatehouse/shared/session"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
@@ -72,6 +76,46 @@ func (x *ext) mfaWebAuthnRegister(w http.ResponseWriter, r *http.Request) error 
 	x.sessions.NotifySignInChange(r.Context(), extUserID(r), session.ReasonPasskeyAdded, false)
 	return web.WriteJSON(w, http.StatusCreated, mfaCredentialJSON{ID: c.ID, Transports: append([]string{}, c.Transports...),
 		CreatedAt: c.CreatedAt})
+}
+
+// mfaWebAuthnRename answers PATCH /mfa/webauthn/{id} {name}: the owner
+// names a passkey ("Work laptop"). Only the signed-in user's own
+// credentials can be found; a name is 1 to 100 bytes of printable text.
+// Naming changes no way of signing in, so it needs no step-up; it is
+// audited.
+func (x *ext) mfaWebAuthnRename(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	if len(id) > 64 {
+		return web.NotFound()
+	}
+	var req struct {
+		Name string `json:"name"`
+	}
+	if err := extDecode(r, &req, func(v *web.Validator) {
+		req.Name = strings.TrimSpace(req.Name)
+		if v.Length("name", req.Name, 1, store.MaxWebAuthnNameLen) {
+			v.Require(utf8.ValidString(req.Name) && !strings.ContainsFunc(req.Name, unicode.IsControl), "name",
+				"must be printable text")
+		}
+	}); err != nil {
+		return err
+	}
+	user := extUserID(r)
+	err := x.d.Store.Tx(r.Context(), func(tx store.Store) error {
+		if err := tx.RenameWebAuthnCredential(r.Context(), user, id, req.Name); err != nil {
+			return err
+		}
+		return x.record(r, tx, audit.Event{Actor: user, Action: "mfa.webauthn.rename", Target: "user:" + user,
+			Metadata: map[string]any{"credential": id}})
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return web.NotFound()
+	}
+	if err != nil {
+		return extUnavailable(err)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // mfaWebAuthnDelete answers DELETE /mfa/webauthn/{id}: only the signed-in

@@ -17,6 +17,9 @@ type TOTPSecret struct {
 	CreatedAt   time.Time
 }
 
+// MaxWebAuthnNameLen bounds a passkey's name.
+const MaxWebAuthnNameLen = 100
+
 // WebAuthnCredential is a registered passkey or security key: only public
 // data (the public key, credential id, signature counter, transports,
 // AAGUID and the authenticator flags the verifier needs) is kept.
@@ -31,7 +34,8 @@ type WebAuthnCredential struct {
 	UserVerified   bool // the credential has verified its user (uvInitialized)
 	BackupEligible bool
 	BackupState    bool
-	CloneWarning   bool // a counter went backwards: the key may have been cloned
+	CloneWarning   bool   // a counter went backwards: the key may have been cloned
+	Name           string // chosen by the owner; "" until named (at most MaxWebAuthnNameLen bytes)
 	CreatedAt      time.Time
 	LastUsedAt     time.Time // zero until first used to sign in
 }
@@ -97,6 +101,9 @@ type MFAFactors interface {
 	// returned. Of concurrent uses with one counter value exactly one
 	// succeeds. Returns ErrNotFound if the user has no such credential.
 	UseWebAuthnCredential(ctx context.Context, userID, id string, use WebAuthnUse) error
+	// RenameWebAuthnCredential sets the name of credential id of userID.
+	// Returns ErrNotFound if userID has no such credential.
+	RenameWebAuthnCredential(ctx context.Context, userID, id, name string) error
 	// DeleteWebAuthnCredential removes credential id of userID. Returns
 	// ErrNotFound if the user has no such credential.
 	DeleteWebAuthnCredential(ctx context.Context, userID, id string) error

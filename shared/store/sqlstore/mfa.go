@@ -177,14 +177,14 @@ func (db *DB) WebAuthnUserByHandle(ctx context.Context, handle []byte) (string, 
 }
 
 const webauthnColumns = `id, user_id, credential_id, public_key, sign_count, transports, aaguid,
-	user_verified, backup_eligible, backup_state, clone_warning, created_at, last_used_at`
+	user_verified, backup_eligible, backup_state, clone_warning, created_at, last_used_at, name`
 
 // CreateWebAuthnCredential implements [store.MFAFactors].
 func (db *DB) CreateWebAuthnCredential(ctx context.Context, c store.WebAuthnCredential) error {
 	_, err := db.conn.Exec(ctx, `INSERT INTO webauthn_credentials (`+webauthnColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULL)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULL, $13)`,
 		c.ID, c.UserID, c.CredentialID, c.PublicKey, int64(c.SignCount), strings.Join(c.Transports, " "),
-		c.AAGUID, c.UserVerified, c.BackupEligible, c.BackupState, c.CloneWarning, c.CreatedAt)
+		c.AAGUID, c.UserVerified, c.BackupEligible, c.BackupState, c.CloneWarning, c.CreatedAt, c.Name)
 	if err != nil {
 		return fmt.Errorf("insert webauthn credential of %s: %w", c.UserID, err)
 	}
@@ -197,7 +197,7 @@ func scanWebAuthn(r Row) (store.WebAuthnCredential, error) {
 	var transports string
 	var used *time.Time
 	err := r.Scan(&c.ID, &c.UserID, &c.CredentialID, &c.PublicKey, &count, &transports, &c.AAGUID,
-		&c.UserVerified, &c.BackupEligible, &c.BackupState, &c.CloneWarning, &c.CreatedAt, &used)
+		&c.UserVerified, &c.BackupEligible, &c.BackupState, &c.CloneWarning, &c.CreatedAt, &used, &c.Name)
 	if err != nil {
 		return c, err
 	}
@@ -249,6 +249,18 @@ func (db *DB) UseWebAuthnCredential(ctx context.Context, userID, id string, use 
 		return fmt.Errorf("use webauthn credential %s: %w", id, store.ErrNotFound)
 	}
 	return fmt.Errorf("use webauthn credential %s: counter did not advance: %w", id, store.ErrConflict)
+}
+
+// RenameWebAuthnCredential implements [store.MFAFactors].
+func (db *DB) RenameWebAuthnCredential(ctx context.Context, userID, id, name string) error {
+	n, err := db.conn.Exec(ctx, `UPDATE webauthn_credentials SET name = $3 WHERE user_id = $1 AND id = $2`, userID, id, name)
+	if err != nil {
+		return fmt.Errorf("rename webauthn credential %s: %w", id, err)
+	}
+	if n == 0 {
+		return store.ErrNotFound
+	}
+	return nil
 }
 
 // DeleteWebAuthnCredential implements [store.MFAFactors].

@@ -187,6 +187,15 @@ func testWebAuthnCredentials(t *testing.T, open Opener) {
 	if err := use("alice", "c1", 50); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("credential with a clone warning used: err = %v, want ErrConflict", err)
 	}
+	if err := s.RenameWebAuthnCredential(ctx, "bob", "c1", "stolen"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("bob renaming alice's credential: err = %v, want ErrNotFound", err)
+	}
+	if err := s.RenameWebAuthnCredential(ctx, "alice", "c1", "Work laptop"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ = s.WebAuthnCredentials(ctx, "alice"); got[0].Name != "Work laptop" || !got[0].CloneWarning {
+		t.Fatalf("after renaming: %+v", got[0])
+	}
 	if err := s.DeleteWebAuthnCredential(ctx, "bob", "c1"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("bob deleting alice's credential: err = %v, want ErrNotFound", err)
 	}

@@ -132,6 +132,7 @@
       var again = pending; pending = null;
       if (again) again();
     },
+    renamed: function () { say(S.saved); loadMFA(); },
     deleted: function () { location.assign(ROOT + "signin"); }
   };
 
@@ -269,6 +270,24 @@
     "logout": async function () { await call("POST", "logout"); location.assign(ROOT + "signin"); },
     "logout-all": async function () { await call("POST", "logout/all"); location.assign(ROOT + "signin"); },
     "session-revoke": async function (el) { await call("DELETE", "sessions/" + encodeURIComponent(el.dataset.id)); loadSessions(); },
+    "passkey-rename": async function (el) {
+      var li = el.closest("li");
+      var form = document.createElement("form");
+      form.dataset.call = "PATCH mfa/webauthn/" + encodeURIComponent(el.dataset.id);
+      form.dataset.then = "renamed";
+      var id = "rename-" + el.dataset.id;
+      var label = document.createElement("label");
+      label.htmlFor = id;
+      label.textContent = S.passkey_name;
+      var input = document.createElement("input");
+      input.id = id; input.name = "name"; input.required = true; input.maxLength = 100;
+      input.value = el.dataset.name || "";
+      var save = document.createElement("button");
+      save.type = "submit"; save.textContent = S.save;
+      form.append(label, input, save);
+      li.replaceChildren(form);
+      input.focus();
+    },
     "passkey-remove": async function (el) { await call("DELETE", "mfa/webauthn/" + encodeURIComponent(el.dataset.id)); loadMFA(); },
     "identity-unlink": async function (el) { await call("DELETE", "identities/" + encodeURIComponent(el.dataset.id)); loadIdentities(); },
     "export": async function () {
@@ -331,7 +350,10 @@
     show($("codes-left-line"), res.totp_enabled || res.webauthn_credentials.length > 0);
     $("codes-left").textContent = String(res.recovery_codes_left);
     fill($("passkeys"), res.webauthn_credentials.map(function (c) {
-      return item(S.passkey + " · " + when(c.created_at), "passkey-remove", c.id, S.remove);
+      var li = item((c.name || S.passkey) + " · " + when(c.created_at), "passkey-rename", c.id, S.rename);
+      li.querySelector("button").dataset.name = c.name;
+      li.appendChild(item("", "passkey-remove", c.id, S.remove).querySelector("button"));
+      return li;
     }));
   }
   async function loadIdentities() {
