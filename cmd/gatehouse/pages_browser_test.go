@@ -1,7 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"io"
+	"net/http"
 	"net"
 	"os"
 	"os/exec"
@@ -251,6 +255,79 @@ func (tb *tab) signInWithPassword(email, password string) {
 		chromedp.Click(chromedp.CSS(`form[data-call="POST login"] button[type=submit]`)))
 }
 
+// api calls the server as an API client (bearer token, or none) and
+// decodes the answer into v if v is not nil.
+func (bt *browserTest) api(t *testing.T, method, path, access string, body any, want int, v any) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, bt.base+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if access != "" {
+		req.Header.Set("Authorization", "Bearer "+access)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		t.Fatalf("%s %s: %d, want %d: %s", method, path, resp.StatusCode, want, raw)
+	}
+	if v != nil {
+		if err := json.Unmarshal(raw, v); err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+	}
+}
+
+// apiSignUp creates an account as an API client, reading the link from
+// the mailbox's JSON, and returns its access token.
+func (bt *browserTest) apiSignUp(t *testing.T, email string) string {
+	t.Helper()
+	bt.api(t, "POST", "/auth/register", "", map[string]string{"email": email}, http.StatusAccepted, nil)
+	var tok string
+	for range 200 {
+		var msgs []struct {
+			To    string
+			Links []string
+		}
+		bt.api(t, "GET", "/dev/mailbox?format=json", "", nil, http.StatusOK, &msgs)
+		for _, m := range msgs {
+			if m.To == email && len(m.Links) == 1 {
+				_, tok, _ = strings.Cut(m.Links[0], "#token=")
+			}
+		}
+		if tok != "" {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var tr struct {
+		AccessToken string `json:"access_token"`
+	}
+	bt.api(t, "POST", "/auth/register/confirm", "", map[string]string{"token": tok, "password": pagesPassword}, http.StatusOK, &tr)
+	return tr.AccessToken
+}
+
+func (bt *browserTest) apiLogin(t *testing.T, email string) string {
+	t.Helper()
+	var tr struct {
+		AccessToken string `json:"access_token"`
+	}
+	bt.api(t, "POST", "/auth/login", "", map[string]string{"email": email, "password": pagesPassword}, http.StatusOK, &tr)
+	return tr.AccessToken
+}
+
 // Controls: AUTH-1, APP-8
 func TestHostedPagesInChromium(t *testing.T) {
 	bt := startBrowserTest(t)
@@ -376,6 +453,42 @@ func TestHostedPagesInChromium(t *testing.T) {
 			chromedp.Click(chromedp.CSS(`form[data-mfa="recovery_code"] button`)))
 		tb.onAccount("tia@example.com")
 		tb.waitFor(`document.getElementById("codes-left").textContent === "9"`, "one recovery code is spent")
+	})
+
+	t.Run("invitation accepted after signing in; another session signed out", func(t *testing.T) {
+		owner := bt.apiSignUp(t, "owner@example.com")
+		var org struct{ ID string }
+		bt.api(t, "POST", "/auth/orgs", owner, map[string]string{"name": "Acme"}, http.StatusCreated, &org)
+		tb := bt.newTab(t)
+		tb.signUp("ivy@example.com")
+		// A second session of ivy's, as an API client, that the page signs out.
+		bt.api(t, "POST", "/auth/login", "", map[string]string{"email": "ivy@example.com", "password": pagesPassword},
+			http.StatusOK, nil)
+		tb.page("account")
+		tb.waitFor(`document.querySelectorAll('#sessions [data-action="session-revoke"]').length === 1`, "the other session is listed")
+		tb.do("sign the other session out", chromedp.Click(chromedp.CSS(`[data-action="session-revoke"]`)))
+		tb.waitFor(`document.querySelectorAll('#sessions [data-action="session-revoke"]').length === 0`, "the other session is gone")
+		tb.signOut()
+
+		bt.api(t, "POST", "/auth/orgs/"+org.ID+"/invitations", owner, map[string]string{"email": "ivy@example.com", "role": "viewer"},
+			http.StatusCreated, nil)
+		tb.followMail("invitations/accept")
+		tb.screenshot("invitation")
+		tb.do("accept while signed out", chromedp.Click(chromedp.CSS("form button[type=submit]")))
+		tb.waitFor(`location.pathname.endsWith("/auth/ui/signin") && location.search.includes("return_to=")`, "sent to sign in first")
+		tb.do("sign in", chromedp.SendKeys(chromedp.CSS("#email"), "ivy@example.com"),
+			chromedp.SendKeys(chromedp.CSS("#password"), pagesPassword),
+			chromedp.Click(chromedp.CSS(`form[data-call="POST login"] button[type=submit]`)))
+		tb.waitFor(`location.pathname.endsWith("/auth/ui/invitations/accept")`, "back on the invitation")
+		tb.do("accept", chromedp.Click(chromedp.CSS("form button[type=submit]")), chromedp.WaitVisible(chromedp.CSS("#status")))
+		var orgs struct {
+			Orgs []struct{ ID, Role string } `json:"orgs"`
+		}
+		ivy := bt.apiLogin(t, "ivy@example.com")
+		bt.api(t, "GET", "/auth/orgs", ivy, nil, http.StatusOK, &orgs)
+		if len(orgs.Orgs) != 1 || orgs.Orgs[0].ID != org.ID || orgs.Orgs[0].Role != "viewer" {
+			t.Fatalf("ivy's organizations: %+v", orgs)
+		}
 	})
 
 	t.Run("passkey added with the virtual authenticator, then passwordless sign-in", func(t *testing.T) {
