@@ -4,6 +4,7 @@
 // the session.
 
 import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { Gatehouse, GatehouseError, isGatehouseError, MemoryTokenStore, type SessionEndReason, type Tokens } from "../src/index.js";
 import { email, password, startGatehouse, type Server } from "./harness.js";
@@ -15,6 +16,19 @@ before(async () => {
 after(async () => {
   await gh?.stop();
 });
+
+/** The RFC 6238 code (SHA-1, 6 digits, 30 s) of a base32 secret at time ms. */
+function totp(secret: string, ms: number): string {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = "";
+  for (const ch of secret.replace(/=+$/, "")) bits += alphabet.indexOf(ch).toString(2).padStart(5, "0");
+  const key = Buffer.from((bits.match(/.{8}/g) ?? []).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(ms / 30_000)));
+  const mac = createHmac("sha1", key).update(counter).digest();
+  const off = (mac[mac.length - 1] ?? 0) & 0xf;
+  return String((mac.readUInt32BE(off) & 0x7fffffff) % 1_000_000).padStart(6, "0");
+}
 
 /** fetch that counts the refresh requests it carries. */
 function countingFetch() {
@@ -185,5 +199,44 @@ describe("token mode", () => {
     const info = await client.refresh();
     assert.equal(info.orgId, undefined);
     assert.equal(store.load()?.orgId, undefined);
+  });
+
+  it("hands off to the second factor: mfa_required, then a TOTP code or a recovery code", async () => {
+    const pw = password();
+    const { client, addr } = await (async () => {
+      const c = new Gatehouse({ baseUrl: gh.url, mode: "token" });
+      const a = email("mfa");
+      await c.signUp(a);
+      await c.confirmSignUp(await gh.linkToken(a, "email_verification"), pw);
+      return { client: c, addr: a };
+    })();
+    const { data: enrol } = await client.api.POST("/auth/mfa/totp", { body: {} });
+    assert.ok(enrol?.secret);
+    // Confirm with the previous step's code (within the one step of skew),
+    // so the current step's code is still unused for the sign-in.
+    const { data: conf, response } = await client.api.POST("/auth/mfa/totp/confirm", { body: { code: totp(enrol.secret, Date.now() - 30_000) } });
+    assert.equal(response.status, 200, JSON.stringify(conf));
+    const codes = (conf as { recovery_codes: string[] }).recovery_codes;
+
+    const fresh = new Gatehouse({ baseUrl: gh.url, mode: "token" });
+    const first = await fresh.signIn(addr, pw);
+    assert.equal(first.status, "mfa_required");
+    assert.ok(first.status === "mfa_required" && first.methods.includes("totp"));
+    const session = await fresh.completeTotp(first.mfaToken, totp(enrol.secret, Date.now()));
+    assert.ok(session.sessionId);
+    assert.deepEqual((await fresh.me()).session.auth_methods.sort(), ["otp", "pwd"]);
+
+    const again = await fresh.signIn(addr, pw);
+    assert.ok(again.status === "mfa_required");
+    await fresh.completeRecoveryCode(again.mfaToken, codes[0] ?? "");
+    await assert.rejects(
+      (async () => {
+        const third = await fresh.signIn(addr, pw);
+        assert.ok(third.status === "mfa_required");
+        await fresh.completeRecoveryCode(third.mfaToken, codes[0] ?? "");
+      })(),
+      (e: unknown) => e instanceof GatehouseError && e.status === 401,
+      "a recovery code works once",
+    );
   });
 });
