@@ -79,6 +79,12 @@ describe("token mode", () => {
     const res = await client.signIn(addr, pw);
     assert.equal(res.status, "signed_in");
 
+    const viaLink = new Gatehouse({ baseUrl: gh.url, mode: "token" });
+    await viaLink.requestMagicLink(addr);
+    const link = await viaLink.signInWithMagicLink(await gh.linkToken(addr, "magic_link"));
+    assert.equal(link.status, "signed_in");
+    assert.equal((await viaLink.me()).user.email, addr);
+
     await assert.rejects(client.signIn(addr, pw + "x"), (e: unknown) => {
       assert.ok(isGatehouseError(e, "invalid_credentials"));
       assert.equal(e.status, 401);
