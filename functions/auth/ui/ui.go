@@ -141,6 +141,7 @@ type Handler struct {
 	pages   map[string]*template.Template
 	script  []byte // the strings the script shows, as JSON
 	imgSrc  string // CSP img-src
+	selfSrc string // CSP connect-src and form-action: 'self' and the OAuthCallback function's origin
 	static  http.Handler
 }
 
@@ -202,6 +203,10 @@ func New(cfg Config, opts Options) (*Handler, error) {
 	h.imgSrc = "'self' blob:"
 	if src, _ := imageSource(cfg.LogoURL); src != "" {
 		h.imgSrc += " " + src
+	}
+	h.selfSrc = "'self'"
+	if u, err := url.Parse(cfg.OAuthURL); err == nil && u.Host != "" {
+		h.selfSrc += " " + u.Scheme + "://" + u.Host
 	}
 	sub, err := fs.Sub(staticFS, "static")
 	if err != nil {
@@ -284,11 +289,12 @@ func (h *Handler) page(path string) http.Handler {
 
 // csp is the pages' policy: nothing but the nonce'd script, the style
 // sheet and the theme block, images from this origin (blob: for the TOTP
-// QR code), fetch to this origin, forms to this origin, no framing.
+// QR code), fetch and forms to this origin and the OAuthCallback
+// function's, no framing.
 func (h *Handler) csp(nonce string) string {
 	n := "'nonce-" + nonce + "'"
 	return "default-src 'none'; script-src " + n + "; style-src 'self' " + n + "; img-src " + h.imgSrc +
-		"; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+		"; connect-src " + h.selfSrc + "; form-action " + h.selfSrc + "; base-uri 'none'; frame-ancestors 'none'"
 }
 
 func (h *Handler) nonce() (string, error) {

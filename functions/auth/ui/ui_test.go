@@ -199,3 +199,29 @@ func TestQRCode(t *testing.T) {
 		})
 	}
 }
+
+// The sign-in page shows a button per configured provider and the
+// organization SSO form, both on the OAuthCallback function, carrying an
+// accepted return URL.
+func TestProviderButtons(t *testing.T) {
+	h := newTestHandler(t, Config{Providers: []string{"google", "github"}, SSO: true, OAuthURL: "https://id.example.com/oauth/"})
+	rec := get(t, h, "/ui/signin?return_to=/next")
+	if csp := rec.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "form-action 'self' https://id.example.com;") {
+		t.Errorf("the SSO form's target is not in form-action: %q", csp)
+	}
+	body := rec.Body.String()
+	for _, want := range []string{
+		`href="https://id.example.com/oauth/signin/google?return_to=https%3a%2f%2fapp.example.com%2fnext">Continue with Google</a>`,
+		`href="https://id.example.com/oauth/signin/github?return_to=https%3a%2f%2fapp.example.com%2fnext">Continue with GitHub</a>`,
+		`action="https://id.example.com/oauth/signin/oidc"`,
+		`name="return_to" value="https://app.example.com/next"`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("sign-in page lacks %s", want)
+		}
+	}
+	if body := get(t, newTestHandler(t, Config{}), "/ui/signin").Body.String(); strings.Contains(body, "/signin/google") ||
+		strings.Contains(body, "/signin/oidc") {
+		t.Error("buttons without configured providers or SSO")
+	}
+}
