@@ -52,12 +52,16 @@ func newVersion() *cobra.Command {
 				return writeJSON(cmd.OutOrStdout(), v)
 			}
 			commit := v.Commit
-			if commit == "" {
+			switch {
+			case commit == "":
 				commit = "unknown commit"
-			} else if v.Modified {
+			case v.Modified:
 				commit += " (modified)"
 			}
-			_, err := fmt.Fprintf(cmd.OutOrStdout(), "gatehouse %s, %s %s, %s %s\n", v.Version, commit, v.Time, v.Go, v.Platform)
+			if v.Time != "" {
+				commit += " of " + v.Time
+			}
+			_, err := fmt.Fprintf(cmd.OutOrStdout(), "gatehouse %s, %s, %s %s\n", v.Version, commit, v.Go, v.Platform)
 			return err
 		},
 	}
