@@ -5,12 +5,14 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/gatehouse-dev/gatehouse/shared/audit"
 	"github.com/gatehouse-dev/gatehouse/shared/config"
 	"github.com/gatehouse-dev/gatehouse/shared/operator"
+	"github.com/gatehouse-dev/gatehouse/shared/ratelimit"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
 	"github.com/gatehouse-dev/gatehouse/shared/web"
 )
@@ -28,6 +30,12 @@ const (
 	minReasonLen = 3
 	maxReasonLen = 500
 )
+
+// limitAdminNetwork bounds admin calls per client network, checked before
+// the credential: each forged ID token with an unknown key id makes the
+// verifier fetch the issuer's keys again, so unauthenticated callers must
+// not be able to make that unbounded.
+var limitAdminNetwork = ratelimit.Limit{Name: "admin-network", Burst: 120, Period: time.Minute}
 
 var (
 	errOperator = &web.Error{Status: http.StatusUnauthorized, Code: "operator_unauthenticated",
@@ -93,10 +101,14 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /admin/access-reviews/overdue", s.admin(s.handleAdminOverdueReviews))
 }
 
-// admin authenticates the operator and reads the reason before f runs.
+// admin limits the caller's network, authenticates the operator and reads
+// the reason before f runs.
 // Cookies and Gatehouse access tokens are never operator credentials.
 func (s *Server) admin(f adminFunc) http.Handler {
 	return web.Handler(s.d.Logger, func(w http.ResponseWriter, r *http.Request) error {
+		if err := s.limit(r.Context(), ratelimit.Check{Limit: limitAdminNetwork, Key: s.network(r)}); err != nil {
+			return err
+		}
 		op, err := s.operators.Verify(r.Context(), r)
 		if err != nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse-admin"`)

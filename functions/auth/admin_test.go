@@ -404,3 +404,21 @@ func FuzzAdminReason(f *testing.F) {
 		}
 	})
 }
+
+// Unauthenticated callers cannot make the verifier refetch keys without
+// bound: past the per-network limit the admin API answers 429 before it
+// looks at the credential.
+//
+// Controls: AUTH-3, APP-5
+func TestAdminRateLimited(t *testing.T) {
+	ae := newAdminEnv(t, bootstraptest.Backends[0])
+	hdr := http.Header{"Authorization": {"Bearer forged.token.value"}, ReasonHeader: {"probing"}}
+	for i := range limitAdminNetwork.Burst {
+		if rec := ae.do(t, "GET", "/admin/users", nil, hdr); rec.Code != http.StatusUnauthorized {
+			t.Fatalf("call %d: %d", i, rec.Code)
+		}
+	}
+	if rec := ae.do(t, "GET", "/admin/users", nil, hdr); rec.Code != http.StatusTooManyRequests {
+		t.Fatalf("past the limit: %d %s", rec.Code, rec.Body)
+	}
+}
