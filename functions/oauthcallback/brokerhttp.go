@@ -11,9 +11,11 @@ import (
 	"time"
 
 	"google.golang.org/api/idtoken"
+	"google.golang.org/api/option"
 
 	"github.com/gatehouse-dev/gatehouse/shared/broker"
 	"github.com/gatehouse-dev/gatehouse/shared/logging"
+	"github.com/gatehouse-dev/gatehouse/shared/outbound"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
 	"github.com/gatehouse-dev/gatehouse/shared/web"
 )
@@ -29,12 +31,17 @@ type callerAuth struct {
 	validate func(ctx context.Context, tok, audience string) (*idtoken.Payload, error)
 }
 
-func newCallerAuth(cfg Config) *callerAuth {
-	a := &callerAuth{secret: cfg.BrokerSecret, audience: cfg.BrokerAudience, validate: idtoken.Validate}
+// newCallerAuth fetches Google's ID-token keys through client.
+func newCallerAuth(cfg Config, client *outbound.Client) (*callerAuth, error) {
+	v, err := idtoken.NewValidator(context.Background(), option.WithHTTPClient(client.HTTP()))
+	if err != nil {
+		return nil, fmt.Errorf("id token validator: %w", err)
+	}
+	a := &callerAuth{secret: cfg.BrokerSecret, audience: cfg.BrokerAudience, validate: v.Validate}
 	for _, sa := range cfg.BrokerServiceAccounts {
 		a.accounts = append(a.accounts, strings.ToLower(sa))
 	}
-	return a
+	return a, nil
 }
 
 var errBrokerAuth = web.Unauthorized("unauthenticated", "A valid service credential is required.")

@@ -211,7 +211,7 @@ func (s *server) exchange(ctx context.Context, p *provider.Provider, st oauthsta
 	if err != nil {
 		return nil, err
 	}
-	ctx = context.WithValue(ctx, oauth2.HTTPClient, s.client)
+	ctx = s.client.Context(ctx)
 	tok, err := cfg.Exchange(ctx, code, p.ExchangeOptions(st.Verifier)...)
 	if err != nil {
 		return nil, describeOAuthError(err)

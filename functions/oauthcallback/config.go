@@ -1,12 +1,12 @@
 package oauthcallback
 
 import (
-	"net/http"
 	"net/url"
 	"strings"
 
 	"github.com/gatehouse-dev/gatehouse/shared/config"
 	"github.com/gatehouse-dev/gatehouse/shared/logging"
+	"github.com/gatehouse-dev/gatehouse/shared/outbound"
 	"github.com/gatehouse-dev/gatehouse/shared/provider"
 )
 
@@ -45,9 +45,10 @@ type Config struct {
 	// one of the service accounts.
 	BrokerAudience        string
 	BrokerServiceAccounts []string
-	// HTTPClient calls the platforms (tests set one for the local
-	// authorization server). Nil means a client with a 15-second timeout.
-	HTTPClient *http.Client
+	// Outbound makes every request to a platform or identity provider
+	// (APP-7). Nil means the production [outbound.Client]; tests set one
+	// from outboundtest to reach their local servers.
+	Outbound *outbound.Client
 }
 
 // envName is the variable prefix of platform name: GATEHOUSE_OAUTH_GOOGLE_ADS_.

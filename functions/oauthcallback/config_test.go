@@ -12,6 +12,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/shared/bootstrap/bootstraptest"
 	"github.com/gatehouse-dev/gatehouse/shared/config"
 	"github.com/gatehouse-dev/gatehouse/shared/logging"
+	"github.com/gatehouse-dev/gatehouse/shared/outbound"
 	"github.com/gatehouse-dev/gatehouse/shared/web"
 )
 
@@ -77,8 +78,11 @@ func TestLoadConfig(t *testing.T) {
 //
 // Controls: AUTHZ-2
 func TestBrokerIDTokenMode(t *testing.T) {
-	a := newCallerAuth(Config{BrokerAudience: "https://gh.example.com", BrokerServiceAccounts: []string{"Reports@P.iam.gserviceaccount.com"},
-		BrokerSecret: logging.NewSecret("ignored-in-id-token-mode-0123456789")})
+	a, err := newCallerAuth(Config{BrokerAudience: "https://gh.example.com", BrokerServiceAccounts: []string{"Reports@P.iam.gserviceaccount.com"},
+		BrokerSecret: logging.NewSecret("ignored-in-id-token-mode-0123456789")}, outbound.New(outbound.Options{}))
+	if err != nil {
+		t.Fatal(err)
+	}
 	a.validate = func(_ context.Context, tok, aud string) (*idtoken.Payload, error) {
 		if aud != "https://gh.example.com" {
 			return nil, errors.New("wrong audience")

@@ -19,6 +19,7 @@ import (
 	ostore "github.com/go-oauth2/oauth2/v4/store"
 
 	"github.com/gatehouse-dev/gatehouse/shared/logging"
+	"github.com/gatehouse-dev/gatehouse/shared/outbound/outboundtest"
 	"github.com/gatehouse-dev/gatehouse/shared/provider"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
 )
@@ -131,7 +132,8 @@ func (a *acmeServer) definitions() string {
 // configuration alone.
 func (e *testEnv) withAcme(t *testing.T, a *acmeServer) {
 	t.Helper()
-	cfg := e.config()
+	cfg := e.config(t)
+	cfg.Outbound = outboundtest.Client(t, e.srv.Server, e.shopSrv.Server, a.Server)
 	defined, err := provider.ParseDefinitions([]byte(a.definitions()), false)
 	if err != nil {
 		t.Fatal(err)

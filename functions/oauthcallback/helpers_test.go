@@ -14,6 +14,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/shared/dnsproof/dnstest"
 	"github.com/gatehouse-dev/gatehouse/shared/logging"
 	"github.com/gatehouse-dev/gatehouse/shared/oauthtest"
+	"github.com/gatehouse-dev/gatehouse/shared/outbound/outboundtest"
 	"github.com/gatehouse-dev/gatehouse/shared/provider"
 	"github.com/gatehouse-dev/gatehouse/shared/session"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
@@ -60,7 +61,7 @@ func newTestEnv(t testing.TB, b bootstraptest.Backend) *testEnv {
 	e.Logs.Plant("gads-secret-value", "meta-secret-value", "shop-secret-value", brokerSecret, "google-secret-value", "github-secret-value", "sso-secret-value")
 	e.dns = dnstest.New(t)
 	e.Deps.Config.DNSResolver = e.dns.Addr
-	h, err := New(e.Deps, e.config())
+	h, err := New(e.Deps, e.config(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +71,7 @@ func newTestEnv(t testing.TB, b bootstraptest.Backend) *testEnv {
 	return e
 }
 
-func (e *testEnv) config() Config {
+func (e *testEnv) config(t testing.TB) Config {
 	return Config{
 		Platforms: map[string]provider.Settings{
 			provider.GoogleAds: {ClientID: "gads-client", ClientSecret: logging.NewSecret("gads-secret-value"),
@@ -88,7 +89,7 @@ func (e *testEnv) config() Config {
 		},
 		CallbackBase: callbackBase,
 		BrokerSecret: logging.NewSecret(brokerSecret),
-		HTTPClient:   e.srv.Client(),
+		Outbound:     outboundtest.Client(t, e.srv.Server, e.shopSrv.Server),
 	}
 }
 

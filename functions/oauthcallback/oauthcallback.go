@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"time"
 
 	"github.com/gatehouse-dev/gatehouse/shared/authz"
 	"github.com/gatehouse-dev/gatehouse/shared/bootstrap"
@@ -21,6 +20,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/shared/dnsproof"
 	"github.com/gatehouse-dev/gatehouse/shared/mfa"
 	"github.com/gatehouse-dev/gatehouse/shared/oauthstate"
+	"github.com/gatehouse-dev/gatehouse/shared/outbound"
 	"github.com/gatehouse-dev/gatehouse/shared/provider"
 	"github.com/gatehouse-dev/gatehouse/shared/returnurl"
 	"github.com/gatehouse-dev/gatehouse/shared/session"
@@ -44,7 +44,7 @@ type server struct {
 	broker       *broker.Broker
 	sessions     *session.Manager
 	authz        *authz.Authorizer
-	client       *http.Client
+	client       *outbound.Client
 	callbackBase string
 	signInReturn string // the checked default return URL of a sign-in
 	linkBase     string // where mailed links point (Config.LinkBase)
@@ -108,13 +108,17 @@ func newServer(d *bootstrap.Deps, cfg Config) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	client := cfg.HTTPClient
+	client := cfg.Outbound
 	if client == nil {
-		client = &http.Client{Timeout: 15 * time.Second}
+		client = outbound.New(outbound.Options{})
+	}
+	callers, err := newCallerAuth(cfg, client)
+	if err != nil {
+		return nil, err
 	}
 	s := &server{d: d, logger: d.Logger, registry: reg, returns: returns, sessions: sessions,
 		states: oauthstate.New(d.Keyring, d.Now, d.Rand), authz: authz.New(d), client: client,
-		callbackBase: cfg.CallbackBase, signInReturn: signInReturn, callers: newCallerAuth(cfg),
+		callbackBase: cfg.CallbackBase, signInReturn: signInReturn, callers: callers,
 		mfa: mfa.NewService(d.Store, d.Keyring, "Gatehouse", d.Now, d.Rand)}
 	if s.linkBase = cfg.LinkBase; s.linkBase == "" {
 		s.linkBase = d.Config.PublicURL.String() + "/auth/ui"

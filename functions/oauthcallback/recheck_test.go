@@ -21,7 +21,7 @@ import (
 func TestDisconnectRechecksInTransaction(t *testing.T) {
 	eachBackend(t, func(t *testing.T, e *testEnv) {
 		c, _ := e.connectGoogleAds(t)
-		s, err := newServer(e.Deps, e.config())
+		s, err := newServer(e.Deps, e.config(t))
 		if err != nil {
 			t.Fatal(err)
 		}

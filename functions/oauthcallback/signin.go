@@ -152,7 +152,7 @@ func (s *server) discover(ctx context.Context, issuer string) (*oidc.Provider, e
 	if ok {
 		return p, nil
 	}
-	p, err := oidc.NewProvider(oidc.ClientContext(ctx, s.client), issuer)
+	p, err := oidc.NewProvider(s.client.Context(ctx), issuer)
 	if err != nil {
 		return nil, fmt.Errorf("discover OIDC issuer: %w", err)
 	}

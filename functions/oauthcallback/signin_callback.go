@@ -13,12 +13,12 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
 	"github.com/gatehouse-dev/gatehouse/shared/audit"
 	"github.com/gatehouse-dev/gatehouse/shared/authz"
 	"github.com/gatehouse-dev/gatehouse/shared/oauthstate"
+	"github.com/gatehouse-dev/gatehouse/shared/outbound"
 	"github.com/gatehouse-dev/gatehouse/shared/session"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
 )
@@ -118,14 +118,14 @@ func (s *server) completeSignIn(w http.ResponseWriter, r *http.Request, st oauth
 
 // identify exchanges the code and returns who the provider vouches for.
 func (s *server) identify(ctx context.Context, p *idp, code string, st oauthstate.State) (who, error) {
-	cctx := context.WithValue(ctx, oauth2.HTTPClient, s.client)
+	cctx := s.client.Context(ctx)
 	tok, err := p.oauth.Exchange(cctx, code, oauth2.VerifierOption(st.Verifier))
 	if err != nil {
 		return who{}, fail("exchange_failed", describeOAuthError(err))
 	}
 	var id who
 	if p.verifier != nil {
-		id, err = verifyIDToken(oidc.ClientContext(ctx, s.client), p, tok, st.OIDCNonce)
+		id, err = verifyIDToken(cctx, p, tok, st.OIDCNonce)
 	} else {
 		id, err = githubUser(cctx, s.client, p.apiURL, tok)
 	}
@@ -171,7 +171,7 @@ func verifyIDToken(ctx context.Context, p *idp, tok *oauth2.Token, nonce string)
 }
 
 // githubUser reads the GitHub user id and primary verified e-mail.
-func githubUser(ctx context.Context, c *http.Client, api string, tok *oauth2.Token) (who, error) {
+func githubUser(ctx context.Context, c *outbound.Client, api string, tok *oauth2.Token) (who, error) {
 	var u struct {
 		ID    int64  `json:"id"`
 		Login string `json:"login"`
@@ -197,7 +197,7 @@ func githubUser(ctx context.Context, c *http.Client, api string, tok *oauth2.Tok
 	return id, nil
 }
 
-func githubGet(ctx context.Context, c *http.Client, u string, tok *oauth2.Token, dst any) error {
+func githubGet(ctx context.Context, c *outbound.Client, u string, tok *oauth2.Token, dst any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return errors.New("bad GitHub API URL")

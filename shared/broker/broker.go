@@ -15,12 +15,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/shared/audit"
 	"github.com/gatehouse-dev/gatehouse/shared/envelope"
 	"github.com/gatehouse-dev/gatehouse/shared/logging"
+	"github.com/gatehouse-dev/gatehouse/shared/outbound"
 	"github.com/gatehouse-dev/gatehouse/shared/provider"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
 )
@@ -55,14 +55,14 @@ type Broker struct {
 	registry *provider.Registry
 	audit    *audit.Log
 	logger   *slog.Logger
-	client   *http.Client
+	client   *outbound.Client
 	now      func() time.Time
 }
 
-// Options configure [New]. Client defaults to an http.Client with a
-// 15-second timeout; Now to time.Now.
+// Options configure [New]. Client calls the platforms' token endpoints
+// (default the production [outbound.Client]); Now defaults to time.Now.
 type Options struct {
-	Client *http.Client
+	Client *outbound.Client
 	Now    func() time.Time
 }
 
@@ -70,7 +70,7 @@ type Options struct {
 func New(s store.Store, sealer Sealer, reg *provider.Registry, log *audit.Log, logger *slog.Logger, o Options) *Broker {
 	b := &Broker{store: s, sealer: sealer, registry: reg, audit: log, logger: logger, client: o.Client, now: o.Now}
 	if b.client == nil {
-		b.client = &http.Client{Timeout: 15 * time.Second}
+		b.client = outbound.New(outbound.Options{})
 	}
 	if b.now == nil {
 		b.now = time.Now

@@ -13,6 +13,8 @@ import (
 	"github.com/gatehouse-dev/gatehouse/shared/broker"
 	"github.com/gatehouse-dev/gatehouse/shared/logging"
 	"github.com/gatehouse-dev/gatehouse/shared/oauthtest"
+	"github.com/gatehouse-dev/gatehouse/shared/outbound"
+	"github.com/gatehouse-dev/gatehouse/shared/outbound/outboundtest"
 	"github.com/gatehouse-dev/gatehouse/shared/provider"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
 )
@@ -23,9 +25,10 @@ const (
 )
 
 type fixture struct {
-	env *bootstraptest.Env
-	srv *oauthtest.Server
-	reg *provider.Registry
+	env    *bootstraptest.Env
+	srv    *oauthtest.Server
+	reg    *provider.Registry
+	client *outbound.Client
 }
 
 func newFixture(t testing.TB, s store.Store, opts oauthtest.Options) *fixture {
@@ -41,7 +44,7 @@ func newFixture(t testing.TB, s store.Store, opts oauthtest.Options) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{env: env, srv: srv, reg: reg}
+	return &fixture{env: env, srv: srv, reg: reg, client: outboundtest.Client(t, srv.Server)}
 }
 
 func (f *fixture) broker(sealer broker.Sealer) *broker.Broker {
@@ -49,7 +52,7 @@ func (f *fixture) broker(sealer broker.Sealer) *broker.Broker {
 		sealer = f.env.Keyring
 	}
 	return broker.New(f.env.Store, sealer, f.reg, f.env.Audit, f.env.Logger,
-		broker.Options{Client: f.srv.Client(), Now: f.env.Clock.Now})
+		broker.Options{Client: f.client, Now: f.env.Clock.Now})
 }
 
 // connect runs a real authorization code flow against the server and stores

@@ -129,7 +129,7 @@ func (b *Broker) fetch(ctx context.Context, p *provider.Provider, c store.Connec
 	if err != nil {
 		return nil, err
 	}
-	ctx = context.WithValue(ctx, oauth2.HTTPClient, b.client)
+	ctx = b.client.Context(ctx)
 	tok, err := cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: rt}).Token()
 	if err != nil {
 		return nil, describe(err)

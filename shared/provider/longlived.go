@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/gatehouse-dev/gatehouse/shared/outbound"
 )
 
 // maxTokenResponse bounds what is read of a token endpoint's answer.
@@ -22,7 +24,7 @@ const maxTokenResponse = 64 << 10
 // this is GET on the token endpoint with grant_type=fb_exchange_token and
 // the client credentials, as Meta documents it. Neither the URL (it holds
 // the client secret) nor the response body appears in an error.
-func (p *Provider) ExchangeLongLived(ctx context.Context, client *http.Client, tok *oauth2.Token) (*oauth2.Token, error) {
+func (p *Provider) ExchangeLongLived(ctx context.Context, client *outbound.Client, tok *oauth2.Token) (*oauth2.Token, error) {
 	if !p.LongLived {
 		return tok, nil
 	}

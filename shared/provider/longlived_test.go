@@ -8,6 +8,9 @@ import (
 	"testing"
 
 	"golang.org/x/oauth2"
+
+	"github.com/gatehouse-dev/gatehouse/shared/outbound"
+	"github.com/gatehouse-dev/gatehouse/shared/outbound/outboundtest"
 )
 
 // metaAgainst returns the Meta provider with its token endpoint at url.
@@ -44,7 +47,7 @@ func TestExchangeLongLived(t *testing.T) {
 	answer = func(w http.ResponseWriter) {
 		w.Write([]byte(`{"access_token":"long-token","token_type":"bearer","expires_in":5184000}`))
 	}
-	long, err := p.ExchangeLongLived(context.Background(), srv.Client(), short)
+	long, err := p.ExchangeLongLived(context.Background(), outboundtest.Client(t, srv), short)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +64,7 @@ func TestExchangeLongLived(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			answer = bad
-			_, err := p.ExchangeLongLived(context.Background(), srv.Client(), short)
+			_, err := p.ExchangeLongLived(context.Background(), outboundtest.Client(t, srv), short)
 			if err == nil {
 				t.Fatal("accepted")
 			}
@@ -75,7 +78,7 @@ func TestExchangeLongLived(t *testing.T) {
 
 	// Unreachable: the URL, which holds the secret, is not in the error.
 	down := metaAgainst(t, "http://127.0.0.1:1/token")
-	if _, err := down.ExchangeLongLived(context.Background(), srv.Client(), short); err == nil || strings.Contains(err.Error(), "secret-meta_ads") {
+	if _, err := down.ExchangeLongLived(context.Background(), outboundtest.Client(t, srv), short); err == nil || strings.Contains(err.Error(), "secret-meta_ads") {
 		t.Fatalf("unreachable endpoint: %v", err)
 	}
 }
@@ -89,7 +92,7 @@ func TestExchangeLongLivedOnlyWhereNeeded(t *testing.T) {
 			t.Fatal(err)
 		}
 		tok := &oauth2.Token{AccessToken: "a", RefreshToken: "r"}
-		if got, err := p.ExchangeLongLived(context.Background(), http.DefaultClient, tok); err != nil || got != tok {
+		if got, err := p.ExchangeLongLived(context.Background(), outbound.New(outbound.Options{}), tok); err != nil || got != tok {
 			t.Fatalf("%s: %v, %v", name, got, err)
 		}
 	}

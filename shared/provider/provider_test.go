@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/gatehouse-dev/gatehouse/shared/logging"
+	"github.com/gatehouse-dev/gatehouse/shared/outbound/outboundtest"
 )
 
 func allConfigured(t *testing.T, override func(*Settings)) *Registry {
@@ -225,7 +226,7 @@ func TestRevoke(t *testing.T) {
 		if tc.platform != GoogleAds {
 			rt = ""
 		}
-		if err := p.Revoke(context.Background(), srv.Client(), tc.shop, "AT", rt); err != nil {
+		if err := p.Revoke(context.Background(), outboundtest.Client(t, srv), tc.shop, "AT", rt); err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
 		if len(got) != 1 || got[0] != tc.want {
@@ -234,7 +235,7 @@ func TestRevoke(t *testing.T) {
 	}
 	failing := allConfigured(t, func(s *Settings) { s.RevokeURL = srv.URL + "/fail" })
 	p, _ := failing.Lookup(LinkedIn)
-	if err := p.Revoke(context.Background(), srv.Client(), "", "AT", ""); err == nil || strings.Contains(err.Error(), "AT") {
+	if err := p.Revoke(context.Background(), outboundtest.Client(t, srv), "", "AT", ""); err == nil || strings.Contains(err.Error(), "AT") {
 		t.Fatalf("failed revocation: err = %v", err)
 	}
 }

@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"golang.org/x/oauth2"
+
+	"github.com/gatehouse-dev/gatehouse/shared/outbound"
 )
 
 // Revoke asks the platform to revoke a grant. It revokes refreshToken where
@@ -21,7 +23,7 @@ import (
 // accessToken. It returns nil without a call when the platform has no
 // revocation endpoint. shop is the Shopify shop domain. The response body
 // is never included in the error: it may echo the token.
-func (p *Provider) Revoke(ctx context.Context, client *http.Client, shop, accessToken, refreshToken string) error {
+func (p *Provider) Revoke(ctx context.Context, client *outbound.Client, shop, accessToken, refreshToken string) error {
 	if p.Revocation == RevokeNone || p.RevokeURL == "" {
 		return nil
 	}

@@ -15,6 +15,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/oauth2"
+
+	"github.com/gatehouse-dev/gatehouse/shared/outbound"
 )
 
 // maxUserinfoBytes bounds the userinfo answer read.
@@ -25,7 +27,7 @@ const maxUserinfoBytes = 1 << 20
 // client and returns the account its AccountField names: a string, or a
 // integer written in decimal, of 1 to 200 bytes of printable UTF-8. Any other answer is an
 // error.
-func Account(ctx context.Context, client *http.Client, p *Provider, tok *oauth2.Token) (string, error) {
+func Account(ctx context.Context, client *outbound.Client, p *Provider, tok *oauth2.Token) (string, error) {
 	u, err := url.Parse(p.UserinfoURL)
 	if err != nil {
 		return "", fmt.Errorf("userinfo URL: %w", err)
