@@ -19,6 +19,20 @@ type SSOConfig struct {
 	UpdatedBy     string // user id
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
+	Discovery     SSODiscovery // what the issuer published when the configuration was saved
+}
+
+// SSODiscovery is what an issuer's discovery document said when its
+// configuration was saved: sign-in uses it and never fetches the document
+// on an anonymous request. A zero AuthURL means the configuration predates
+// discovery at save time and must be saved again before it signs anyone in.
+type SSODiscovery struct {
+	AuthURL      string    `json:"authorization_endpoint"`
+	TokenURL     string    `json:"token_endpoint"`
+	JWKSURL      string    `json:"jwks_uri"`
+	UserInfoURL  string    `json:"userinfo_endpoint,omitempty"`
+	Algorithms   []string  `json:"id_token_signing_alg_values_supported,omitempty"`
+	DiscoveredAt time.Time `json:"discovered_at"`
 }
 
 // SSOConfigs stores single sign-on configurations, at most one per organization.

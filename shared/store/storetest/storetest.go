@@ -65,6 +65,7 @@ func Run(t *testing.T, newStore Opener) {
 		{"ShopConnections", testShopConnections},
 		{"OAuthNonces", testOAuthNonces},
 		{"SSOConfigs", testSSOConfigs},
+		{"SSODiscovery", testSSODiscovery},
 		{"Identities", testIdentities},
 		{"ProveEmail", testProveEmail},
 		{"SSODomains", testSSODomains},
