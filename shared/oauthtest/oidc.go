@@ -20,6 +20,7 @@ func writeJSON(w http.ResponseWriter, v any) {
 }
 
 func (s *Server) discovery(w http.ResponseWriter, _ *http.Request) {
+	s.discoveries.Add(1)
 	writeJSON(w, map[string]any{
 		"issuer": s.URL, "authorization_endpoint": s.AuthURL(), "token_endpoint": s.TokenURL(),
 		"jwks_uri": s.URL + "/jwks", "userinfo_endpoint": s.URL + "/userinfo", "revocation_endpoint": s.RevokeURL(),
@@ -30,6 +31,7 @@ func (s *Server) discovery(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (s *Server) jwks(w http.ResponseWriter, _ *http.Request) {
+	s.keyFetches.Add(1)
 	pub := s.key.PublicKey
 	writeJSON(w, map[string]any{"keys": []map[string]string{{
 		"kty": "RSA", "alg": "RS256", "use": "sig", "kid": keyID,

@@ -91,6 +91,8 @@ type Server struct {
 	exchanges    atomic.Int64
 	longLived    atomic.Int64
 	revocations  atomic.Int64
+	discoveries  atomic.Int64
+	keyFetches   atomic.Int64
 }
 
 // New starts a server that stops when t ends.
@@ -166,6 +168,11 @@ func (s *Server) SetDown(down bool) {
 func (s *Server) RefreshCalls() int64 { return s.refreshCalls.Load() }
 func (s *Server) Exchanges() int64    { return s.exchanges.Load() }
 func (s *Server) Revocations() int64  { return s.revocations.Load() }
+
+// Discoveries and KeyFetches count requests for the discovery document and
+// the JWKS.
+func (s *Server) Discoveries() int64 { return s.discoveries.Load() }
+func (s *Server) KeyFetches() int64  { return s.keyFetches.Load() }
 
 // LongLivedExchanges counts requests to the fb_exchange_token grant.
 func (s *Server) LongLivedExchanges() int64 { return s.longLived.Load() }
