@@ -130,9 +130,7 @@ func newServer(d *bootstrap.Deps, cfg Config) (*server, error) {
 		return nil, err
 	}
 	s.broker = broker.New(d.Store, d.Keyring, reg, d.Audit, d.Logger, broker.Options{Client: client, Now: d.Now})
-	if s.signin, err = newSignIn(cfg); err != nil {
-		return nil, err
-	}
+	s.signin = newSignIn(cfg, client, d.Now)
 	return s, nil
 }
 

@@ -5,14 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"sync"
+	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
 	"github.com/gatehouse-dev/gatehouse/shared/envelope"
 	"github.com/gatehouse-dev/gatehouse/shared/oauthstate"
+	"github.com/gatehouse-dev/gatehouse/shared/oidcdiscovery"
+	"github.com/gatehouse-dev/gatehouse/shared/outbound"
 	"github.com/gatehouse-dev/gatehouse/shared/provider"
+	"github.com/gatehouse-dev/gatehouse/shared/ratelimit"
 	"github.com/gatehouse-dev/gatehouse/shared/session"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
 	"github.com/gatehouse-dev/gatehouse/shared/web"
@@ -33,16 +36,19 @@ var (
 	githubScopes = []string{"read:user", "user:email"}
 )
 
-// signIn holds the sign-in providers' settings and the OIDC discovery
-// documents fetched so far.
+// signInStartNetwork limits sign-in starts per client network: each may
+// read an SSO configuration and, for Google, a cached discovery result.
+var signInStartNetwork = ratelimit.Limit{Name: "signin-start-network", Burst: 60, Period: time.Minute}
+
+// signIn holds the sign-in providers' settings and the bounded cache of
+// discovery documents (configured issuers) and key sets (every issuer).
 type signIn struct {
 	settings map[string]provider.Settings
-	mu       sync.Mutex
-	oidc     map[string]*oidc.Provider // by issuer
+	cache    *oidcdiscovery.Cache
 }
 
-func newSignIn(cfg Config) (*signIn, error) {
-	return &signIn{settings: cfg.SignIn, oidc: map[string]*oidc.Provider{}}, nil
+func newSignIn(cfg Config, client *outbound.Client, now func() time.Time) *signIn {
+	return &signIn{settings: cfg.SignIn, cache: oidcdiscovery.NewCache(client, 0, 0, now)}
 }
 
 // idp is one identity provider, ready for a flow.
@@ -55,8 +61,12 @@ type idp struct {
 	issuer   string                // OIDC: the issuer, for RFC 9207's iss
 }
 
-var errUnknownProvider = &web.Error{Status: http.StatusNotFound, Code: "unknown_provider",
-	Message: "This sign-in provider is not available."}
+var (
+	errUnknownProvider = &web.Error{Status: http.StatusNotFound, Code: "unknown_provider",
+		Message: "This sign-in provider is not available."}
+	errSSONotReady = &web.Error{Status: http.StatusConflict, Code: "sso_not_ready",
+		Message: "The organization's single sign-on must be saved again by its owner before it can be used."}
+)
 
 // idpFor returns the provider route name names; orgID selects the
 // organization for "oidc". Errors: errUnknownProvider, or a 503.
@@ -72,7 +82,11 @@ func (s *server) idpFor(ctx context.Context, name, orgID string) (*idp, error) {
 		if issuer == "" {
 			issuer = "https://accounts.google.com"
 		}
-		return s.oidcIDP(ctx, name, issuer, set.ClientID, set.ClientSecret.Reveal(), redirect)
+		meta, err := s.signin.cache.Discover(ctx, issuer)
+		if err != nil {
+			return nil, web.Unavailable(err)
+		}
+		return s.oidcIDP(name, meta, set.ClientID, set.ClientSecret.Reveal(), redirect), nil
 	case signInGitHub:
 		return s.githubIDP(redirect)
 	case signInOIDC:
@@ -114,15 +128,17 @@ func (s *server) orgIDP(ctx context.Context, orgID, redirect string) (*idp, erro
 	} else if err != nil {
 		return nil, web.Unavailable(err)
 	}
+	if c.Discovery.AuthURL == "" {
+		return nil, errSSONotReady
+	}
 	secret, err := s.d.Keyring.Open(ctx, envelope.PurposeCredential, ssoBinding(c), c.ClientSecret)
 	if err != nil {
 		return nil, web.Unavailable(fmt.Errorf("open sso client secret: %w", err))
 	}
 	defer clear(secret)
-	p, err := s.oidcIDP(ctx, "oidc:"+c.Issuer, c.Issuer, c.ClientID, string(secret), redirect)
-	if err != nil {
-		return nil, err
-	}
+	meta := oidcdiscovery.Metadata{Issuer: c.Issuer, AuthURL: c.Discovery.AuthURL, TokenURL: c.Discovery.TokenURL,
+		JWKSURL: c.Discovery.JWKSURL, UserInfoURL: c.Discovery.UserInfoURL, Algorithms: c.Discovery.Algorithms}
+	p := s.oidcIDP("oidc:"+c.Issuer, meta, c.ClientID, string(secret), redirect)
 	c.ClientSecret = nil
 	p.sso = c
 	return p, nil
@@ -132,34 +148,15 @@ func ssoBinding(c store.SSOConfig) envelope.Binding {
 	return envelope.Binding{Org: c.OrgID, Record: c.ID, Field: "sso_configs.client_secret"}
 }
 
-// oidcIDP builds an OIDC provider from its discovery document.
-func (s *server) oidcIDP(ctx context.Context, name, issuer, clientID, secret, redirect string) (*idp, error) {
-	p, err := s.discover(ctx, issuer)
-	if err != nil {
-		return nil, web.Unavailable(err)
-	}
-	return &idp{name: name, issuer: issuer, verifier: p.Verifier(&oidc.Config{ClientID: clientID, Now: s.d.Now}),
-		oauth: &oauth2.Config{ClientID: clientID, ClientSecret: secret, Endpoint: p.Endpoint(),
-			RedirectURL: redirect, Scopes: oidcScopes}}, nil
-}
-
-// discover fetches and caches an issuer's discovery document; go-oidc
-// checks that it names the same issuer.
-func (s *server) discover(ctx context.Context, issuer string) (*oidc.Provider, error) {
-	s.signin.mu.Lock()
-	p, ok := s.signin.oidc[issuer]
-	s.signin.mu.Unlock()
-	if ok {
-		return p, nil
-	}
-	p, err := oidc.NewProvider(s.client.Context(ctx), issuer)
-	if err != nil {
-		return nil, fmt.Errorf("discover OIDC issuer: %w", err)
-	}
-	s.signin.mu.Lock()
-	s.signin.oidc[issuer] = p
-	s.signin.mu.Unlock()
-	return p, nil
+// oidcIDP builds an OIDC provider from its metadata; its keys come from
+// the bounded cache, fetched through the outbound client when needed.
+func (s *server) oidcIDP(name string, meta oidcdiscovery.Metadata, clientID, secret, redirect string) *idp {
+	keys := s.signin.cache.Keys(meta.Issuer, meta.JWKSURL)
+	verifier := oidc.NewVerifier(meta.Issuer, keys, &oidc.Config{ClientID: clientID, Now: s.d.Now,
+		SupportedSigningAlgs: meta.Algorithms})
+	return &idp{name: name, issuer: meta.Issuer, verifier: verifier,
+		oauth: &oauth2.Config{ClientID: clientID, ClientSecret: secret, RedirectURL: redirect, Scopes: oidcScopes,
+			Endpoint: oauth2.Endpoint{AuthURL: meta.AuthURL, TokenURL: meta.TokenURL}}}
 }
 
 // signInStart answers GET /signin/{provider}?return_to=[&org=]: 302 to
@@ -167,8 +164,13 @@ func (s *server) discover(ctx context.Context, issuer string) (*oidc.Provider, e
 // the server but the flow cookie, so it may stay a GET. Without return_to
 // the sign-in returns to the configured default
 // (GATEHOUSE_SIGNIN_RETURN_URL, the app's root by default), so the
-// sign_in_url of PUT /sso works as handed out.
+// sign_in_url of PUT /sso works as handed out. Rate-limited per client
+// network; no request leaves Gatehouse for an organization's issuer (its
+// endpoints were stored when it was saved).
 func (s *server) signInStart(w http.ResponseWriter, r *http.Request) error {
+	if err := ratelimit.HTTPError(s.d.Limiter.Allow(r.Context(), signInStartNetwork, s.network(r))); err != nil {
+		return err
+	}
 	q, err := strictQuery(r.URL.Query(), "return_to", "org")
 	if err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/shared/audit"
 	"github.com/gatehouse-dev/gatehouse/shared/authz"
 	"github.com/gatehouse-dev/gatehouse/shared/envelope"
+	"github.com/gatehouse-dev/gatehouse/shared/outbound"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
 	"github.com/gatehouse-dev/gatehouse/shared/web"
 )
@@ -62,7 +63,10 @@ func (s *server) getSSO(w http.ResponseWriter, r *http.Request) error {
 }
 
 // putSSO answers PUT /sso?org=: creates or replaces the configuration,
-// sealing the client secret (CRED-1). Step-up required.
+// sealing the client secret (CRED-1). Step-up required. The issuer's
+// discovery document and keys are fetched here, through the outbound
+// client (APP-7), and the endpoints stored with the configuration; a
+// failure is audited and answered with its cause ([discoveryError]).
 func (s *server) putSSO(w http.ResponseWriter, r *http.Request) error {
 	m, err := owner(r)
 	if err != nil {
@@ -78,6 +82,10 @@ func (s *server) putSSO(w http.ResponseWriter, r *http.Request) error {
 	if err := s.validateSSO(&req); err != nil {
 		return err
 	}
+	found, err := s.discoverIssuer(r, m, req.Issuer)
+	if err != nil {
+		return err
+	}
 	c, err := s.d.Store.SSOConfig(r.Context(), m.OrgID)
 	if errors.Is(err, store.ErrNotFound) {
 		c = store.SSOConfig{OrgID: m.OrgID, CreatedAt: s.d.Now()}
@@ -89,6 +97,7 @@ func (s *server) putSSO(w http.ResponseWriter, r *http.Request) error {
 	}
 	c.Issuer, c.ClientID, c.UpdatedBy, c.UpdatedAt = req.Issuer, req.ClientID, m.UserID, s.d.Now()
 	c.ProvisionRole = req.ProvisionRole
+	c.Discovery = found.stored(s.d.Now())
 	if c.ClientSecret, err = s.d.Keyring.Seal(r.Context(), envelope.PurposeCredential, ssoBinding(c), []byte(req.ClientSecret)); err != nil {
 		return web.Unavailable(err)
 	}
@@ -110,7 +119,7 @@ func (s *server) putSSO(w http.ResponseWriter, r *http.Request) error {
 	} else if err != nil {
 		return web.Unavailable(fmt.Errorf("store sso config: %w", err))
 	}
-	s.signin.forget(c.Issuer)
+	s.signin.cache.Remember(c.Issuer, found.meta.JWKSURL, found.keys)
 	return s.writeSSO(w, r, c)
 }
 
@@ -144,10 +153,11 @@ func (s *server) deleteSSO(w http.ResponseWriter, r *http.Request) error {
 // must be https (http is accepted in dev, for a local provider).
 func (s *server) validateSSO(req *ssoRequest) error {
 	v := web.NewValidator()
-	u, err := url.Parse(req.Issuer)
-	okScheme := err == nil && (u.Scheme == "https" || u.Scheme == "http" && !s.d.Config.Env.Deployed())
-	v.Require(okScheme && u.Host != "" && u.User == nil && u.RawQuery == "" && u.Fragment == "" && len(req.Issuer) <= 512,
-		"issuer", "must be the provider's https issuer URL")
+	u, err := s.client.CheckURL(req.Issuer)
+	if !errors.Is(err, outbound.ErrRefused) { // a refused address is reported by discovery, with its cause
+		v.Require(err == nil && u.RawQuery == "" && u.Fragment == "" && len(req.Issuer) <= 512,
+			"issuer", "must be the provider's https issuer URL")
+	}
 	v.Length("client_id", req.ClientID, 1, 256)
 	v.Length("client_secret", req.ClientSecret, 1, 512)
 	v.Length("provision_role", req.ProvisionRole, 0, 32)
@@ -155,13 +165,6 @@ func (s *server) validateSSO(req *ssoRequest) error {
 }
 
 func (s *server) newSSOID() (string, error) { return randomID(s.d.Rand, "sso_") }
-
-// forget drops a cached discovery document (the issuer was reconfigured).
-func (si *signIn) forget(issuer string) {
-	si.mu.Lock()
-	defer si.mu.Unlock()
-	delete(si.oidc, issuer)
-}
 
 // writeSSO answers a configuration as GET and PUT /sso do, with the
 // organization's verified domains.
