@@ -12,9 +12,14 @@ import (
 	"github.com/gatehouse-dev/gatehouse/shared/authz"
 	"github.com/gatehouse-dev/gatehouse/shared/envelope"
 	"github.com/gatehouse-dev/gatehouse/shared/outbound"
+	"github.com/gatehouse-dev/gatehouse/shared/ratelimit"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
 	"github.com/gatehouse-dev/gatehouse/shared/web"
 )
+
+// ssoSaveUser limits saves per user: each save makes requests to a host
+// the user chose.
+var ssoSaveUser = ratelimit.Limit{Name: "sso-save-user", Burst: 20, Period: time.Hour}
 
 // ssoRequest is the body of PUT /sso. The identity provider speaks only
 // for the organization's verified domains (/sso/domains); the free-text
@@ -73,6 +78,9 @@ func (s *server) putSSO(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if err := s.sessions.RequireRecentAuth(r.Context()); err != nil {
+		return err
+	}
+	if err := ratelimit.HTTPError(s.d.Limiter.Allow(r.Context(), ssoSaveUser, m.UserID)); err != nil {
 		return err
 	}
 	var req ssoRequest
@@ -150,14 +158,14 @@ func (s *server) deleteSSO(w http.ResponseWriter, r *http.Request) error {
 }
 
 // validateSSO checks and normalizes a configuration (APP-1). The issuer
-// must be https (http is accepted in dev, for a local provider).
+// must be an https URL the outbound client may request (plain http only
+// for tests); a refused address is left to discovery, which reports it
+// with its cause.
 func (s *server) validateSSO(req *ssoRequest) error {
 	v := web.NewValidator()
 	u, err := s.client.CheckURL(req.Issuer)
-	if !errors.Is(err, outbound.ErrRefused) { // a refused address is reported by discovery, with its cause
-		v.Require(err == nil && u.RawQuery == "" && u.Fragment == "" && len(req.Issuer) <= 512,
-			"issuer", "must be the provider's https issuer URL")
-	}
+	okURL := err == nil && u.RawQuery == "" && u.Fragment == "" || errors.Is(err, outbound.ErrRefused)
+	v.Require(okURL && len(req.Issuer) <= 512, "issuer", "must be the provider's https issuer URL")
 	v.Length("client_id", req.ClientID, 1, 256)
 	v.Length("client_secret", req.ClientSecret, 1, 512)
 	v.Length("provision_role", req.ProvisionRole, 0, 32)

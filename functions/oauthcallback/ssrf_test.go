@@ -253,6 +253,23 @@ func TestSignInStartRateLimited(t *testing.T) {
 	}
 }
 
+// Each save of an SSO configuration makes requests to a host its owner
+// chose, so saves are rate-limited per user.
+//
+// Controls: APP-7
+func TestSSOSaveRateLimited(t *testing.T) {
+	e := newTestEnv(t, bootstraptest.Backends[0])
+	for i := range ssoSaveUser.Burst {
+		if rec := e.putSSO(t, e.h, e.srv.Issuer()); rec.Code != http.StatusOK {
+			t.Fatalf("save %d: %d %s", i, rec.Code, rec.Body)
+		}
+	}
+	docs := e.srv.Discoveries()
+	if rec := e.putSSO(t, e.h, e.srv.Issuer()); rec.Code != http.StatusTooManyRequests || e.srv.Discoveries() != docs {
+		t.Fatalf("save past the burst: %d, %d discoveries", rec.Code, e.srv.Discoveries()-docs)
+	}
+}
+
 // A configured issuer (Google sign-in) whose discovery fails is asked once
 // per FailureTTL, however many sign-ins start.
 //
