@@ -63,7 +63,7 @@ func (e *testEnv) handler(t *testing.T, o outbound.Options, change func(*Config)
 // putSSO configures org A's SSO with issuer through h, as its owner.
 func (e *testEnv) putSSO(t *testing.T, h http.Handler, issuer string) *httptest.ResponseRecorder {
 	t.Helper()
-	body := `{"issuer":"` + issuer + `","client_id":"sso-client","client_secret":"sso-secret-value","allowed_domains":["corp.example.com"]}`
+	body := `{"issuer":"` + issuer + `","client_id":"sso-client","client_secret":"sso-secret-value"}`
 	r := httptest.NewRequest(http.MethodPut, "/sso?org="+orgA, strings.NewReader(body))
 	r.Header.Set("Authorization", "Bearer "+e.users["ownerA"].access)
 	r.Header.Set("Content-Type", "application/json")
