@@ -70,11 +70,19 @@ func startBrowserTest(t *testing.T) *browserTest {
 			t.Errorf("serve: %v", err)
 		}
 	})
-	for range 500 {
-		if strings.Contains(out.String(), "hosted pages") {
-			break
+	// Wait for the start banner: under -race on a loaded 2-core machine the
+	// migrations and the key bootstrap can take many seconds. The wait ends
+	// early if serve returns.
+	for deadline := time.Now().Add(2 * time.Minute); !strings.Contains(out.String(), "hosted pages"); {
+		select {
+		case err := <-done:
+			done <- err
+			t.Fatalf("serve stopped before it printed its URLs: %v\n%s", err, out.String())
+		case <-time.After(20 * time.Millisecond):
 		}
-		time.Sleep(10 * time.Millisecond)
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not print its URLs within 2 minutes:\n%s", out.String())
+		}
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	bt := &browserTest{t: t, base: "http://localhost:" + strconv.Itoa(port), shots: os.Getenv("GATEHOUSE_TEST_ARTIFACTS")}
