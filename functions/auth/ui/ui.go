@@ -256,6 +256,10 @@ type pageData struct {
 	SSO        bool
 	Strings    template.JS
 	Page       string
+	// RequireMFA: the account page was opened with ?required=mfa, as the
+	// SaaS does when an organization's route answered 403 mfa_required:
+	// it says why and offers to sign in again once a factor is set up.
+	RequireMFA bool
 }
 
 func (h *Handler) page(path string) http.Handler {
@@ -270,7 +274,8 @@ func (h *Handler) page(path string) http.Handler {
 		d := pageData{Nonce: nonce, Product: h.cfg.ProductName, Logo: h.cfg.LogoURL, Support: h.cfg.SupportURL,
 			Primary: css(h.cfg.PrimaryColor, "#1a56db"), Background: css(h.cfg.BackgroundColor, "#f4f5f7"),
 			Root: root, API: root + "../", OAuth: h.cfg.OAuthURL, Return: h.returnTo(r), Providers: h.cfg.Providers,
-			SSO: h.cfg.SSO, Strings: template.JS(h.script), Page: path}
+			SSO: h.cfg.SSO, Strings: template.JS(h.script), Page: path,
+			RequireMFA: path == "account" && r.URL.Query().Get("required") == "mfa"}
 		if d.Product == "" {
 			d.Product = h.strings.T("product.default")
 		}

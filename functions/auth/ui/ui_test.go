@@ -225,3 +225,46 @@ func TestProviderButtons(t *testing.T) {
 		t.Error("buttons without configured providers or SSO")
 	}
 }
+
+// Every string the script shows (S.name) is in the catalogue as js.name:
+// a missing one would show "undefined" on the page (the passkey rename
+// form's labels did, before this test).
+func TestScriptStringsInCatalogue(t *testing.T) {
+	cat, err := newCatalogue(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := cat.Script()
+	used := regexp.MustCompile(`\bS\.([a-z_]+)`).FindAllStringSubmatch(readSource(t, "static/app.js"), -1)
+	if len(used) < 10 {
+		t.Fatalf("found only %d uses of S. in app.js: is the pattern stale?", len(used))
+	}
+	for _, m := range used {
+		if _, ok := have[m[1]]; !ok {
+			t.Errorf("app.js shows S.%s, but the catalogue has no js.%s", m[1], m[1])
+		}
+	}
+}
+
+// The account page opened with ?required=mfa (what the SaaS does on a 403
+// mfa_required) says why and carries the sign-in-again button; without it
+// the page has neither. Every page carries the SSO-required notice that
+// the script fills in on a 403 sso_required.
+func TestRequiredStates(t *testing.T) {
+	h := newTestHandler(t, Config{})
+	with := get(t, h, "/ui/account?required=mfa").Body.String()
+	without := get(t, h, "/ui/account").Body.String()
+	for _, want := range []string{`id="mfa-required"`, catalogue["account.mfa_required"], `data-action="signin-again"`} {
+		if !strings.Contains(with, want) {
+			t.Errorf("account?required=mfa lacks %s", want)
+		}
+		if strings.Contains(without, want) {
+			t.Errorf("account without required=mfa has %s", want)
+		}
+	}
+	for _, p := range []string{"/ui/signin", "/ui/magic-link", "/ui/signup/confirm", "/ui/signin/confirm"} {
+		if body := get(t, h, p).Body.String(); !strings.Contains(body, `id="sso-required-link"`) {
+			t.Errorf("%s lacks the SSO-required notice", p)
+		}
+	}
+}

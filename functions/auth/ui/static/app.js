@@ -25,8 +25,8 @@
     return m ? decodeURIComponent(m[1]) : "";
   }
 
-  function ApiError(status, code, message) {
-    this.status = status; this.code = code; this.message = message;
+  function ApiError(status, code, message, fields) {
+    this.status = status; this.code = code; this.message = message; this.fields = fields || {};
   }
 
   // call sends a JSON request to path (relative to the function, or to
@@ -61,7 +61,7 @@
     if (text) { try { json = JSON.parse(text); } catch (e) { json = null; } }
     if (!res.ok) {
       var err = json && json.error ? json.error : {};
-      throw new ApiError(res.status, err.code || "error", err.message || S.error);
+      throw new ApiError(res.status, err.code || "error", err.message || S.error, err.fields);
     }
     return json;
   }
@@ -76,7 +76,24 @@
     show(s, true);
   }
 
+  // ssoRequired shows that the user's organization requires its single
+  // sign-on (403 sso_required names it) with a link that starts it.
+  function ssoRequired(org) {
+    var url = OAUTH + "/signin/oidc?org=" + encodeURIComponent(org);
+    if (body.dataset.return) url += "&return_to=" + encodeURIComponent(body.dataset.return);
+    $("sso-required-text").textContent = S.sso_required;
+    var a = $("sso-required-link");
+    a.textContent = S.sso_continue;
+    a.href = url;
+    show($("error"), false);
+    show($("status"), false);
+    show($("sso-required"), true);
+    a.focus();
+  }
+
   function fail(e) {
+    if (e.code === "sso_required" && e.fields.org) { ssoRequired(e.fields.org); return; }
+    show($("sso-required"), false);
     var msgs = { invalid_credentials: S.invalid_credentials, invalid_token: S.invalid_token,
       rate_limited: S.too_many, weak_password: S.weak_password, network: S.network };
     var el = $("error");
@@ -267,6 +284,13 @@
     },
     "totp-disable": async function () { await call("DELETE", "mfa/totp"); say(S.saved); loadMFA(); },
     "codes-new": async function () { showCodes((await call("POST", "mfa/recovery-codes")).recovery_codes); loadMFA(); },
+    // After enrolling a factor that an organization requires, a new
+    // sign-in with it gives a session that passed two factors.
+    "signin-again": async function () {
+      await call("POST", "logout");
+      var ret = body.dataset.return;
+      location.assign(ROOT + "signin" + (ret ? "?return_to=" + encodeURIComponent(ret) : ""));
+    },
     "logout": async function () { await call("POST", "logout"); location.assign(ROOT + "signin"); },
     "logout-all": async function () { await call("POST", "logout/all"); location.assign(ROOT + "signin"); },
     "session-revoke": async function (el) { await call("DELETE", "sessions/" + encodeURIComponent(el.dataset.id)); loadSessions(); },
@@ -348,6 +372,7 @@
     show($("totp-on"), res.totp_enabled);
     show($("totp-off"), !res.totp_enabled && $("totp-setup").hidden);
     show($("codes-left-line"), res.totp_enabled || res.webauthn_credentials.length > 0);
+    show($("mfa-required-again"), res.totp_enabled || res.webauthn_credentials.length > 0);
     $("codes-left").textContent = String(res.recovery_codes_left);
     fill($("passkeys"), res.webauthn_credentials.map(function (c) {
       var li = item((c.name || S.passkey) + " · " + when(c.created_at), "passkey-rename", c.id, S.rename);
