@@ -58,7 +58,8 @@ const staleAfter = time.Hour
 // names key the report's counts, so they avoid words the log redaction
 // treats as secrets ("token", "credential"). Expired
 // or revoked sessions with their refresh tokens, expired one-time tokens
-// (reset, magic-link, confirmation), used OAuth state nonces, rate-limit
+// (reset, magic-link, confirmation), used OAuth state nonces and SAML
+// assertion ids, rate-limit
 // buckets that limit nothing, old lockout state, published outbox rows,
 // and the ciphertexts of revoked and invalid credentials past the grace
 // period (the rows, and their audit trail, stay).
@@ -67,6 +68,7 @@ func defaultPurgers(s store.Store, cfg Config) []Purger {
 		Older("sessions", staleAfter, s.PurgeSessions),
 		Older("one_time_links", staleAfter, s.PurgeOneTimeTokens),
 		Older("oauth_nonces", staleAfter, s.PurgeOAuthNonces),
+		Older("saml_assertions", staleAfter, s.PurgeSAMLAssertions),
 		PurgeFunc("rate_limits", s.PurgeRates),
 		Older("lockouts", 24*time.Hour, s.PurgeLockouts),
 		Older("outbox_published", 7*24*time.Hour, s.PurgeOutbox),

@@ -113,7 +113,7 @@ type Orgs interface {
 	DeleteUserMemberships(ctx context.Context, userID string) (int64, error)
 	// DeleteOrg deletes the organization with its memberships, custom
 	// roles, OAuth connections (their sealed tokens with them), SSO
-	// configuration and the one-time tokens scoped to it (pending
+	// and SAML configurations and the one-time tokens scoped to it (pending
 	// invitations), and returns what it removed. Billing records, webhook
 	// events and audit events are kept for their retention. Returns
 	// ErrNotFound if the organization does not exist, ErrOwner (removing

@@ -39,6 +39,7 @@ type Store interface {
 	Webhooks
 	Connections
 	SSOConfigs
+	SAMLConfigs
 	SSODomains
 	Identities
 	Orgs

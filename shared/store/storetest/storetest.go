@@ -66,6 +66,8 @@ func Run(t *testing.T, newStore Opener) {
 		{"OAuthNonces", testOAuthNonces},
 		{"SSOConfigs", testSSOConfigs},
 		{"SSODiscovery", testSSODiscovery},
+		{"SAMLConfigs", testSAMLConfigs},
+		{"SAMLAssertionReplay", testSAMLAssertionReplay},
 		{"Identities", testIdentities},
 		{"ProveEmail", testProveEmail},
 		{"SSODomains", testSSODomains},
