@@ -23,7 +23,7 @@ var linkRefusals = map[string]string{
 
 // mayLink checks, before a link flow starts, what the callback checks again:
 // the account's address is proven, and for an organization's provider
-// ("oidc") the user is a member whose address is at one of the
+// ("oidc", "saml") the user is a member whose address is at one of the
 // organization's verified domains.
 func (s *server) mayLink(ctx context.Context, userID, provider, orgID string) error {
 	u, err := s.d.Store.User(ctx, userID)
@@ -42,12 +42,12 @@ func (s *server) mayLink(ctx context.Context, userID, provider, orgID string) er
 }
 
 // linkRules returns a *flowError when u may not link an identity of
-// provider (orgID selecting the organization of "oidc").
+// provider (orgID selecting the organization of "oidc" and "saml").
 func (s *server) linkRules(ctx context.Context, u store.User, provider, orgID string) error {
 	if u.EmailVerifiedAt.IsZero() {
 		return fail("address_not_proven", fmt.Errorf("user %s has not proven their address", u.ID))
 	}
-	if provider != signInOIDC {
+	if provider != signInOIDC && provider != signInSAML {
 		return nil
 	}
 	if _, err := s.d.Store.Member(ctx, orgID, u.ID); errors.Is(err, store.ErrNotFound) {

@@ -221,6 +221,9 @@ func (s *server) startFlow(w http.ResponseWriter, r *http.Request, q map[string]
 		}
 	}
 	name := r.PathValue("provider")
+	if name == signInSAML {
+		return s.samlAuthURL(w, r, q["org"], returnTo, linkUser)
+	}
 	p, err := s.idpFor(r.Context(), name, q["org"])
 	if err != nil {
 		return "", err

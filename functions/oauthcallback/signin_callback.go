@@ -250,6 +250,12 @@ func (s *server) startSession(w http.ResponseWriter, r *http.Request, userID, re
 func (s *server) completeAsBrowser(w http.ResponseWriter, r *http.Request, userID string) error {
 	r2 := r.Clone(r.Context())
 	r2.Header.Set(session.ClientHeader, "browser")
+	// The sign-in arrives as a top-level navigation from the identity
+	// provider (a GET callback, or the SAML ACS's cross-site POST), not
+	// from the app's pages: the flow's own checks (state bound to the
+	// browser's cookie, signed response) stand in for the Origin check
+	// that guards the app's POSTs.
+	r2.Method = http.MethodGet
 	rec := &headerOnly{header: http.Header{}}
 	if err := s.sessions.Complete(r.Context(), rec, r2, userID, []string{amrFederated}); errors.Is(err, store.ErrDisabled) {
 		return fail("account_disabled", err)

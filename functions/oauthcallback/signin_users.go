@@ -175,7 +175,7 @@ func (s *server) confirmSignIn(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if pc.OrgID != "" {
-		if c, err := s.d.Store.SSOConfig(r.Context(), pc.OrgID); err == nil {
+		if c, ok := s.orgProvisioning(r.Context(), pc); ok {
 			if err := s.provision(r, c, userID); err != nil {
 				return web.Unavailable(err)
 			}
@@ -191,6 +191,18 @@ func (s *server) confirmSignIn(w http.ResponseWriter, r *http.Request) error {
 		return authz.SSORequiredError(org)
 	}
 	return s.sessions.Complete(r.Context(), w, r, userID, []string{amrFederated, "email"})
+}
+
+// orgProvisioning is the provisioning of the organization whose single
+// sign-on (OIDC or SAML, as pc's provider says) a confirmed sign-in came
+// through.
+func (s *server) orgProvisioning(ctx context.Context, pc pendingConfirm) (store.SSOConfig, bool) {
+	if pc.Provider == samlProvider(pc.OrgID) {
+		c, err := s.d.Store.SAMLConfig(ctx, pc.OrgID)
+		return store.SSOConfig{OrgID: c.OrgID, ProvisionRole: c.ProvisionRole}, err == nil
+	}
+	c, err := s.d.Store.SSOConfig(ctx, pc.OrgID)
+	return c, err == nil
 }
 
 // createConfirmed spends the token and creates the account it confirms.
