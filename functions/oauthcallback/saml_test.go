@@ -3,6 +3,8 @@ package oauthcallback
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -12,6 +14,8 @@ import (
 
 	"github.com/beevik/etree"
 
+	"github.com/gatehouse-dev/gatehouse/shared/bootstrap/bootstraptest"
+	"github.com/gatehouse-dev/gatehouse/shared/outbound"
 	"github.com/gatehouse-dev/gatehouse/shared/session"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
 )
@@ -420,4 +424,60 @@ func TestSAMLConfiguration(t *testing.T) {
 			t.Fatalf("sign-in after delete: %d", rec.Code)
 		}
 	})
+}
+
+// IdP metadata by URL goes through the outbound client: a public https
+// server's document is fetched and stored; internal addresses, redirects
+// and oversized documents are refused (502 saml_metadata_unreachable),
+// audited, and store nothing; the internal server gets no request.
+//
+// Controls: APP-7, AUDIT-1
+func TestSAMLMetadataURL(t *testing.T) {
+	e := newTestEnv(t, bootstraptest.Backends[0])
+	idp := newTestIdP(t, idpEntityID, e.Clock.Now)
+	internal := newHitCounter(t, false, func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, idp.metadata(t)) })
+	public := newHitCounter(t, true, func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, idp.metadata(t)) })
+	redirector := newHitCounter(t, true, func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, internal.URL+"/md", http.StatusFound)
+	})
+	oversized := newHitCounter(t, true, func(w http.ResponseWriter, _ *http.Request) {
+		io.WriteString(w, strings.Repeat(" ", maxSAMLMetadata+1))
+	})
+	h := e.handler(t, outbound.Options{Timeout: 10 * time.Second}, nil, public.Server, redirector.Server, oversized.Server)
+	put := func(u string) *httptest.ResponseRecorder {
+		b, _ := json.Marshal(map[string]any{"idp_metadata_url": u})
+		r := httptest.NewRequest(http.MethodPut, "/saml?org="+orgA, strings.NewReader(string(b)))
+		r.Header.Set("Authorization", "Bearer "+e.users["ownerA"].access)
+		r.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		return rec
+	}
+	for name, u := range map[string]string{
+		"loopback":        internal.URL + "/md",
+		"metadata server": "http://169.254.169.254/computeMetadata/v1/",
+		"private address": "https://10.0.0.7/md",
+		"redirect":        redirector.URL + "/md",
+		"too large":       oversized.URL + "/md",
+	} {
+		rec := put(u)
+		if rec.Code != http.StatusBadGateway || !strings.Contains(rec.Body.String(), `"saml_metadata_unreachable"`) {
+			t.Errorf("%s: %d %s", name, rec.Code, rec.Body)
+		}
+	}
+	if internal.hits.Load() != 0 {
+		t.Fatalf("the internal server got %d requests", internal.hits.Load())
+	}
+	if _, err := e.Store.SAMLConfig(context.Background(), orgA); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a refused configuration was stored: %v", err)
+	}
+	rec := put(public.URL + "/md")
+	var view samlJSON
+	if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &view) != nil || view.IDPEntityID != idpEntityID ||
+		view.IDPMetadataURL != public.URL+"/md" {
+		t.Fatalf("public metadata URL: %d %s", rec.Code, rec.Body)
+	}
+	if n := auditFailures(t, e, "saml.metadata_fetch"); n != 5 {
+		t.Fatalf("%d refused fetches audited, want 5", n)
+	}
 }
