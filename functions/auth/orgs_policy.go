@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -23,6 +24,12 @@ const (
 	maxOrgSessionAge = 30 * 24 * time.Hour
 )
 
+// minOrgIdleTimeout is the shortest idle timeout an organization may set:
+// the shortest gap between refreshes sessions record, longer than an
+// access token lives, so a session in use is never taken for idle. The
+// longest is the global idle timeout (GATEHOUSE_SESSION_IDLE_TIMEOUT).
+const minOrgIdleTimeout = session.MinRecordedIdle
+
 // revokeReasonPolicy is recorded on sessions a new policy ends.
 const revokeReasonPolicy = "org_policy"
 
@@ -40,11 +47,13 @@ type policyJSON struct {
 	RequireSSO           bool       `json:"require_sso"`
 	RequireMFA           bool       `json:"require_mfa"`
 	MaxSessionAgeSeconds int64      `json:"max_session_age_seconds"`
+	IdleTimeoutSeconds   int64      `json:"idle_session_timeout_seconds"`
 	UpdatedAt            *time.Time `json:"updated_at"`
 }
 
 func toPolicyJSON(p store.OrgPolicy) policyJSON {
-	out := policyJSON{RequireSSO: p.RequireSSO, RequireMFA: p.RequireMFA, MaxSessionAgeSeconds: int64(p.MaxSessionAge / time.Second)}
+	out := policyJSON{RequireSSO: p.RequireSSO, RequireMFA: p.RequireMFA, MaxSessionAgeSeconds: int64(p.MaxSessionAge / time.Second),
+		IdleTimeoutSeconds: int64(p.IdleTimeout / time.Second)}
 	if !p.UpdatedAt.IsZero() {
 		at := p.UpdatedAt.UTC()
 		out.UpdatedAt = &at
@@ -74,6 +83,10 @@ func (x *ext) policyPut(w http.ResponseWriter, r *http.Request) error {
 		age := time.Duration(req.MaxSessionAgeSeconds) * time.Second
 		v.Require(req.MaxSessionAgeSeconds == 0 || req.MaxSessionAgeSeconds > 0 && age >= minOrgSessionAge && age <= maxOrgSessionAge,
 			"max_session_age_seconds", "must be 0 (no limit) or between 3600 (1 hour) and 2592000 (30 days)")
+		idle, maxIdle := time.Duration(req.IdleTimeoutSeconds)*time.Second, x.sessions.IdleTimeout()
+		v.Require(req.IdleTimeoutSeconds == 0 || req.IdleTimeoutSeconds > 0 && idle >= minOrgIdleTimeout && idle <= maxIdle,
+			"idle_session_timeout_seconds", fmt.Sprintf("must be 0 (the global %d) or between %d and %d",
+				int64(maxIdle/time.Second), int64(minOrgIdleTimeout/time.Second), int64(maxIdle/time.Second)))
 	}); err != nil {
 		return err
 	}
@@ -85,7 +98,8 @@ func (x *ext) policyPut(w http.ResponseWriter, r *http.Request) error {
 		return authz.ErrMFARequired // the owner proves a second factor first, so the policy cannot lock them out
 	}
 	next := store.OrgPolicy{OrgID: m.OrgID, RequireSSO: req.RequireSSO, RequireMFA: req.RequireMFA,
-		MaxSessionAge: time.Duration(req.MaxSessionAgeSeconds) * time.Second, UpdatedBy: m.UserID, UpdatedAt: x.d.Now()}
+		MaxSessionAge: time.Duration(req.MaxSessionAgeSeconds) * time.Second,
+		IdleTimeout:   time.Duration(req.IdleTimeoutSeconds) * time.Second, UpdatedBy: m.UserID, UpdatedAt: x.d.Now()}
 	err := x.d.Store.Tx(ctx, func(tx store.Store) error {
 		actor, err := orgActor(r, tx)
 		if err != nil {
@@ -120,13 +134,18 @@ func (x *ext) policyPut(w http.ResponseWriter, r *http.Request) error {
 }
 
 // ssoReady refuses to require SSO of an organization that has no SSO
-// configuration or no verified domain: nobody could sign in.
+// configuration (OIDC or SAML) or no verified domain: nobody could sign in.
 func ssoReady(ctx context.Context, tx store.Store, orgID string) error {
 	notReady := web.Conflict("sso_not_ready", "Configure single sign-on and verify a domain before requiring it.")
-	if _, err := tx.SSOConfig(ctx, orgID); errors.Is(err, store.ErrNotFound) {
+	_, oidcErr := tx.SSOConfig(ctx, orgID)
+	_, samlErr := tx.SAMLConfig(ctx, orgID)
+	switch {
+	case oidcErr != nil && !errors.Is(oidcErr, store.ErrNotFound):
+		return oidcErr
+	case samlErr != nil && !errors.Is(samlErr, store.ErrNotFound):
+		return samlErr
+	case oidcErr != nil && samlErr != nil:
 		return notReady
-	} else if err != nil {
-		return err
 	}
 	domains, err := tx.SSODomains(ctx, orgID)
 	if err != nil {

@@ -3,6 +3,7 @@ package auth
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -186,5 +187,87 @@ func TestOrgPolicySessionAge(t *testing.T) {
 	again := decodeTokens(t, te.login(t, orgEmail("viewerA"), testPassword))
 	if rec := te.do(t, "GET", "/orgs/"+w.A+"/members", nil, bearer(again.AccessToken)); rec.Code != http.StatusOK {
 		t.Fatalf("new session: %d", rec.Code)
+	}
+}
+
+// An organization's idle timeout refuses, on its routes only, a session
+// that was left unrefreshed longer than it allows, even after a refresh
+// brought it back; a session in use (refreshed as its access tokens
+// expire) and a new sign-in pass. Values outside 15 minutes..the global
+// idle timeout are refused.
+//
+// Controls: AUTHZ-5, AUTH-6
+func TestOrgPolicyIdleTimeout(t *testing.T) {
+	backends(t, func(t *testing.T, b bootstraptest.Backend) {
+		te := newTestEnv(t, b)
+		w := te.orgSetup(t)
+		owner := w.tokens["ownerA"]
+		for _, bad := range []int64{-1, 600, 24*3600 + 1} {
+			if resp := te.putPolicy(t, w.A, owner.AccessToken, map[string]any{"idle_session_timeout_seconds": bad}); resp.StatusCode != http.StatusBadRequest {
+				t.Fatalf("idle %d: %d", bad, resp.StatusCode)
+			}
+		}
+		if resp := te.putPolicy(t, w.A, owner.AccessToken, map[string]any{"idle_session_timeout_seconds": 1800}); resp.StatusCode != http.StatusOK {
+			t.Fatalf("set idle timeout: %d", resp.StatusCode)
+		}
+		rec := te.do(t, "GET", "/orgs/"+w.A+"/policy", nil, bearer(w.tokens["viewerA"].AccessToken))
+		if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"idle_session_timeout_seconds":1800`) {
+			t.Fatalf("policy: %d %s", rec.Code, rec.Body)
+		}
+		// adminA keeps using the session: a refresh every 9 minutes.
+		busy := w.tokens["adminA"]
+		for range 5 {
+			te.Env.Clock.Advance(9 * time.Minute)
+			busy = decodeTokens(t, te.do(t, "POST", "/token", map[string]string{"refresh_token": busy.RefreshToken}))
+			if rec := te.do(t, "GET", "/orgs/"+w.A+"/members", nil, bearer(busy.AccessToken)); rec.Code != http.StatusOK {
+				t.Fatalf("session in use: %d %s", rec.Code, rec.Body)
+			}
+		}
+		// viewerA left the session for 45 minutes, then refreshed it.
+		idle := decodeTokens(t, te.do(t, "POST", "/token", map[string]string{"refresh_token": w.tokens["viewerA"].RefreshToken}))
+		rec = te.do(t, "GET", "/orgs/"+w.A+"/members", nil, bearer(idle.AccessToken))
+		if rec.Code != http.StatusUnauthorized || errorCode(rec) != "session_idle" {
+			t.Fatalf("session idle for 45 minutes: %d %s", rec.Code, rec.Body)
+		}
+		te.Env.Clock.Advance(5 * time.Minute)
+		again := decodeTokens(t, te.do(t, "POST", "/token", map[string]string{"refresh_token": idle.RefreshToken}))
+		if rec := te.do(t, "GET", "/orgs/"+w.A+"/members", nil, bearer(again.AccessToken)); rec.Code != http.StatusUnauthorized {
+			t.Fatalf("idle session refreshed again: %d", rec.Code)
+		}
+		if rec := te.do(t, "GET", "/me", nil, bearer(again.AccessToken)); rec.Code != http.StatusOK {
+			t.Fatalf("the same session on the own account: %d", rec.Code)
+		}
+		fresh := decodeTokens(t, te.login(t, orgEmail("viewerA"), testPassword))
+		if rec := te.do(t, "GET", "/orgs/"+w.A+"/members", nil, bearer(fresh.AccessToken)); rec.Code != http.StatusOK {
+			t.Fatalf("new session: %d", rec.Code)
+		}
+	})
+}
+
+// Requiring SSO is possible with a SAML identity provider as the
+// organization's single sign-on (no OIDC configuration).
+//
+// Controls: AUTHZ-5
+func TestOrgPolicyRequireSSOWithSAML(t *testing.T) {
+	te := newTestEnv(t, bootstraptest.Backends[0])
+	owner := te.signUp(t, "owner@corp.example.com", testPassword)
+	org := te.orgCreate(t, owner.AccessToken, "Corp")
+	ctx, now := t.Context(), te.Env.Now()
+	if err := te.Env.Store.CreateSSODomain(ctx, store.SSODomain{ID: "dom-corp", OrgID: org, Domain: "corp.example.com", Token: "t",
+		CreatedBy: owner.UserID, CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	if err := te.Env.Store.VerifySSODomain(ctx, org, "dom-corp", now); err != nil {
+		t.Fatal(err)
+	}
+	if resp := te.putPolicy(t, org, owner.AccessToken, map[string]any{"require_sso": true}); resp.StatusCode != http.StatusConflict {
+		t.Fatalf("require SSO with none configured: %d", resp.StatusCode)
+	}
+	if err := te.Env.Store.PutSAMLConfig(ctx, store.SAMLConfig{ID: "saml-corp", OrgID: org, IDPEntityID: "https://idp.corp.example.com",
+		IDPMetadata: "<md/>", UpdatedBy: owner.UserID, CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	if resp := te.putPolicy(t, org, owner.AccessToken, map[string]any{"require_sso": true}); resp.StatusCode != http.StatusOK {
+		t.Fatalf("require SSO with SAML: %d", resp.StatusCode)
 	}
 }

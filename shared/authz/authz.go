@@ -31,11 +31,13 @@ type Authorizer struct {
 	hops    int // trusted proxy hops, for the client network in audit events
 }
 
-// policyStore is what the Authorizer reads: memberships, roles and
-// organizations' sign-in policies.
+// policyStore is what the Authorizer reads: memberships, roles,
+// organizations' sign-in policies, and a session's last refresh (idle
+// timeout).
 type policyStore interface {
 	store.Orgs
 	store.OrgPolicies
+	SessionCheck(ctx context.Context, id string) (store.Session, error)
 }
 
 // LimitDenialsUser bounds the refused requests of one user: past it, a

@@ -22,6 +22,10 @@ var (
 	// ErrSessionTooOld: the session is older than the organization allows.
 	ErrSessionTooOld = &web.Error{Status: http.StatusUnauthorized, Code: "session_too_old",
 		Message: "This organization requires you to sign in again."}
+	// ErrSessionIdle: the session was left unused longer than the
+	// organization allows.
+	ErrSessionIdle = &web.Error{Status: http.StatusUnauthorized, Code: "session_idle",
+		Message: "This organization ends sessions left unused: sign in again."}
 )
 
 // SSORequiredError says which organization's single sign-on a user must
@@ -68,7 +72,7 @@ func SSORequired(ctx context.Context, s store.Store, email, userID string) (stri
 
 // admit applies orgID's policy to the signed-in principal p: a second
 // factor when the organization requires MFA, a session no older than its
-// maximum age.
+// maximum age and refreshed within its idle timeout.
 func (a *Authorizer) admit(ctx context.Context, p session.Principal, orgID string, now time.Time) error {
 	pol, err := a.store.OrgPolicy(ctx, orgID)
 	switch {
@@ -83,5 +87,26 @@ func (a *Authorizer) admit(ctx context.Context, p session.Principal, orgID strin
 	if pol.MaxSessionAge > 0 && (p.Started.IsZero() || now.Sub(p.Started) > pol.MaxSessionAge) {
 		return ErrSessionTooOld
 	}
+	if pol.IdleTimeout > 0 && idleFor(p.LastSeen, p.Started, p.LongestIdle, now) > pol.IdleTimeout {
+		// The principal may come from the session cache, which a refresh
+		// elsewhere does not update: read the row before refusing.
+		s, err := a.store.SessionCheck(ctx, p.SessionID)
+		if err != nil {
+			return web.Unavailable(fmt.Errorf("read session: %w", err))
+		}
+		if idleFor(s.LastSeenAt, s.CreatedAt, s.LongestIdle, now) > pol.IdleTimeout {
+			return ErrSessionIdle
+		}
+	}
 	return nil
+}
+
+// idleFor is the longest a session has been left unused at now: its
+// longest recorded gap between refreshes, or the time since its last
+// refresh (its start when never refreshed), whichever is longer.
+func idleFor(lastSeen, started time.Time, longest time.Duration, now time.Time) time.Duration {
+	if lastSeen.Before(started) {
+		lastSeen = started
+	}
+	return max(now.Sub(lastSeen), longest)
 }

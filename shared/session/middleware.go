@@ -105,7 +105,7 @@ func (m *Manager) Check(ctx context.Context, tok string) (Principal, error) {
 		return Principal{}, errInvalidToken.WithCause(fmt.Errorf("session %s is not active", s.ID))
 	}
 	return Principal{UserID: s.UserID, SessionID: s.ID, AuthTime: s.AuthTime, Methods: s.AuthMethods, Level: s.AuthLevel,
-		Started: s.CreatedAt, Token: claims}, nil
+		Started: s.CreatedAt, LastSeen: s.LastSeenAt, LongestIdle: s.LongestIdle, Token: claims}, nil
 }
 
 func (m *Manager) cachedSession(id string) (store.Session, bool) {

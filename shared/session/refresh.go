@@ -1,6 +1,8 @@
 package session
 
 import (
+	"time"
+
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -121,6 +123,9 @@ func (m *Manager) rotate(ctx context.Context, r *http.Request, raw []byte, admit
 	}
 	if err := admit(s); err != nil {
 		return store.Session{}, nil, err
+	}
+	if err := m.recordIdle(ctx, s, now); err != nil {
+		return store.Session{}, nil, unavailable(err)
 	}
 	next, err := m.successor(ctx, s, raw)
 	if err != nil {
@@ -275,4 +280,26 @@ func (m *Manager) revokeAll(ctx context.Context, tx store.Store, userID, reason 
 	_, err = m.audit.RecordTx(ctx, tx, audit.Event{Actor: userID, Action: "auth.sessions_revoked", Target: userID,
 		Metadata: map[string]any{"reason": reason, "count": n}})
 	return err
+}
+
+// MinRecordedIdle is the shortest gap between refreshes a session records
+// (longer than an access token lives, so a session in use never records
+// one); organizations' idle timeouts are never shorter.
+const MinRecordedIdle = 15 * time.Minute
+
+// recordIdle records, before the refresh that ends it, how long s went
+// unrefreshed, when that is the longest gap so far and at least
+// MinRecordedIdle: an organization's idle timeout refuses a session that
+// was ever idle longer than it allows (authz), and a refresh must not
+// erase that.
+func (m *Manager) recordIdle(ctx context.Context, s store.Session, now time.Time) error {
+	last := s.LastSeenAt
+	if last.Before(s.CreatedAt) {
+		last = s.CreatedAt
+	}
+	gap := now.Sub(last)
+	if gap < MinRecordedIdle || gap <= s.LongestIdle {
+		return nil
+	}
+	return m.store.RecordSessionIdle(ctx, s.ID, gap)
 }

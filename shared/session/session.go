@@ -39,6 +39,10 @@ type Principal struct {
 	Methods   []string  // RFC 8176 amr values of that authentication
 	Level     int       // 1 single factor, 2 multi-factor
 	Started   time.Time // when the session began
+	LastSeen  time.Time // when the session was last refreshed (as cached: may lag; re-read before refusing)
+	// LongestIdle is the longest recorded gap between the session's
+	// refreshes (see [MinRecordedIdle]).
+	LongestIdle time.Duration
 	// Token holds the access token's claims as signed; Token.Org is set
 	// on an organization-scoped token (a snapshot: Gatehouse's own routes
 	// read memberships from the store).
@@ -197,3 +201,7 @@ func unavailable(err error) error {
 	}
 	return web.Unavailable(err)
 }
+
+// IdleTimeout is the global idle timeout: an organization's own may only
+// be shorter.
+func (m *Manager) IdleTimeout() time.Duration { return m.cfg.IdleTimeout }

@@ -19,8 +19,12 @@ type OrgPolicy struct {
 	// MaxSessionAge, when not zero, bounds how old a session may be to
 	// reach the organization's routes (within the global absolute limit).
 	MaxSessionAge time.Duration
-	UpdatedBy     string
-	UpdatedAt     time.Time
+	// IdleTimeout, when not zero, bounds how long ago a session may have
+	// last been refreshed to reach the organization's routes (within the
+	// global idle timeout).
+	IdleTimeout time.Duration
+	UpdatedBy   string
+	UpdatedAt   time.Time
 }
 
 // OrgPolicies stores organizations' sign-in policies.

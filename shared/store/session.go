@@ -13,10 +13,11 @@ type Session struct {
 	ID                string
 	UserID            string
 	CreatedAt         time.Time
-	LastSeenAt        time.Time // last refresh
-	IdleExpiresAt     time.Time // moved forward on every refresh
-	AbsoluteExpiresAt time.Time // never moves
-	Network           string    // client network prefix at sign-in
+	LastSeenAt        time.Time     // last refresh
+	LongestIdle       time.Duration // longest recorded gap between refreshes (RecordSessionIdle)
+	IdleExpiresAt     time.Time     // moved forward on every refresh
+	AbsoluteExpiresAt time.Time     // never moves
+	Network           string        // client network prefix at sign-in
 	UserAgent         string
 	DeviceID          string
 	AuthMethods       []string  // RFC 8176 amr values of the last (re)authentication
@@ -56,8 +57,9 @@ type Sessions interface {
 	// too), or ErrNotFound.
 	Session(ctx context.Context, id string) (Session, error)
 	// SessionCheck returns what checking a request against the session
-	// needs, and only that: ID, UserID, CreatedAt, IdleExpiresAt, AbsoluteExpiresAt,
-	// AuthMethods, AuthLevel, AuthTime and RevokedAt (the other fields are
+	// needs, and only that: ID, UserID, CreatedAt, LastSeenAt, LongestIdle,
+	// IdleExpiresAt, AbsoluteExpiresAt, AuthMethods, AuthLevel, AuthTime and
+	// RevokedAt (the other fields are
 	// zero). It is the per-request read, kept narrow. ErrNotFound if absent.
 	SessionCheck(ctx context.Context, id string) (Session, error)
 	// UserSessionHistory returns every session row of the user still
@@ -74,6 +76,10 @@ type Sessions interface {
 	// SetSessionAuth records a fresh authentication (step-up). Returns
 	// ErrNotFound for an unknown or revoked session.
 	SetSessionAuth(ctx context.Context, id string, methods []string, level int, at time.Time) error
+	// RecordSessionIdle raises the session's LongestIdle to gap if it is
+	// longer (never lowers it). Returns ErrNotFound for an unknown or
+	// revoked session.
+	RecordSessionIdle(ctx context.Context, id string, gap time.Duration) error
 
 	// RefreshToken returns the token with this hash, locking it for the
 	// rest of the transaction. Returns ErrNotFound.

@@ -11,17 +11,19 @@ import (
 )
 
 const sessionColumns = `id, user_id, created_at, last_seen_at, idle_expires_at, absolute_expires_at,
-	network, user_agent, device_id, auth_methods, auth_level, auth_time, revoked_at, revoke_reason, refresh_key`
+	network, user_agent, device_id, auth_methods, auth_level, auth_time, revoked_at, revoke_reason, refresh_key, longest_idle_seconds`
 
 func scanSession(r Row) (store.Session, error) {
 	var s store.Session
 	var methods string
 	var revoked *time.Time
+	var idle int64
 	err := r.Scan(&s.ID, &s.UserID, &s.CreatedAt, &s.LastSeenAt, &s.IdleExpiresAt, &s.AbsoluteExpiresAt,
-		&s.Network, &s.UserAgent, &s.DeviceID, &methods, &s.AuthLevel, &s.AuthTime, &revoked, &s.RevokeReason, &s.RefreshKey)
+		&s.Network, &s.UserAgent, &s.DeviceID, &methods, &s.AuthLevel, &s.AuthTime, &revoked, &s.RevokeReason, &s.RefreshKey, &idle)
 	if err != nil {
 		return s, err
 	}
+	s.LongestIdle = time.Duration(idle) * time.Second
 	if methods != "" {
 		s.AuthMethods = strings.Split(methods, " ")
 	}
@@ -36,12 +38,14 @@ func (db *DB) SessionCheck(ctx context.Context, id string) (store.Session, error
 	s := store.Session{ID: id}
 	var methods string
 	var revoked *time.Time
+	var idle int64
 	err := db.conn.QueryRow(ctx, `SELECT user_id, created_at, idle_expires_at, absolute_expires_at, auth_methods, auth_level,
-		auth_time, revoked_at FROM sessions WHERE id = $1`, id).Scan(&s.UserID, &s.CreatedAt, &s.IdleExpiresAt, &s.AbsoluteExpiresAt,
-		&methods, &s.AuthLevel, &s.AuthTime, &revoked)
+		auth_time, revoked_at, last_seen_at, longest_idle_seconds FROM sessions WHERE id = $1`, id).Scan(&s.UserID, &s.CreatedAt,
+		&s.IdleExpiresAt, &s.AbsoluteExpiresAt, &methods, &s.AuthLevel, &s.AuthTime, &revoked, &s.LastSeenAt, &idle)
 	if err != nil {
 		return store.Session{}, fmt.Errorf("read session: %w", err)
 	}
+	s.LongestIdle = time.Duration(idle) * time.Second
 	if methods != "" {
 		s.AuthMethods = strings.Split(methods, " ")
 	}
@@ -62,10 +66,10 @@ func (db *DB) CreateSession(ctx context.Context, s store.Session, first store.Re
 			return fmt.Errorf("insert session %s: %w", s.ID, err)
 		}
 		_, err := c.Exec(ctx, `INSERT INTO sessions (`+sessionColumns+`, refresh_key_key_id)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
 			s.ID, s.UserID, s.CreatedAt, s.LastSeenAt, s.IdleExpiresAt, s.AbsoluteExpiresAt,
 			s.Network, s.UserAgent, s.DeviceID, strings.Join(s.AuthMethods, " "), s.AuthLevel, s.AuthTime,
-			timeOrNull(s.RevokedAt), s.RevokeReason, s.RefreshKey, keyID)
+			timeOrNull(s.RevokedAt), s.RevokeReason, s.RefreshKey, int64(s.LongestIdle/time.Second), keyID)
 		if err != nil {
 			return fmt.Errorf("insert session %s: %w", s.ID, err)
 		}
@@ -160,6 +164,23 @@ func (db *DB) SetSessionAuth(ctx context.Context, id string, methods []string, l
 	})
 }
 
+// RecordSessionIdle implements [store.Sessions]. Announced: a cached
+// session must not keep the shorter gap.
+func (db *DB) RecordSessionIdle(ctx context.Context, id string, gap time.Duration) error {
+	return db.changeSessions(ctx, func(c Conn) ([]store.SessionChange, error) {
+		secs := int64(gap / time.Second)
+		n, err := c.Exec(ctx, `UPDATE sessions SET longest_idle_seconds = CASE WHEN longest_idle_seconds < $2 THEN $2
+			ELSE longest_idle_seconds END WHERE id = $1 AND revoked_at IS NULL`, id, secs)
+		if err != nil {
+			return nil, fmt.Errorf("record idle gap of session: %w", err)
+		}
+		if n == 0 {
+			return nil, fmt.Errorf("record idle gap of session: %w", store.ErrNotFound)
+		}
+		return []store.SessionChange{{SessionID: id}}, nil
+	})
+}
+
 // PurgeSessions implements [store.Sessions].
 func (db *DB) PurgeSessions(ctx context.Context, before time.Time) (int64, error) {
 	n, err := db.conn.Exec(ctx, `DELETE FROM sessions
@@ -205,16 +226,19 @@ func (db *DB) RefreshTokenSession(ctx context.Context, hash [32]byte) (store.Ref
 	var s store.Session
 	var methods string
 	var revoked *time.Time
+	var idle int64
 	err := db.conn.QueryRow(ctx, `SELECT t.issued_at, t.rotated_at, t.grace_used,
 		s.id, s.user_id, s.created_at, s.last_seen_at, s.idle_expires_at, s.absolute_expires_at, s.network,
-		s.user_agent, s.device_id, s.auth_methods, s.auth_level, s.auth_time, s.revoked_at, s.revoke_reason, s.refresh_key
+		s.user_agent, s.device_id, s.auth_methods, s.auth_level, s.auth_time, s.revoked_at, s.revoke_reason, s.refresh_key,
+		s.longest_idle_seconds
 		FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id WHERE t.hash = $1`, hash[:]).Scan(
 		&t.IssuedAt, &rotated, &t.GraceUsed,
 		&s.ID, &s.UserID, &s.CreatedAt, &s.LastSeenAt, &s.IdleExpiresAt, &s.AbsoluteExpiresAt, &s.Network,
-		&s.UserAgent, &s.DeviceID, &methods, &s.AuthLevel, &s.AuthTime, &revoked, &s.RevokeReason, &s.RefreshKey)
+		&s.UserAgent, &s.DeviceID, &methods, &s.AuthLevel, &s.AuthTime, &revoked, &s.RevokeReason, &s.RefreshKey, &idle)
 	if err != nil {
 		return t, s, fmt.Errorf("read refresh token: %w", err)
 	}
+	s.LongestIdle = time.Duration(idle) * time.Second
 	t.SessionID = s.ID
 	if rotated != nil {
 		t.RotatedAt = *rotated

@@ -36,6 +36,9 @@ var SessionChangers = []SessionChanger{
 	{"SetSessionAuth", func(ctx context.Context, s store.Store, _, id string) error {
 		return s.SetSessionAuth(ctx, id, []string{"pwd", "otp"}, 2, epoch)
 	}, bySession},
+	{"RecordSessionIdle", func(ctx context.Context, s store.Store, _, id string) error {
+		return s.RecordSessionIdle(ctx, id, time.Hour)
+	}, bySession},
 	{"SetUserDisabled", func(ctx context.Context, s store.Store, u, _ string) error {
 		_, err := s.SetUserDisabled(ctx, u, epoch)
 		return err

@@ -20,7 +20,8 @@ func testOrgPolicies(t *testing.T, open Opener) {
 	if _, err := s.OrgPolicy(ctx, "org-a"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("policy never set: err = %v", err)
 	}
-	p := store.OrgPolicy{OrgID: "org-a", RequireSSO: true, RequireMFA: true, MaxSessionAge: 8 * time.Hour, UpdatedBy: "u-a", UpdatedAt: epoch}
+	p := store.OrgPolicy{OrgID: "org-a", RequireSSO: true, RequireMFA: true, MaxSessionAge: 8 * time.Hour, IdleTimeout: 30 * time.Minute,
+		UpdatedBy: "u-a", UpdatedAt: epoch}
 	if err := s.PutOrgPolicy(ctx, p); err != nil {
 		t.Fatal(err)
 	}
@@ -28,14 +29,15 @@ func testOrgPolicies(t *testing.T, open Opener) {
 		t.Fatalf("policy of a missing organization: err = %v", err)
 	}
 	got, err := s.OrgPolicy(ctx, "org-a")
-	if err != nil || !got.RequireSSO || !got.RequireMFA || got.MaxSessionAge != 8*time.Hour || got.UpdatedBy != "u-a" || !got.UpdatedAt.Equal(epoch) {
+	if err != nil || !got.RequireSSO || !got.RequireMFA || got.MaxSessionAge != 8*time.Hour || got.IdleTimeout != 30*time.Minute ||
+		got.UpdatedBy != "u-a" || !got.UpdatedAt.Equal(epoch) {
 		t.Fatalf("OrgPolicy = %+v, %v", got, err)
 	}
 	later := epoch.Add(time.Hour)
 	if err := s.PutOrgPolicy(ctx, store.OrgPolicy{OrgID: "org-a", RequireMFA: true, UpdatedBy: "u-a", UpdatedAt: later}); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := s.OrgPolicy(ctx, "org-a"); err != nil || got.RequireSSO || !got.RequireMFA || got.MaxSessionAge != 0 || !got.UpdatedAt.Equal(later) {
+	if got, err := s.OrgPolicy(ctx, "org-a"); err != nil || got.RequireSSO || !got.RequireMFA || got.MaxSessionAge != 0 || got.IdleTimeout != 0 || !got.UpdatedAt.Equal(later) {
 		t.Fatalf("OrgPolicy after replace = %+v, %v", got, err)
 	}
 	if _, err := s.OrgPolicy(ctx, "org-b"); !errors.Is(err, store.ErrNotFound) {

@@ -48,11 +48,12 @@ func sameCheck(t *testing.T, s store.Store, id string) {
 	got, err := s.SessionCheck(context.Background(), id)
 	want := store.Session{ID: full.ID, UserID: full.UserID, CreatedAt: full.CreatedAt, IdleExpiresAt: full.IdleExpiresAt,
 		AbsoluteExpiresAt: full.AbsoluteExpiresAt, AuthMethods: full.AuthMethods, AuthLevel: full.AuthLevel,
-		AuthTime: full.AuthTime, RevokedAt: full.RevokedAt}
+		AuthTime: full.AuthTime, RevokedAt: full.RevokedAt, LastSeenAt: full.LastSeenAt, LongestIdle: full.LongestIdle}
 	if err != nil || got.ID != want.ID || got.UserID != want.UserID || !got.IdleExpiresAt.Equal(want.IdleExpiresAt) ||
 		!got.AbsoluteExpiresAt.Equal(want.AbsoluteExpiresAt) || !slices.Equal(got.AuthMethods, want.AuthMethods) ||
 		got.AuthLevel != want.AuthLevel || !got.AuthTime.Equal(want.AuthTime) || !got.RevokedAt.Equal(want.RevokedAt) ||
-		got.Network != "" || got.UserAgent != "" || got.RefreshKey != nil || !got.CreatedAt.Equal(want.CreatedAt) {
+		got.Network != "" || got.UserAgent != "" || got.RefreshKey != nil || !got.CreatedAt.Equal(want.CreatedAt) ||
+		!got.LastSeenAt.Equal(want.LastSeenAt) || got.LongestIdle != want.LongestIdle {
 		t.Fatalf("SessionCheck(%s) = %+v, %v; want %+v", id, got, err, want)
 	}
 }
@@ -89,6 +90,23 @@ func testSessions(t *testing.T, open Opener) {
 		t.Fatalf("after SetSessionAuth: %+v", got)
 	}
 	sameCheck(t, s, "s1")
+	// The longest idle gap only grows, reads back through every read of a
+	// session, and cannot be recorded on an unknown session.
+	for _, gap := range []time.Duration{20 * time.Minute, 10 * time.Minute} {
+		if err := s.RecordSessionIdle(ctx, "s1", gap); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := s.Session(ctx, "s1"); err != nil || got.LongestIdle != 20*time.Minute {
+		t.Fatalf("LongestIdle = %v, %v; want 20m", got.LongestIdle, err)
+	}
+	if _, got, err := s.RefreshTokenSession(ctx, rt1.Hash); err != nil || got.LongestIdle != 20*time.Minute {
+		t.Fatalf("RefreshTokenSession LongestIdle = %v, %v", got.LongestIdle, err)
+	}
+	sameCheck(t, s, "s1")
+	if err := s.RecordSessionIdle(ctx, "s-none", time.Hour); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("RecordSessionIdle of no session: %v", err)
+	}
 	list, err := s.UserSessions(ctx, "u1", epoch)
 	if err != nil || len(list) != 2 || list[0].ID != "s2" {
 		t.Fatalf("UserSessions = %v, %v; want s2, s1", list, err)
