@@ -33,9 +33,10 @@ const minOrgIdleTimeout = session.MinRecordedIdle
 // revokeReasonPolicy is recorded on sessions a new policy ends.
 const revokeReasonPolicy = "org_policy"
 
-// amrFederated is the RFC 8176 amr value of a sign-in through an identity
-// provider.
-const amrFederated = "fed"
+// amrOrgSSO is the amr value the OAuthCallback function adds to a sign-in
+// through an organization's own single sign-on (OIDC or SAML), beside
+// "fed"; a Google or GitHub sign-in is "fed" alone.
+const amrOrgSSO = "sso"
 
 func (x *ext) registerPolicy(mux *http.ServeMux) {
 	mux.Handle("GET /orgs/{org}/policy", x.orgRoute(authz.PermRead, x.policyGet))
@@ -75,8 +76,9 @@ func (x *ext) policyGet(w http.ResponseWriter, r *http.Request) error {
 // policyPut answers PUT /orgs/{org}/policy (owner, step-up). Turning a
 // requirement on ends, in the same transaction, the members' sessions
 // that do not meet it: single-factor sessions for MFA; sessions not
-// started through an identity provider of members on the organization's
-// verified domains for SSO (the owner's excepted: break-glass).
+// started through an organization's single sign-on (password, magic link,
+// passkey, Google, GitHub) of members on the organization's verified
+// domains for SSO (the owner's excepted: break-glass).
 func (x *ext) policyPut(w http.ResponseWriter, r *http.Request) error {
 	var req policyJSON
 	if err := extDecode(r, &req, func(v *web.Validator) {
@@ -208,7 +210,7 @@ func (x *ext) endMemberSessions(ctx context.Context, tx store.Store, mem store.M
 	}
 	n := 0
 	for _, s := range sessions {
-		if mfaOn && s.AuthLevel < 2 || ssoApplies && !slices.Contains(s.AuthMethods, amrFederated) {
+		if mfaOn && s.AuthLevel < 2 || ssoApplies && !slices.Contains(s.AuthMethods, amrOrgSSO) {
 			if err := tx.RevokeSession(ctx, s.ID, now, revokeReasonPolicy); err != nil {
 				return n, err
 			}

@@ -3,6 +3,7 @@ package auth
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -269,5 +270,50 @@ func TestOrgPolicyRequireSSOWithSAML(t *testing.T) {
 	}
 	if resp := te.putPolicy(t, org, owner.AccessToken, map[string]any{"require_sso": true}); resp.StatusCode != http.StatusOK {
 		t.Fatalf("require SSO with SAML: %d", resp.StatusCode)
+	}
+}
+
+// Turning require_sso on ends the sessions of members on the verified
+// domain that did not come through the organization's own single sign-on:
+// a Google or GitHub sign-in ("fed" alone) ends like a password one, while
+// a session from the organization's OIDC or SAML sign-in ("fed" and
+// "sso") stays. Before this change every "fed" session stayed.
+//
+// Controls: AUTHZ-5
+func TestOrgPolicyRequireSSOEndsSocialSessions(t *testing.T) {
+	te := newTestEnv(t, bootstraptest.Backends[0])
+	owner := te.signUp(t, "owner@corp.example.com", testPassword)
+	org := te.orgCreate(t, owner.AccessToken, "Corp")
+	alice := te.signUp(t, "alice@corp.example.com", testPassword)
+	te.orgInviteAccept(t, org, owner.AccessToken, "alice@corp.example.com", "viewer", alice.AccessToken)
+	ctx, now := t.Context(), te.Env.Now()
+	if err := te.Env.Store.CreateSSODomain(ctx, store.SSODomain{ID: "dom-corp", OrgID: org, Domain: "corp.example.com", Token: "t",
+		CreatedBy: owner.UserID, CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	if err := te.Env.Store.VerifySSODomain(ctx, org, "dom-corp", now); err != nil {
+		t.Fatal(err)
+	}
+	if err := te.Env.Store.PutSAMLConfig(ctx, store.SAMLConfig{ID: "saml-corp", OrgID: org, IDPEntityID: "https://idp.corp.example.com",
+		IDPMetadata: "<md/>", UpdatedBy: owner.UserID, CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	session := func(methods ...string) string {
+		rec := httptest.NewRecorder()
+		r := httptest.NewRequest("POST", "/signin", nil)
+		if err := te.Sessions.Complete(r.Context(), rec, r, alice.UserID, methods); err != nil {
+			t.Fatal(err)
+		}
+		return decodeTokens(t, rec).AccessToken
+	}
+	social, orgSSO := session("fed"), session("fed", "sso")
+	if resp := te.putPolicy(t, org, owner.AccessToken, map[string]any{"require_sso": true}); resp.StatusCode != http.StatusOK {
+		t.Fatalf("require SSO: %d", resp.StatusCode)
+	}
+	if rec := te.do(t, "GET", "/me", nil, bearer(social)); rec.Code != http.StatusUnauthorized {
+		t.Fatalf("Google/GitHub session after require_sso: %d", rec.Code)
+	}
+	if rec := te.do(t, "GET", "/me", nil, bearer(orgSSO)); rec.Code != http.StatusOK {
+		t.Fatalf("the organization's SSO session after require_sso: %d", rec.Code)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -169,6 +170,10 @@ func TestSAMLSignIn(t *testing.T) {
 		rec := s.signIn(t, "emp@corp.example.com")
 		if landed(t, rec); sessionCookie(rec) == "" || !strings.HasSuffix(rec.Header().Get("Location"), "/home") {
 			t.Fatalf("second sign-in: %q, session %v", rec.Header().Get("Location"), sessionCookie(rec) != "")
+		}
+		sessions, err := s.Store.UserSessions(context.Background(), userID, e.Clock.Now())
+		if err != nil || len(sessions) == 0 || !slices.Contains(sessions[0].AuthMethods, amrOrgSSO) {
+			t.Fatalf("SAML session methods %+v, %v: want the organization's SSO marked", sessions, err)
 		}
 		ids, err := s.Store.UserIdentities(context.Background(), userID)
 		if err != nil || len(ids) != 1 || ids[0].Provider != samlProvider(orgA) || ids[0].Subject != "emp@corp.example.com" {

@@ -24,8 +24,21 @@ import (
 )
 
 // amrFederated is the authentication method recorded for a session that a
-// provider's sign-in started.
-const amrFederated = "fed"
+// provider's sign-in started; amrOrgSSO is added when that provider is an
+// organization's own single sign-on (OIDC or SAML), so that requiring SSO
+// ends the other federated sessions (Google, GitHub) of its members.
+const (
+	amrFederated = "fed"
+	amrOrgSSO    = "sso"
+)
+
+// signInMethods are the amr values of a sign-in through p.
+func signInMethods(p *idp) []string {
+	if p.sso.OrgID != "" {
+		return []string{amrFederated, amrOrgSSO}
+	}
+	return []string{amrFederated}
+}
 
 // who is the identity a provider vouched for.
 type who struct {
@@ -113,7 +126,7 @@ func (s *server) completeSignIn(w http.ResponseWriter, r *http.Request, st oauth
 	if err := s.provision(r, p.sso, userID); err != nil {
 		return "", err
 	}
-	return s.startSession(w, r, userID, st.ReturnTo)
+	return s.startSession(w, r, userID, st.ReturnTo, signInMethods(p))
 }
 
 // identify exchanges the code and returns who the provider vouches for.
@@ -229,25 +242,25 @@ func cmpOr(a, b string) string {
 // startSession signs userID in: an MFA token (in the return URL's
 // fragment, never sent to a server) for a user with a second factor, else
 // a browser session through session.Complete and a redirect.
-func (s *server) startSession(w http.ResponseWriter, r *http.Request, userID, returnTo string) (string, error) {
+func (s *server) startSession(w http.ResponseWriter, r *http.Request, userID, returnTo string, amr []string) (string, error) {
 	methods, err := s.mfa.Methods(r.Context(), userID)
 	if err != nil {
 		return "", fail("unavailable", err)
 	}
 	if len(methods) > 0 {
-		tok, err := s.sessions.IssueMFAToken(r.Context(), userID, []string{amrFederated})
+		tok, err := s.sessions.IssueMFAToken(r.Context(), userID, amr)
 		if err != nil {
 			return "", fail("unavailable", err)
 		}
 		return returnTo + "#" + url.Values{"mfa_token": {tok}, "methods": {strings.Join(methods, ",")}}.Encode(), nil
 	}
-	return returnTo, s.completeAsBrowser(w, r, userID)
+	return returnTo, s.completeAsBrowser(w, r, userID, amr)
 }
 
 // completeAsBrowser runs session.Complete in browser mode and keeps only
 // its cookies: the response to a sign-in callback is a redirect, not the
 // JSON body Complete writes.
-func (s *server) completeAsBrowser(w http.ResponseWriter, r *http.Request, userID string) error {
+func (s *server) completeAsBrowser(w http.ResponseWriter, r *http.Request, userID string, amr []string) error {
 	r2 := r.Clone(r.Context())
 	r2.Header.Set(session.ClientHeader, "browser")
 	// The sign-in arrives as a top-level navigation from the identity
@@ -257,7 +270,7 @@ func (s *server) completeAsBrowser(w http.ResponseWriter, r *http.Request, userI
 	// that guards the app's POSTs.
 	r2.Method = http.MethodGet
 	rec := &headerOnly{header: http.Header{}}
-	if err := s.sessions.Complete(r.Context(), rec, r2, userID, []string{amrFederated}); errors.Is(err, store.ErrDisabled) {
+	if err := s.sessions.Complete(r.Context(), rec, r2, userID, amr); errors.Is(err, store.ErrDisabled) {
 		return fail("account_disabled", err)
 	} else if err != nil {
 		return fail("unavailable", err)

@@ -190,7 +190,11 @@ func (s *server) confirmSignIn(w http.ResponseWriter, r *http.Request) error {
 	} else if org != "" && org != pc.OrgID {
 		return authz.SSORequiredError(org)
 	}
-	return s.sessions.Complete(r.Context(), w, r, userID, []string{amrFederated, "email"})
+	amr := []string{amrFederated, "email"}
+	if pc.OrgID != "" {
+		amr = append(amr, amrOrgSSO)
+	}
+	return s.sessions.Complete(r.Context(), w, r, userID, amr)
 }
 
 // orgProvisioning is the provisioning of the organization whose single
