@@ -9,6 +9,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/shared/accessreview"
 	"github.com/gatehouse-dev/gatehouse/shared/bootstrap/bootstraptest"
+	"github.com/gatehouse-dev/gatehouse/shared/store"
 )
 
 // An owner's access review lists every member with role, last sign-in,
@@ -45,6 +46,24 @@ func TestAccessReview(t *testing.T) {
 		}
 		if !slices.Equal(byName["admina"].MFA, []string{"totp"}) || byName["admina"].Role != "admin" || len(byName["viewera"].MFA) != 0 {
 			t.Fatalf("members %+v", byName)
+		}
+		// A member linked to the organization's SAML identity provider is
+		// shown as signing in through its SSO.
+		now := te.Env.Now()
+		if err := te.Env.Store.PutSAMLConfig(t.Context(), store.SAMLConfig{ID: "saml-a", OrgID: w.A, IDPEntityID: "https://idp.example.net",
+			IDPMetadata: "<md/>", UpdatedBy: w.ids["ownerA"], CreatedAt: now, UpdatedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+		if err := te.Env.Store.LinkIdentity(t.Context(), store.Identity{ID: "idn-saml", Provider: "saml:" + w.A, Subject: "viewer",
+			UserID: w.ids["viewerA"], CreatedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+		var withSAML accessreview.Report
+		extDecodeBody(t, te.do(t, "GET", "/orgs/"+w.A+"/access-reviews/current", nil, bearer(owner.AccessToken)), http.StatusOK, &withSAML)
+		for _, m := range withSAML.Members {
+			if want := m.UserID == w.ids["viewerA"]; m.SSO != want {
+				t.Fatalf("SSO flag of %s = %v, want %v", m.Email, m.SSO, want)
+			}
 		}
 		if msg := te.lastMessage(t, orgEmail("ownerA"), accessreview.KindAccessReview); len(msg.Links) != 1 || !strings.Contains(msg.Links[0], "org="+w.A) {
 			t.Fatalf("owner's notice %+v", msg)

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -88,9 +89,14 @@ func Build(ctx context.Context, s store.Store, r store.AccessReview, now time.Ti
 	for _, d := range decisions {
 		decided[d.UserID] = d.Decision
 	}
-	ssoProvider := ""
+	var ssoProviders []string // identity providers of the organization's single sign-on
 	if c, err := s.SSOConfig(ctx, r.OrgID); err == nil {
-		ssoProvider = "oidc:" + c.Issuer
+		ssoProviders = append(ssoProviders, "oidc:"+c.Issuer)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return rep, err
+	}
+	if _, err := s.SAMLConfig(ctx, r.OrgID); err == nil {
+		ssoProviders = append(ssoProviders, "saml:"+r.OrgID) // as functions/oauthcallback links SAML identities
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return rep, err
 	}
@@ -100,7 +106,7 @@ func Build(ctx context.Context, s store.Store, r store.AccessReview, now time.Ti
 			return rep, err
 		}
 		for _, m := range page {
-			mem, err := member(ctx, s, m, ssoProvider, now)
+			mem, err := member(ctx, s, m, ssoProviders, now)
 			if err != nil {
 				return rep, err
 			}
@@ -117,7 +123,7 @@ func Build(ctx context.Context, s store.Store, r store.AccessReview, now time.Ti
 }
 
 // member reads what a review shows of m.
-func member(ctx context.Context, s store.Store, m store.Member, ssoProvider string, now time.Time) (Member, error) {
+func member(ctx context.Context, s store.Store, m store.Member, ssoProviders []string, now time.Time) (Member, error) {
 	out := Member{UserID: m.UserID, Role: m.Role, MemberSince: m.CreatedAt.UTC(), MFA: []string{}, Identities: []string{}}
 	u, err := s.User(ctx, m.UserID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -153,7 +159,7 @@ func member(ctx context.Context, s store.Store, m store.Member, ssoProvider stri
 	}
 	for _, id := range ids {
 		out.Identities = append(out.Identities, id.Provider)
-		out.SSO = out.SSO || ssoProvider != "" && id.Provider == ssoProvider
+		out.SSO = out.SSO || slices.Contains(ssoProviders, id.Provider)
 	}
 	return out, nil
 }
