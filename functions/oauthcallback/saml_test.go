@@ -486,3 +486,51 @@ func TestSAMLMetadataURL(t *testing.T) {
 		t.Fatalf("%d refused fetches audited, want 5", n)
 	}
 }
+
+// A signed-in member on the verified domain links the organization's SAML
+// identity to their account (CSRF-protected POST, step-up), then signs in
+// with it; a user outside the organization cannot start the link, and an
+// assertion for another address does not link.
+//
+// Controls: AUTH-13, APP-3
+func TestSAMLLink(t *testing.T) {
+	eachBackend(t, func(t *testing.T, e *testEnv) {
+		s := newSAMLEnv(t, e, false)
+		ctx, now := context.Background(), e.Clock.Now()
+		if err := e.Store.CreateUser(ctx, store.User{ID: "user-dana", Email: "dana@corp.example.com", Name: "Dana",
+			PasswordHash: "x", EmailVerifiedAt: now, CreatedAt: now, UpdatedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Store.AddMember(ctx, store.Member{OrgID: orgA, UserID: "user-dana", Role: "viewer", CreatedAt: now, UpdatedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+		link := func(userID, email string) *httptest.ResponseRecorder {
+			hdr := append(e.browserSession(t, userID), "Origin", "https://app.example.com")
+			start := e.do(t, http.MethodPost, "/link/saml?org="+orgA+"&return_to=/settings", "", hdr...)
+			if start.Code != http.StatusOK {
+				return start
+			}
+			req := readAuthnRequest(t, authorizationURL(t, start).String())
+			var cookie string
+			for _, c := range start.Result().Cookies() {
+				if strings.HasPrefix(c.Name, samlFlowCookie+"-") {
+					cookie = c.Name + "=" + c.Value
+				}
+			}
+			return s.post(t, orgA, s.idp.respond(t, req, assertionSpec{email: email}), req.RelayState, cookie)
+		}
+		if rec := link("user-outsider", "outsider@corp.example.com"); rec.Code != http.StatusForbidden {
+			t.Fatalf("non-member starts a link: %d %s", rec.Code, rec.Body)
+		}
+		refused(t, link("user-dana", "someone.else@corp.example.com"), http.StatusForbidden, "email_mismatch")
+		if q := landed(t, link("user-dana", "dana@corp.example.com")); q.Get("signin_linked") != signInSAML {
+			t.Fatalf("link: %v", q)
+		}
+		if owner, err := e.Store.IdentityUser(ctx, samlProvider(orgA), "dana@corp.example.com"); err != nil || owner != "user-dana" {
+			t.Fatalf("linked identity: %q, %v", owner, err)
+		}
+		if rec := s.signIn(t, "dana@corp.example.com"); sessionCookie(rec) == "" {
+			t.Fatalf("sign-in after the link: %d %s", rec.Code, rec.Body)
+		}
+	})
+}
