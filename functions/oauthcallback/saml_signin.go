@@ -113,6 +113,10 @@ func (s *server) samlACS(w http.ResponseWriter, r *http.Request) error {
 	}
 	st, requestIDs, err := s.samlFlow(w, r, c)
 	if err != nil {
+		var we *web.Error
+		if errors.As(err, &we) {
+			s.auditSignInFailure(r, oauthstate.State{Platform: signInSAML, OrgID: orgID}, we.Code)
+		}
 		return err
 	}
 	location, err := s.completeSAML(w, r, c, st, requestIDs)

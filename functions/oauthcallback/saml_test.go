@@ -237,6 +237,12 @@ func TestSAMLRefusals(t *testing.T) {
 		if n := len(s.messages(t, "ceo@unverified.example.org", "")); n != 0 {
 			t.Fatalf("%d messages to an unverified domain", n)
 		}
+		// Every refusal with a known organization is audited (auth.login,
+		// failure): the ones above after the flow was trusted, and those of
+		// the flow itself (no cookie, unsolicited).
+		if n := auditFailures(t, e, "auth.login"); n != 11 {
+			t.Fatalf("%d refused SAML sign-ins audited, want 11", n)
+		}
 	})
 }
 
