@@ -163,6 +163,12 @@ func TestSAMLSignIn(t *testing.T) {
 		if req.Issuer != callbackBase+"/saml/org-a/metadata" || req.ACS != callbackBase+"/saml/org-a/acs" {
 			t.Fatalf("AuthnRequest %+v", req)
 		}
+		// The hosted pages' SSO button asks for /signin/oidc: for an
+		// organization whose single sign-on is SAML only, that starts SAML.
+		if rec := s.do(t, http.MethodGet, "/signin/oidc?org="+orgA+"&return_to=/home", ""); rec.Code != http.StatusFound ||
+			readAuthnRequest(t, rec.Header().Get("Location")).ACS != callbackBase+"/saml/org-a/acs" {
+			t.Fatalf("/signin/oidc for a SAML organization: %d %q", rec.Code, rec.Header().Get("Location"))
+		}
 		userID := s.enroll(t, "emp@corp.example.com")
 		if m, err := s.Store.Member(context.Background(), orgA, userID); err != nil || m.Role != "viewer" {
 			t.Fatalf("just-in-time membership %+v, %v", m, err)

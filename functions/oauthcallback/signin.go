@@ -221,6 +221,12 @@ func (s *server) startFlow(w http.ResponseWriter, r *http.Request, q map[string]
 		}
 	}
 	name := r.PathValue("provider")
+	if name == signInOIDC {
+		var err error
+		if name, err = s.orgSSOProtocol(r.Context(), q["org"]); err != nil {
+			return "", err
+		}
+	}
 	if name == signInSAML {
 		return s.samlAuthURL(w, r, q["org"], returnTo, linkUser)
 	}
@@ -239,4 +245,25 @@ func (s *server) startFlow(w http.ResponseWriter, r *http.Request, q map[string]
 	}
 	setFlowCookie(w, st.Nonce)
 	return p.oauth.AuthCodeURL(tok, opts...), nil
+}
+
+// orgSSOProtocol is the provider route an organization's single sign-on
+// takes when asked for as "oidc" (the sign_in_url of PUT /sso, the hosted
+// pages' SSO button): "saml" for an organization whose single sign-on is
+// SAML only, else "oidc".
+func (s *server) orgSSOProtocol(ctx context.Context, orgID string) (string, error) {
+	if orgID == "" {
+		return signInOIDC, nil
+	}
+	if _, err := s.d.Store.SSOConfig(ctx, orgID); err == nil {
+		return signInOIDC, nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return "", web.Unavailable(err)
+	}
+	if _, err := s.d.Store.SAMLConfig(ctx, orgID); err == nil {
+		return signInSAML, nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return "", web.Unavailable(err)
+	}
+	return signInOIDC, nil
 }
