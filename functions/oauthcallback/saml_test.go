@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -543,6 +544,39 @@ func TestSAMLLink(t *testing.T) {
 		}
 		if rec := s.signIn(t, "dana@corp.example.com"); sessionCookie(rec) == "" {
 			t.Fatalf("sign-in after the link: %d %s", rec.Code, rec.Body)
+		}
+	})
+}
+
+// One response posted by many browsers at once signs in exactly once: the
+// replay cache in the store lets one consumer win and refuses the others
+// (saml_replayed), on SQLite and PostgreSQL.
+//
+// Controls: AUTH-13
+func TestSAMLReplayRace(t *testing.T) {
+	eachBackend(t, func(t *testing.T, e *testEnv) {
+		s := newSAMLEnv(t, e, false)
+		s.enroll(t, "emp@corp.example.com")
+		req, cookie := s.start(t)
+		resp := s.idp.respond(t, req, assertionSpec{email: "emp@corp.example.com"})
+		const n = 20
+		recs := make([]*httptest.ResponseRecorder, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() { recs[i] = s.post(t, orgA, resp, req.RelayState, cookie) })
+		}
+		wg.Wait()
+		won := 0
+		for _, rec := range recs {
+			switch {
+			case rec.Code == http.StatusSeeOther && sessionCookie(rec) != "":
+				won++
+			case rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), `"saml_replayed"`) || sessionCookie(rec) != "":
+				t.Fatalf("racer: %d %s", rec.Code, rec.Body)
+			}
+		}
+		if won != 1 {
+			t.Fatalf("%d of %d racers signed in, want exactly 1", won, n)
 		}
 	})
 }
