@@ -1,7 +1,6 @@
 package oauthcallback
 
 import (
-	"bytes"
 	"context"
 	"encoding/xml"
 	"errors"
@@ -59,7 +58,8 @@ type samlJSON struct {
 	SignInURL         string    `json:"sign_in_url"`
 }
 
-var errSAMLMetadata = func(msg string, cause error) *web.Error {
+// errSAMLMetadata is the 400 of metadata that cannot serve: msg says why.
+func errSAMLMetadata(msg string, cause error) *web.Error {
 	return &web.Error{Status: http.StatusBadRequest, Code: "saml_metadata_invalid", Message: msg, Err: cause}
 }
 
@@ -292,13 +292,18 @@ func newSAMLSP(md *saml.EntityDescriptor, meta, acs *url.URL, idpInitiated bool,
 		AssertionConsumerServiceBindings: []string{saml.HTTPPostBinding}}
 }
 
-// samlReplay is the replay cache of one organization, in the store.
+// samlReplay is the replay cache of one organization, in the store, for
+// one request: the library's interface takes no context, so it carries the
+// request's (and lives no longer than the request).
 type samlReplay struct {
 	ctx   context.Context
 	store store.SAMLConfigs
 	orgID string
 }
 
+// Consume implements [saml.AssertionReplayCache]: ErrAssertionReplayed for
+// a used id, a *storeError (the sign-in fails closed, 503) when the store
+// cannot record it.
 func (c samlReplay) Consume(id string, expiresAt time.Time) error {
 	err := c.store.UseSAMLAssertion(c.ctx, c.orgID, id, expiresAt)
 	switch {
@@ -342,7 +347,7 @@ func (s *server) spMetadata(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.Header().Set("Content-Type", "application/samlmetadata+xml")
 	w.Header().Set("Cache-Control", "public, max-age=3600")
-	_, err = io.Copy(w, bytes.NewReader(append([]byte(xml.Header), body...)))
+	_, err = w.Write(append([]byte(xml.Header), body...))
 	return err
 }
 
