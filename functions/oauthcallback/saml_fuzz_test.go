@@ -3,6 +3,7 @@ package oauthcallback
 import (
 	"encoding/base64"
 	"errors"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/beevik/etree"
 	"github.com/crewjam/saml/samlsp"
+
+	"github.com/gatehouse-dev/gatehouse/shared/web"
 )
 
 // FuzzSAMLResponse drives the ACS parser (parseSAMLResponse) with
@@ -70,4 +73,40 @@ func FuzzSAMLResponse(f *testing.F) {
 			t.Fatalf("identity of the signed assertion: %+v, %v", id, err)
 		}
 	})
+}
+
+// failingCache is a replay cache whose store cannot record.
+type failingCache struct{}
+
+func (failingCache) Consume(string, time.Time) error {
+	return &storeError{err: errors.New("database unavailable")}
+}
+
+// A replay cache that cannot record refuses the assertion as unavailable
+// (503): the sign-in fails closed, never accepts an unrecorded assertion.
+//
+// Controls: AUTH-13
+func TestSAMLReplayCacheFailsClosed(t *testing.T) {
+	now := time.Date(2026, 12, 5, 9, 0, 0, 0, time.UTC)
+	idp := newTestIdP(t, idpEntityID, func() time.Time { return now })
+	md, err := samlsp.ParseMetadata([]byte(idp.metadata(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta, _ := url.Parse(callbackBase + "/saml/org-a/metadata")
+	acs, _ := url.Parse(callbackBase + "/saml/org-a/acs")
+	resp := encodeDoc(t, idp.response(acs.String(), "_r", idp.assertion(t, assertionSpec{email: "emp@corp.example.com",
+		audience: meta.String(), recipient: acs.String(), inResponseTo: "_r"})))
+	if _, err := parseSAMLResponse(newSAMLSP(md, meta, acs, false, now, nil), url.Values{"SAMLResponse": {resp}}, []string{"_r"}); err != nil {
+		t.Fatalf("honest response without a cache: %v", err)
+	}
+	_, err = parseSAMLResponse(newSAMLSP(md, meta, acs, false, now, failingCache{}), url.Values{"SAMLResponse": {resp}}, []string{"_r"})
+	var fe *flowError
+	if !errors.As(err, &fe) || fe.code != "unavailable" {
+		t.Fatalf("cache failure: %v", err)
+	}
+	var we *web.Error
+	if !errors.As(samlRefusal(fe.code, fe.cause), &we) || we.Status != http.StatusServiceUnavailable {
+		t.Fatalf("answer to a cache failure: %v", samlRefusal(fe.code, fe.cause))
+	}
 }
