@@ -120,7 +120,7 @@ func (s *server) mailConfirm(ctx context.Context, p *idp, id who, st oauthstate.
 	if len(name) > maxNameLen {
 		name = name[:maxNameLen]
 	}
-	data, err := json.Marshal(pendingConfirm{Provider: p.name, Subject: id.subject, Name: string(name), OrgID: st.OrgID})
+	data, err := json.Marshal(pendingConfirm{Provider: p.name, Subject: id.subject, Name: string(name), OrgID: p.sso.OrgID})
 	if err != nil {
 		return err
 	}
@@ -131,7 +131,7 @@ func (s *server) mailConfirm(ctx context.Context, p *idp, id who, st oauthstate.
 	tok := base64.RawURLEncoding.EncodeToString(b[:])
 	now := s.d.Now()
 	if err := s.d.Store.CreateOneTimeToken(ctx, store.OneTimeToken{Hash: sha256.Sum256([]byte(tok)), Purpose: purposeSignInConfirm,
-		Subject: id.email, Scope: st.OrgID, Data: string(data), CreatedAt: now, ExpiresAt: now.Add(signInConfirmTTL)}); err != nil {
+		Subject: id.email, Scope: p.sso.OrgID, Data: string(data), CreatedAt: now, ExpiresAt: now.Add(signInConfirmTTL)}); err != nil {
 		return fmt.Errorf("store sign-in confirmation: %w", err)
 	}
 	link := s.linkBase + "/signin/confirm#" + url.Values{"token": {tok}}.Encode()

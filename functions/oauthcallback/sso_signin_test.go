@@ -1,13 +1,17 @@
 package oauthcallback
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/gatehouse-dev/gatehouse/shared/bootstrap/bootstraptest"
 	"github.com/gatehouse-dev/gatehouse/shared/oauthtest"
+	"github.com/gatehouse-dev/gatehouse/shared/store"
 )
 
 // The sign_in_url that PUT /sso hands out works as it is: without
@@ -53,4 +57,27 @@ func TestSignInReturnURLChecked(t *testing.T) {
 	if _, err := New(env.Deps, Config{SignInReturnURL: "https://app.example.com/welcome"}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// A Google sign-in started with ?org= is not the organization's single
+// sign-on: confirming its first sign-in creates the account but neither
+// provisions a membership nor marks the session as the organization's SSO
+// (which would let it survive require_sso). Before this change the org
+// parameter of any provider's flow reached the confirmation.
+//
+// Controls: AUTHZ-5, AUTH-13
+func TestSocialSignInIsNotOrgSSO(t *testing.T) {
+	eachBackend(t, func(t *testing.T, e *testEnv) {
+		e.configureSSO(t, "viewer")
+		e.verifyDomain(t, "corp.example.com")
+		userID := e.firstSignIn(t, "/signin/google?org="+orgA+"&return_to=/home",
+			oauthtest.User{Subject: "g-emp", Email: "emp@corp.example.com", EmailVerified: true})
+		if _, err := e.Store.Member(context.Background(), orgA, userID); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("Google sign-in provisioned a membership: %v", err)
+		}
+		sessions, err := e.Store.UserSessions(context.Background(), userID, e.Clock.Now())
+		if err != nil || len(sessions) != 1 || slices.Contains(sessions[0].AuthMethods, amrOrgSSO) {
+			t.Fatalf("sessions %+v, %v", sessions, err)
+		}
+	})
 }
