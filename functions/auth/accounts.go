@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"time"
 
 	"github.com/gatehouse-dev/gatehouse/shared/audit"
 	"github.com/gatehouse-dev/gatehouse/shared/authz"
@@ -15,14 +14,15 @@ import (
 	"github.com/gatehouse-dev/gatehouse/shared/password"
 	"github.com/gatehouse-dev/gatehouse/shared/ratelimit"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
+	"github.com/gatehouse-dev/gatehouse/shared/timetext"
 	"github.com/gatehouse-dev/gatehouse/shared/web"
 )
 
 // Limits of the account routes.
 var (
-	limitRegisterNetwork = ratelimit.Limit{Name: "register-network", Burst: 20, Period: time.Hour}
-	limitRegisterAccount = ratelimit.Limit{Name: "register-account", Burst: 3, Period: time.Hour}
-	limitConfirmNetwork  = ratelimit.Limit{Name: "link-confirm-network", Burst: 20, Period: 10 * time.Minute}
+	limitRegisterNetwork = ratelimit.RegisterNetwork
+	limitRegisterAccount = ratelimit.RegisterAccount
+	limitConfirmNetwork  = ratelimit.LinkConfirmNetwork
 )
 
 // Field limits.
@@ -58,7 +58,7 @@ func (s *Server) sendSignup(ctx context.Context, email string) error {
 	return s.d.Notifier.Notify(ctx, notify.Message{To: email, Kind: notify.KindEmailVerification,
 		Subject: "Confirm your new account", Links: []string{s.link("/signup/confirm", tok)},
 		Text: "Open the link to confirm your address and choose a password. It is valid for " +
-			s.cfg.SignupTTL.String() + "."})
+			timetext.Duration(s.cfg.SignupTTL) + "."})
 }
 
 type registerConfirmRequest struct {

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -35,7 +34,7 @@ const (
 // the credential: each forged ID token with an unknown key id makes the
 // verifier fetch the issuer's keys again, so unauthenticated callers must
 // not be able to make that unbounded.
-var limitAdminNetwork = ratelimit.Limit{Name: "admin-network", Burst: 120, Period: time.Minute}
+var limitAdminNetwork = ratelimit.AdminNetwork
 
 var (
 	errOperator = &web.Error{Status: http.StatusUnauthorized, Code: "operator_unauthenticated",

@@ -47,8 +47,8 @@ func loadExtensionConfig(l *config.Loader) ExtensionConfig {
 		InvitationTTL:   l.Duration("GATEHOUSE_INVITATION_TTL", 0),
 		InvitationURL:   l.String("GATEHOUSE_INVITATION_URL", ""),
 	}
-	if c.InvitationTTL != 0 && (c.InvitationTTL < time.Minute || c.InvitationTTL > 30*24*time.Hour) {
-		l.Fail("GATEHOUSE_INVITATION_TTL", "must be between 1m and 30 days")
+	if c.InvitationTTL != 0 {
+		l.CheckDuration("GATEHOUSE_INVITATION_TTL", c.InvitationTTL, time.Minute, 30*24*time.Hour)
 	}
 	return c
 }

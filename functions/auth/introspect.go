@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"time"
 
 	"github.com/gatehouse-dev/gatehouse/shared/config"
 	"github.com/gatehouse-dev/gatehouse/shared/ratelimit"
@@ -20,8 +19,8 @@ import (
 
 // Limits of the introspection routes.
 var (
-	limitIntrospectNetwork = ratelimit.Limit{Name: "introspect-network", Burst: 600, Period: time.Minute}
-	limitIntrospectClient  = ratelimit.Limit{Name: "introspect-client", Burst: 6000, Period: time.Minute}
+	limitIntrospectNetwork = ratelimit.IntrospectNetwork
+	limitIntrospectClient  = ratelimit.IntrospectClient
 )
 
 // introspection is the answer about one token, in RFC 7662 form (both

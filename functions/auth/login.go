@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"time"
 
 	"github.com/gatehouse-dev/gatehouse/shared/audit"
 	"github.com/gatehouse-dev/gatehouse/shared/authz"
@@ -13,6 +12,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/shared/ratelimit"
 	"github.com/gatehouse-dev/gatehouse/shared/session"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
+	"github.com/gatehouse-dev/gatehouse/shared/timetext"
 	"github.com/gatehouse-dev/gatehouse/shared/web"
 )
 
@@ -22,9 +22,9 @@ var errBadLogin = web.Unauthorized("invalid_credentials", "The email address or 
 
 // Limits of the magic-link routes.
 var (
-	limitMagicNetwork       = ratelimit.Limit{Name: "magic-link-network", Burst: 20, Period: 15 * time.Minute}
-	limitMagicAccount       = ratelimit.Limit{Name: "magic-link-account", Burst: 3, Period: 15 * time.Minute}
-	limitMagicVerifyNetwork = ratelimit.Limit{Name: "magic-link-verify-network", Burst: 30, Period: 10 * time.Minute}
+	limitMagicNetwork       = ratelimit.MagicLinkNetwork
+	limitMagicAccount       = ratelimit.MagicLinkAccount
+	limitMagicVerifyNetwork = ratelimit.MagicVerifyNetwork
 )
 
 type loginRequest struct {
@@ -146,7 +146,7 @@ func (s *Server) handleMagicLink(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) sendMagicLink(ctx context.Context, email string) error {
 	return s.mailAccountLink(ctx, email, purposeMagicLink, "/magic-link", s.cfg.MagicLinkTTL, notify.Message{
 		Kind: notify.KindMagicLink, Subject: "Your sign-in link",
-		Text: "Open the link to sign in. It works once, for " + s.cfg.MagicLinkTTL.String() +
+		Text: "Open the link to sign in. It works once, for " + timetext.Duration(s.cfg.MagicLinkTTL) +
 			". If you did not ask for it, ignore this message."})
 }
 

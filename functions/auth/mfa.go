@@ -43,7 +43,7 @@ func (x *ext) stepUp(h web.HandlerFunc) web.HandlerFunc {
 // mfaEnrollLimit bounds, per user, the attempts to finish enrolling a
 // factor (a TOTP confirmation code, a passkey registration): ten in 15
 // minutes, so the first TOTP code cannot be guessed either.
-var mfaEnrollLimit = ratelimit.Limit{Name: "mfa-enroll-user", Burst: 10, Period: 15 * time.Minute}
+var mfaEnrollLimit = ratelimit.MFAEnrollUser
 
 // mfaChange runs change in one transaction with the audit event action
 // (AUTHZ-4: a change is never committed without its event). change gets

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net/http"
 	"slices"
-	"time"
 
 	"github.com/gatehouse-dev/gatehouse/shared/audit"
 	"github.com/gatehouse-dev/gatehouse/shared/mfa"
@@ -18,7 +17,7 @@ import (
 
 // mfaPasskeyOptionsLimit bounds passwordless sign-in ceremonies started
 // from one network (each stores a ceremony row).
-var mfaPasskeyOptionsLimit = ratelimit.Limit{Name: "passkey-options-network", Burst: 30, Period: time.Minute}
+var mfaPasskeyOptionsLimit = ratelimit.PasskeyOptionsNetwork
 
 // mfaInvalid is the one answer to a second factor that was not accepted,
 // whatever the reason (wrong, replayed, unknown ceremony, cloned key).

@@ -19,7 +19,7 @@ import (
 
 // Limits on what one user or organization can create.
 var (
-	orgCreateLimit = ratelimit.Limit{Name: "org-create-user", Burst: 10, Period: time.Hour}
+	orgCreateLimit = ratelimit.OrgCreateUser
 	orgMaxRoles    = 50
 )
 

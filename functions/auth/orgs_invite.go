@@ -25,7 +25,7 @@ import (
 const orgInvitationPurpose = "org_invitation"
 
 // orgInviteLimit bounds the invitations one organization sends.
-var orgInviteLimit = ratelimit.Limit{Name: "org-invite", Burst: 50, Period: 24 * time.Hour}
+var orgInviteLimit = ratelimit.OrgInvite
 
 // orgInvitation is the token's data: no secret, only what accepting needs.
 type orgInvitation struct {

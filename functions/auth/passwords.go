@@ -3,20 +3,20 @@ package auth
 import (
 	"context"
 	"net/http"
-	"time"
 
 	"github.com/gatehouse-dev/gatehouse/shared/audit"
 	"github.com/gatehouse-dev/gatehouse/shared/notify"
 	"github.com/gatehouse-dev/gatehouse/shared/ratelimit"
 	"github.com/gatehouse-dev/gatehouse/shared/session"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
+	"github.com/gatehouse-dev/gatehouse/shared/timetext"
 	"github.com/gatehouse-dev/gatehouse/shared/web"
 )
 
 // Limits of the password-reset request.
 var (
-	limitResetNetwork = ratelimit.Limit{Name: "reset-network", Burst: 20, Period: 15 * time.Minute}
-	limitResetAccount = ratelimit.Limit{Name: "reset-account", Burst: 3, Period: 15 * time.Minute}
+	limitResetNetwork = ratelimit.ResetNetwork
+	limitResetAccount = ratelimit.ResetAccount
 )
 
 // handleResetRequest serves POST /password/reset: 202 with the same body
@@ -29,7 +29,7 @@ func (s *Server) handleResetRequest(w http.ResponseWriter, r *http.Request) erro
 func (s *Server) sendResetLink(ctx context.Context, email string) error {
 	return s.mailAccountLink(ctx, email, purposeReset, "/reset-password", s.cfg.ResetTTL, notify.Message{
 		Kind: notify.KindPasswordReset, Subject: "Reset your password",
-		Text: "Open the link to choose a new password. It works once, for " + s.cfg.ResetTTL.String() +
+		Text: "Open the link to choose a new password. It works once, for " + timetext.Duration(s.cfg.ResetTTL) +
 			". If you did not ask for it, ignore this message: your password stays as it is."})
 }
 

@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/http"
-	"time"
 
 	"github.com/gatehouse-dev/gatehouse/shared/audit"
 	"github.com/gatehouse-dev/gatehouse/shared/ratelimit"
@@ -16,7 +15,7 @@ import (
 )
 
 // limitRevokeNetwork bounds POST /token/revoke per client network.
-var limitRevokeNetwork = ratelimit.Limit{Name: "revoke-network", Burst: 120, Period: time.Minute}
+var limitRevokeNetwork = ratelimit.RevokeNetwork
 
 // handleRevoke serves POST /token/revoke, RFC 7009 revocation. The token
 // is its own proof, as for POST /logout: public clients (browsers, apps)

@@ -18,7 +18,7 @@ import (
 const maxDomains = 20
 
 // limitDomainVerify bounds DNS lookups per organization.
-var limitDomainVerify = ratelimit.Limit{Name: "sso-domain-verify", Burst: 10, Period: 10 * time.Minute}
+var limitDomainVerify = ratelimit.SSODomainVerify
 
 var (
 	errDomainUnavailable = web.Conflict("domain_unavailable",

@@ -121,6 +121,7 @@ func newServer(d *bootstrap.Deps, cfg Config) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
+	client = client.WithTransport(d.Telemetry.Transport) // provider calls are spans of the request's trace
 	s := &server{d: d, logger: d.Logger, registry: reg, returns: returns, sessions: sessions,
 		states: oauthstate.New(d.Keyring, d.Now, d.Rand), authz: authz.New(d), client: client,
 		callbackBase: cfg.CallbackBase, signInReturn: signInReturn, callers: callers,
@@ -134,7 +135,7 @@ func newServer(d *bootstrap.Deps, cfg Config) (*server, error) {
 	if s.resolver, err = dnsproof.NewResolver(d.Config.DNSResolver); err != nil {
 		return nil, err
 	}
-	s.broker = broker.New(d.Store, d.Keyring, reg, d.Audit, d.Logger, broker.Options{Client: client, Now: d.Now})
+	s.broker = broker.New(d.Store, d.Keyring, reg, d.Audit, d.Logger, broker.Options{Client: client, Now: d.Now, Metrics: d.Telemetry.Metrics})
 	s.signin = newSignIn(cfg, client, d.Now)
 	return s, nil
 }

@@ -30,7 +30,7 @@ const signInSAML = "saml"
 const maxSAMLMetadata = 256 << 10
 
 // samlSaveUser limits saves per user: a save may fetch a URL the user chose.
-var samlSaveUser = ratelimit.Limit{Name: "saml-save-user", Burst: 20, Period: time.Hour}
+var samlSaveUser = ratelimit.SAMLSaveUser
 
 // samlRequest is the body of PUT /saml: the identity provider's metadata,
 // either the document itself or an https URL fetched once, now, through

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/crewjam/saml"
 
@@ -23,7 +22,7 @@ const maxSAMLResponse = 192 << 10
 
 // samlACSNetwork limits ACS posts per client network: each verifies an XML
 // signature.
-var samlACSNetwork = ratelimit.Limit{Name: "saml-acs-network", Burst: 60, Period: time.Minute}
+var samlACSNetwork = ratelimit.SAMLACSNetwork
 
 // samlFlowCookie is the prefix of a SAML flow's cookie. The identity
 // provider posts the response from its own site, so the cookie is

@@ -38,7 +38,7 @@ var (
 
 // signInStartNetwork limits sign-in starts per client network: each may
 // read an SSO configuration and, for Google, a cached discovery result.
-var signInStartNetwork = ratelimit.Limit{Name: "signin-start-network", Burst: 60, Period: time.Minute}
+var signInStartNetwork = ratelimit.SignInStartNetwork
 
 // signIn holds the sign-in providers' settings and the bounded cache of
 // discovery documents (configured issuers) and key sets (every issuer).

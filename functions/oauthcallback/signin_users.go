@@ -35,8 +35,8 @@ const (
 // Limits of the e-mails a first sign-in sends, per address, and of the
 // confirmation route, per network.
 var (
-	limitConfirmMail    = ratelimit.Limit{Name: "signin-confirm-mail", Burst: 3, Period: 15 * time.Minute}
-	limitConfirmNetwork = ratelimit.Limit{Name: "signin-confirm-network", Burst: 20, Period: 10 * time.Minute}
+	limitConfirmMail    = ratelimit.SignInConfirmMail
+	limitConfirmNetwork = ratelimit.SignInConfirmNetwork
 )
 
 var errInvalidLink = web.BadRequest("invalid_token", "The link is invalid or has expired.")

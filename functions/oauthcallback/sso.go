@@ -19,7 +19,7 @@ import (
 
 // ssoSaveUser limits saves per user: each save makes requests to a host
 // the user chose.
-var ssoSaveUser = ratelimit.Limit{Name: "sso-save-user", Burst: 20, Period: time.Hour}
+var ssoSaveUser = ratelimit.SSOSaveUser
 
 // ssoRequest is the body of PUT /sso. The identity provider speaks only
 // for the organization's verified domains (/sso/domains); the free-text

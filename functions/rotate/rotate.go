@@ -79,11 +79,11 @@ func LoadConfig(l *config.Loader) Config {
 		{"GATEHOUSE_ROTATE_MAX_MESSAGE_AGE", c.MaxMessageAge},
 	} {
 		if p.v < time.Minute {
-			l.Fail(p.name, "must be at least 1m")
+			l.Fail(p.name, "must be at least 1 minute")
 		}
 	}
 	if c.DestroyDelay < c.KeyPrimaryTTL {
-		l.Fail("GATEHOUSE_ROTATE_DESTROY_DELAY", "must be at least 1m")
+		l.Fail("GATEHOUSE_ROTATE_DESTROY_DELAY", "must be at least 1 minute")
 	}
 	if c.CredentialGrace < 0 {
 		l.Fail("GATEHOUSE_ROTATE_CREDENTIAL_GRACE", "must not be negative")

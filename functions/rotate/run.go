@@ -217,6 +217,7 @@ func (r *Rotator) runTask(ctx context.Context, rn *run, tr *TaskReport) error {
 	default:
 		tr.Status, tr.Error = StatusDone, ""
 	}
+	r.d.Telemetry.Metrics.Rotation(ctx, tr.Task, tr.Status, res.counts)
 	return err
 }
 

@@ -90,7 +90,7 @@ func LoadConfig(l *config.Loader) Config {
 		cfg.RejectionAuditPerMinute = 0
 	}
 	if cfg.ShopifyMaxAge < time.Minute {
-		l.Fail(varShopifyMaxAge, "must be at least 1m")
+		l.Fail(varShopifyMaxAge, "must be at least 1 minute")
 		cfg.ShopifyMaxAge = defaultShopifyMaxAge
 	}
 	for _, name := range l.List(varStandardSources, nil) {

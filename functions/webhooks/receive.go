@@ -59,6 +59,7 @@ func (h *handlers) readBody(w http.ResponseWriter, r *http.Request, provider str
 // (GATEHOUSE_WEBHOOK_REJECTION_AUDIT_PER_MINUTE), which bounds what a flood
 // of junk from one network writes to the audit log and its chain.
 func (h *handlers) reject(r *http.Request, provider, reason string, resp *web.Error, cause error) error {
+	h.d.Telemetry.Metrics.WebhookEvent(r.Context(), provider, "rejected")
 	network := h.network(r)
 	ok, suppressed := true, int64(0)
 	if h.rejections != nil {
@@ -135,12 +136,16 @@ func (h *handlers) deliver(w http.ResponseWriter, r *http.Request, dl delivery) 
 		msg, err = h.enqueue(ctx, tx, dl.topic, e, payload)
 		return err
 	})
+	metrics := h.d.Telemetry.Metrics
 	if errors.Is(err, errDuplicate) {
+		metrics.WebhookEvent(ctx, dl.event.Provider, "duplicate")
 		return web.WriteJSON(w, http.StatusOK, ackBody{Received: true, Duplicate: true})
 	}
 	if err != nil {
+		metrics.WebhookEvent(ctx, dl.event.Provider, "error")
 		return fmt.Errorf("process %s event %s: %w", dl.event.Provider, dl.event.ID, err)
 	}
+	metrics.WebhookEvent(ctx, dl.event.Provider, string(e.Status))
 	h.publish(ctx, msg)
 	return web.WriteJSON(w, http.StatusOK, ackBody{Received: true, Status: string(e.Status)})
 }

@@ -44,7 +44,7 @@ type policyStore interface {
 // request that would be refused is answered 429 (and not audited), so a
 // user cannot make the audit log, or the store, pay for a flood of
 // forbidden requests.
-var LimitDenialsUser = ratelimit.Limit{Name: "authz-denials-user", Burst: 60, Period: 10 * time.Minute}
+var LimitDenialsUser = ratelimit.AuthzDenialsUser
 
 // Denial sampling: per user and reason, the first denialAuditBurst
 // denials in each denialAuditWindow are audited; the rest are counted and

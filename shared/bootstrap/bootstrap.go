@@ -29,6 +29,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/shared/store"
 	"github.com/gatehouse-dev/gatehouse/shared/store/postgres"
 	"github.com/gatehouse-dev/gatehouse/shared/store/sqlite"
+	"github.com/gatehouse-dev/gatehouse/shared/telemetry"
 	"github.com/gatehouse-dev/gatehouse/shared/web"
 )
 
@@ -45,6 +46,8 @@ type Deps struct {
 	Sequencer *audit.Sequencer
 	Limiter   *ratelimit.Limiter
 	Notifier  notify.Notifier
+	// Telemetry records traces and metrics; bootstraptest gives a no-op one.
+	Telemetry *telemetry.Telemetry
 	Now       func() time.Time
 	Rand      io.Reader
 
@@ -61,6 +64,9 @@ func (d *Deps) Close() {
 
 // FromEnv loads the shared configuration from the process environment
 // (resolving sm:// references through Secret Manager) and opens everything.
+// A GATEHOUSE_* variable that no function declares stops the start in
+// staging and prod and is logged as a warning in dev, naming the closest
+// declared variable.
 // It returns the Loader so the function can read its own settings and check
 // l.Err() before serving. The caller must Close the Deps.
 func FromEnv(ctx context.Context) (*Deps, *config.Loader, error) {
@@ -72,13 +78,22 @@ func FromEnv(ctx context.Context) (*Deps, *config.Loader, error) {
 func FromLookup(ctx context.Context, lookup func(string) (string, bool)) (*Deps, *config.Loader, error) {
 	l := config.NewLoader(ctx, lookup, &lazySecrets{ctx: ctx})
 	base := config.LoadBase(l)
+	rates := ratelimit.Load(l)
+	unknown := l.CheckUnknown(os.Environ())
 	if err := l.Err(); err != nil {
 		return nil, nil, fmt.Errorf("configuration: %w", err)
 	}
 	logger := logging.New(os.Stdout, logging.Options{Level: base.LogLevel, ProjectID: base.ProjectID})
 	LogClientAddressRule(ctx, logger, base)
+	for _, w := range unknown {
+		logger.Warn("unknown configuration variable ignored", "problem", w)
+	}
 	d, err := Open(ctx, base, logger)
-	return d, l, err
+	if err != nil {
+		return nil, nil, err
+	}
+	d.Limiter.Use(rates)
+	return d, l, nil
 }
 
 // LogClientAddressRule logs, at start, how client addresses (for rate
@@ -111,6 +126,9 @@ func Open(ctx context.Context, base config.Base, logger *slog.Logger) (d *Deps, 
 			d.Close()
 		}
 	}()
+	if err = openTelemetry(ctx, base, d); err != nil {
+		return nil, fmt.Errorf("telemetry: %w", err)
+	}
 	if d.Store, err = openStore(ctx, base); err != nil {
 		return nil, err
 	}
@@ -118,14 +136,15 @@ func Open(ctx context.Context, base config.Base, logger *slog.Logger) (d *Deps, 
 	if d.KEK, err = openKEK(ctx, base, d); err != nil {
 		return nil, err
 	}
-	if d.Keyring, err = envelope.New(d.Store, d.KEK, envelope.Options{Now: d.Now, Rand: d.Rand}); err != nil {
-		return nil, fmt.Errorf("keyring: %w", err)
-	}
 	if d.Notifier, err = openNotifier(ctx, base, d); err != nil {
 		return nil, err
 	}
-	d.Audit, d.Sequencer = NewAudit(base, d.Store, d.Keyring, logger, d.Now, d.Rand)
 	d.Limiter = ratelimit.New(d.Store, d.Now)
+	// Instrument also builds the keyring, over the traced KEK.
+	if err = d.Instrument(d.Telemetry); err != nil {
+		return nil, fmt.Errorf("keyring: %w", err)
+	}
+	d.Audit, d.Sequencer = NewAudit(base, d.Store, d.Keyring, logger, d.Now, d.Rand)
 	return d, nil
 }
 

@@ -58,6 +58,7 @@ func TestDeployedFunctionRefusesToBuildWithoutItsSettings(t *testing.T) {
 	t.Setenv("GATEHOUSE_ENV", "prod")
 	t.Setenv("GATEHOUSE_DATA_DIR", t.TempDir())
 	t.Setenv("GATEHOUSE_DB_URL", "postgres://app:hunter2-db-password@db.internal/gatehouse")
+	t.Setenv("GATEHOUSE_STRIPE_WEBHOOK_SECRET", "whsec_misspelt-name-value")
 	built := false
 	_, err := bootstrap.Build(context.Background(), func(*bootstrap.Deps, *config.Loader) (struct{}, error) {
 		built = true
@@ -71,7 +72,10 @@ func TestDeployedFunctionRefusesToBuildWithoutItsSettings(t *testing.T) {
 			t.Errorf("error does not name %s: %v", name, err)
 		}
 	}
-	if strings.Contains(err.Error(), "hunter2-db-password") {
+	if want := "GATEHOUSE_STRIPE_WEBHOOK_SECRET: not a Gatehouse variable; did you mean GATEHOUSE_STRIPE_WEBHOOK_SECRETS?"; !strings.Contains(err.Error(), want) {
+		t.Errorf("error does not refuse the misspelt variable: %v", err)
+	}
+	if strings.Contains(err.Error(), "hunter2-db-password") || strings.Contains(err.Error(), "misspelt-name-value") {
 		t.Fatalf("error repeats a secret: %v", err)
 	}
 	if !errors.Is(err, config.ErrPlainSecret) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/shared/config"
 	"github.com/gatehouse-dev/gatehouse/shared/entrypoint"
+	"github.com/gatehouse-dev/gatehouse/shared/telemetry"
 	"github.com/gatehouse-dev/gatehouse/shared/web"
 )
 
@@ -66,12 +67,17 @@ func (d *Deps) Health() http.Handler {
 	})
 }
 
-// Wrap adds what every function's responses need: request ids, trace
-// correlation, security headers, no caching of any response to a request
-// with credentials (APP-8), when origins are configured CORS, and for a
-// ServeMux the JSON error shape on requests no route matches.
+// Wrap adds what every function's responses need: the request's span and
+// latency metric (named by route), request ids, trace correlation, security
+// headers, no caching of any response to a request with credentials
+// (APP-8), when origins are configured CORS, and for a ServeMux the JSON
+// error shape on requests no route matches.
 func (d *Deps) Wrap(h http.Handler) (http.Handler, error) {
-	mws := []web.Middleware{web.RequestID(d.Rand), web.Trace, web.SecurityHeaders, web.NoStoreCredentialed}
+	t := d.Telemetry
+	if t == nil {
+		t = telemetry.Nop()
+	}
+	mws := []web.Middleware{t.Middleware, web.RequestID(d.Rand), web.Trace, web.SecurityHeaders, web.NoStoreCredentialed}
 	if len(d.Config.AllowedOrigins) > 0 {
 		cors, err := web.CORS(d.Config.AllowedOrigins)
 		if err != nil {
@@ -80,7 +86,7 @@ func (d *Deps) Wrap(h http.Handler) (http.Handler, error) {
 		mws = append(mws, cors)
 	}
 	if mux, ok := h.(*http.ServeMux); ok {
-		h = web.Routes(mux)
+		h = t.Routes(web.Routes(mux))
 	}
 	return web.Chain(h, mws...), nil
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/shared/outbound"
 	"github.com/gatehouse-dev/gatehouse/shared/provider"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
+	"github.com/gatehouse-dev/gatehouse/shared/telemetry"
 )
 
 // Skew is how long before its expiry an access token is refreshed.
@@ -56,19 +57,24 @@ type Broker struct {
 	audit    *audit.Log
 	logger   *slog.Logger
 	client   *outbound.Client
+	metrics  *telemetry.Metrics
 	now      func() time.Time
 }
 
 // Options configure [New]. Client calls the platforms' token endpoints
 // (default the production [outbound.Client]); Now defaults to time.Now.
 type Options struct {
-	Client *outbound.Client
-	Now    func() time.Time
+	Client  *outbound.Client
+	Now     func() time.Time
+	Metrics *telemetry.Metrics // refreshes by platform and outcome; none when nil
 }
 
 // New returns a Broker.
 func New(s store.Store, sealer Sealer, reg *provider.Registry, log *audit.Log, logger *slog.Logger, o Options) *Broker {
-	b := &Broker{store: s, sealer: sealer, registry: reg, audit: log, logger: logger, client: o.Client, now: o.Now}
+	b := &Broker{store: s, sealer: sealer, registry: reg, audit: log, logger: logger, client: o.Client, metrics: o.Metrics, now: o.Now}
+	if b.metrics == nil {
+		b.metrics = telemetry.Nop().Metrics
+	}
 	if b.client == nil {
 		b.client = outbound.New(outbound.Options{})
 	}

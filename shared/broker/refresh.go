@@ -125,6 +125,16 @@ func (b *Broker) save(ctx context.Context, tx store.Store, c store.Connection, r
 // fetch asks the platform for a new access token. Errors never carry the
 // response body, which may echo what was sent.
 func (b *Broker) fetch(ctx context.Context, p *provider.Provider, c store.Connection, rt string) (*oauth2.Token, error) {
+	tok, err := b.fetchToken(ctx, p, c, rt)
+	outcome := "success"
+	if err != nil {
+		outcome = "failure"
+	}
+	b.metrics.BrokerRefresh(ctx, c.Platform, outcome)
+	return tok, err
+}
+
+func (b *Broker) fetchToken(ctx context.Context, p *provider.Provider, c store.Connection, rt string) (*oauth2.Token, error) {
 	cfg, err := p.Config("", c.Account)
 	if err != nil {
 		return nil, err

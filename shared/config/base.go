@@ -27,6 +27,9 @@ type Base struct {
 	NotifyTopic      string   // "" means the development mailbox (dev only)
 	SMTPURL          Secret   // zero when unset
 	DNSResolver      string   // IP:port of the DNS resolver for domain verification; "" means the system's
+	Traces           string   // off, stdout or cloud
+	TraceSampleRatio float64
+	Metrics          string // off, stdout or cloud
 }
 
 // DefaultProxyHops is GATEHOUSE_TRUSTED_PROXY_HOPS when unset: 1 on Cloud
@@ -70,6 +73,7 @@ func LoadBase(l *Loader) Base {
 	b.NotifyTopic = l.String("GATEHOUSE_NOTIFY_TOPIC", "")
 	b.SMTPURL = l.OptionalSecret("GATEHOUSE_SMTP_URL")
 	b.DNSResolver = l.String("GATEHOUSE_DNS_RESOLVER", "")
+	loadTelemetry(l, &b)
 	validateBase(l, b)
 	return b
 }
@@ -160,6 +164,21 @@ func loadLogLevel(l *Loader, b *Base) {
 	name := "GATEHOUSE_LOG_LEVEL"
 	levels := map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}
 	b.LogLevel = levels[l.OneOf(name, "info", "debug", "info", "warn", "error")]
+}
+
+// loadTelemetry reads where traces and metrics go: off by default in dev,
+// Cloud Trace and Cloud Monitoring elsewhere.
+func loadTelemetry(l *Loader, b *Base) {
+	def := "off"
+	if l.Env().Deployed() {
+		def = "cloud"
+	}
+	b.Traces = l.OneOf("GATEHOUSE_TRACES", def, "off", "stdout", "cloud")
+	b.Metrics = l.OneOf("GATEHOUSE_METRICS", def, "off", "stdout", "cloud")
+	b.TraceSampleRatio = l.Float("GATEHOUSE_TRACE_SAMPLE_RATIO", 0.1)
+	if b.TraceSampleRatio < 0 || b.TraceSampleRatio > 1 {
+		l.Fail("GATEHOUSE_TRACE_SAMPLE_RATIO", "must be between 0 and 1")
+	}
 }
 
 func loadPublicURL(l *Loader, b *Base) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"slices"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/shared/logging"
+	"github.com/gatehouse-dev/gatehouse/shared/timetext"
 )
 
 // Env is the deployment environment named by GATEHOUSE_ENV.
@@ -94,6 +96,7 @@ type Loader struct {
 	lookup  func(string) (string, bool)
 	secrets SecretSource
 	env     Env
+	decl    *declarations // nil accepts any name (this package's tests)
 	cache   map[string]resolved
 	errs    []error
 }
@@ -108,7 +111,7 @@ type Loader struct {
 // prod, the strictest setting: a deployed function can never run with
 // development settings.
 func NewLoader(ctx context.Context, lookup func(string) (string, bool), secrets SecretSource) *Loader {
-	l := &Loader{ctx: ctx, lookup: lookup, secrets: secrets, cache: map[string]resolved{}}
+	l := &Loader{ctx: ctx, lookup: lookup, secrets: secrets, decl: defaultDeclarations, cache: map[string]resolved{}}
 	l.env = EnvProd
 	v := l.OneOf(EnvVar, string(EnvDev), string(EnvDev), string(EnvStaging), string(EnvProd))
 	if l.failed(EnvVar) {
@@ -144,6 +147,7 @@ func (l *Loader) Err() error { return errors.Join(l.errs...) }
 // Fail records a problem that the caller's own validation found. reason must
 // not contain a secret value.
 func (l *Loader) Fail(name, reason string) {
+	l.checkDeclared(name)
 	l.record(&VarError{Var: name, Kind: ErrInvalid, Detail: reason})
 }
 
@@ -171,6 +175,7 @@ func (l *Loader) raw(name string) resolved {
 	if r, ok := l.cache[name]; ok {
 		return r
 	}
+	l.checkDeclared(name)
 	r := l.resolve(name)
 	l.cache[name] = r
 	return r
@@ -270,6 +275,20 @@ func (l *Loader) Int(name string, def int) int {
 	return n
 }
 
+// Float returns the variable as a decimal number, or def if it is unset.
+func (l *Loader) Float(name string, def float64) float64 {
+	v, r := l.text(name)
+	if !r.set {
+		return def
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		l.invalid(name, "not a number", v, r)
+		return def
+	}
+	return f
+}
+
 // Duration returns the variable parsed by time.ParseDuration ("15m",
 // "720h"), or def if it is unset.
 func (l *Loader) Duration(name string, def time.Duration) time.Duration {
@@ -283,6 +302,15 @@ func (l *Loader) Duration(name string, def time.Duration) time.Duration {
 		return def
 	}
 	return d
+}
+
+// CheckDuration records an error for name unless lo <= d <= hi, stating
+// the range and the value as people write them ("must be between 1 minute
+// and 10 minutes; got 15 minutes").
+func (l *Loader) CheckDuration(name string, d, lo, hi time.Duration) {
+	if d < lo || d > hi {
+		l.Fail(name, fmt.Sprintf("must be between %s and %s; got %s", timetext.Duration(lo), timetext.Duration(hi), timetext.Duration(d)))
+	}
 }
 
 // Bool returns the variable parsed by strconv.ParseBool, or def if it is

@@ -148,6 +148,7 @@ func TestLoaderResolvesSecretManagerReferences(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			sm, fake := startFakeSecretManager(t, fakeVersions())
 			l := NewLoader(context.Background(), mapLookup(tc.env), sm)
+			l.decl = nil
 			got := tc.read(l)
 			err := l.Err()
 			if tc.wantErr == nil {
@@ -181,6 +182,7 @@ func TestLoaderResolvesSecretManagerReferences(t *testing.T) {
 func TestLoaderReadsEachReferenceOnce(t *testing.T) {
 	sm, fake := startFakeSecretManager(t, fakeVersions())
 	l := NewLoader(context.Background(), mapLookup(map[string]string{"GATEHOUSE_HOOK": refMissing}), sm)
+	l.decl = nil
 	l.Secret("GATEHOUSE_HOOK")
 	l.OptionalSecret("GATEHOUSE_HOOK")
 	if n := fake.callCount(); n != 1 {

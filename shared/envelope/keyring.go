@@ -65,6 +65,9 @@ type Options struct {
 	Now func() time.Time
 	// Rand is the source of keys, key ids and nonces (default crypto/rand).
 	Rand io.Reader
+	// CacheLookup, if set, is told the result of every lookup of an
+	// unwrapped data key (metrics: a miss costs a KEK call).
+	CacheLookup func(ctx context.Context, hit bool)
 }
 
 // Keyring seals and opens secrets. It is safe for concurrent use.
@@ -75,6 +78,7 @@ type Keyring struct {
 	rand       io.Reader
 	primaryTTL time.Duration
 	cache      *keyCache
+	observe    func(ctx context.Context, hit bool)
 	loads      singleflight.Group // one KEK call per key id at a time
 
 	// primary is the key Seal uses, trusted until primarySnapshot.until.
@@ -89,7 +93,10 @@ func New(s DataKeyStore, kek KEK, opts Options) (*Keyring, error) {
 	if opts.CacheSize < 0 || opts.CacheTTL < 0 || opts.PrimaryTTL < 0 {
 		return nil, errors.New("envelope: negative cache option")
 	}
-	k := &Keyring{store: s, kek: kek, now: opts.Now, rand: opts.Rand, primaryTTL: opts.PrimaryTTL}
+	k := &Keyring{store: s, kek: kek, now: opts.Now, rand: opts.Rand, primaryTTL: opts.PrimaryTTL, observe: opts.CacheLookup}
+	if k.observe == nil {
+		k.observe = func(context.Context, bool) {}
+	}
 	if k.now == nil {
 		k.now = time.Now
 	}
@@ -200,8 +207,10 @@ func KeyID(ciphertext []byte) (string, error) {
 // key returns the ciphers of data key id, unwrapping the key on a cache miss.
 func (k *Keyring) key(ctx context.Context, id []byte) (*cacheEntry, error) {
 	if e, ok := k.cache.get(id, k.now()); ok {
+		k.observe(ctx, true)
 		return e, nil
 	}
+	k.observe(ctx, false)
 	sid := string(id)
 	v, err, _ := k.loads.Do(sid, func() (any, error) { return k.load(ctx, sid) })
 	if err != nil {

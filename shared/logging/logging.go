@@ -14,6 +14,8 @@ import (
 	"context"
 	"io"
 	"log/slog"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Options configures [New].
@@ -129,13 +131,18 @@ func replay(h slog.Handler, steps []step) slog.Handler {
 }
 
 // contextAttrs returns the trace attributes and the attributes stored with
-// [ContextWithAttrs] for ctx.
+// [ContextWithAttrs] for ctx. The trace and span are those of the
+// OpenTelemetry span ctx carries (the request's server span, or a child),
+// else those parsed from the request's headers ([WithTrace]).
 func (h *handler) contextAttrs(ctx context.Context) []slog.Attr {
 	if ctx == nil {
 		return nil
 	}
 	var out []slog.Attr
-	if tr, ok := TraceFromContext(ctx); ok {
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		tr := Trace{TraceID: sc.TraceID().String(), SpanID: sc.SpanID().String(), Sampled: sc.IsSampled()}
+		out = append(out, tr.attrs(h.projectID)...)
+	} else if tr, ok := TraceFromContext(ctx); ok {
 		out = append(out, tr.attrs(h.projectID)...)
 	}
 	if as, ok := ctx.Value(attrsKey{}).([]slog.Attr); ok {

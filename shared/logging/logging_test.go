@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
 	"github.com/gatehouse-dev/gatehouse/shared/logging"
 )
 
@@ -179,5 +181,29 @@ func TestContextWithAttrs(t *testing.T) {
 	}
 	if e["session_token"] != logging.Redacted {
 		t.Errorf("context attr not redacted: %v", e)
+	}
+}
+
+// A log line written inside a span carries that span's trace and span ids
+// (the request's own span, not the caller's), which Cloud Logging links to
+// Cloud Trace; the span's ids win over headers parsed by WithTrace.
+func TestOpenTelemetrySpanCorrelation(t *testing.T) {
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()))
+	defer tp.Shutdown(context.Background())
+	ctx := logging.ContextWithTrace(context.Background(), logging.Trace{TraceID: strings.Repeat("ab", 16), SpanID: strings.Repeat("cd", 8)})
+	ctx, span := tp.Tracer("test").Start(ctx, "request")
+	defer span.End()
+	var buf bytes.Buffer
+	logging.New(&buf, logging.Options{ProjectID: "proj-1"}).InfoContext(ctx, "inside")
+	e := only(t, &buf)
+	sc := span.SpanContext()
+	if got, want := e["logging.googleapis.com/trace"], "projects/proj-1/traces/"+sc.TraceID().String(); got != want {
+		t.Errorf("trace = %v, want %v", got, want)
+	}
+	if got, want := e["logging.googleapis.com/spanId"], sc.SpanID().String(); got != want {
+		t.Errorf("spanId = %v, want %v", got, want)
+	}
+	if e["logging.googleapis.com/trace_sampled"] != true {
+		t.Errorf("trace_sampled = %v, want true", e["logging.googleapis.com/trace_sampled"])
 	}
 }

@@ -119,6 +119,17 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 // rule of the package holds for it.
 func (c *Client) HTTP() *http.Client { return c.http }
 
+// WithTransport returns a copy of c whose requests go through
+// wrap(transport) (telemetry: a span per call). The guard stays innermost,
+// so every rule of the package still holds for the copy.
+func (c *Client) WithTransport(wrap func(http.RoundTripper) http.RoundTripper) *Client {
+	cp := *c
+	h := *c.http
+	h.Transport = wrap(h.Transport)
+	cp.http = &h
+	return &cp
+}
+
 // Context returns ctx carrying the guarded client the way golang.org/x/oauth2
 // and github.com/coreos/go-oidc look for one.
 func (c *Client) Context(ctx context.Context) context.Context {

@@ -19,6 +19,9 @@ import (
 	"io"
 	"runtime"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/gatehouse-dev/gatehouse/shared/logging"
@@ -80,7 +83,8 @@ type Options struct {
 	// memory is MaxConcurrent * Params.Memory KiB, never more, and hashes
 	// leave no garbage for the collector.
 	MaxConcurrent int
-	Rand          io.Reader // crypto/rand when nil
+	Rand          io.Reader    // crypto/rand when nil
+	Tracer        trace.Tracer // spans for each hash ("argon2id"); none when nil
 }
 
 // Hasher hashes and verifies passwords. It is safe for concurrent use.
@@ -92,6 +96,7 @@ type Hasher struct {
 	rand    io.Reader
 	dummy   string // a hash with the current parameters, for unknown accounts
 	maxConc int
+	tracer  trace.Tracer
 }
 
 // New returns a Hasher. It fails on parameters below the OWASP minimum.
@@ -108,7 +113,10 @@ func New(o Options) (*Hasher, error) {
 	if o.Rand == nil {
 		o.Rand = rand.Reader
 	}
-	h := &Hasher{params: o.Params, slots: make(chan *argon2id.Memory, o.MaxConcurrent), rand: o.Rand, maxConc: o.MaxConcurrent}
+	if o.Tracer == nil {
+		o.Tracer = noop.NewTracerProvider().Tracer("")
+	}
+	h := &Hasher{params: o.Params, slots: make(chan *argon2id.Memory, o.MaxConcurrent), rand: o.Rand, maxConc: o.MaxConcurrent, tracer: o.Tracer}
 	for range o.MaxConcurrent {
 		h.slots <- new(argon2id.Memory)
 	}
@@ -213,11 +221,16 @@ func (h *Hasher) input(password string, peppered bool) ([]byte, string) {
 // derive runs Argon2id once a hashing slot is free, in that slot's block
 // array. A stored hash with more memory than the current parameters (made
 // before they changed) is verified in an array of its own, dropped after,
-// so the slots never grow past MemoryBound.
+// so the slots never grow past MemoryBound. Its span covers the wait (an
+// event marks the slot) and the hash.
 func (h *Hasher) derive(ctx context.Context, input, salt []byte, p Params, n uint32) ([]byte, error) {
+	_, span := h.tracer.Start(ctx, "argon2id", trace.WithAttributes(attribute.Int("argon2.memory_kib", int(p.Memory)),
+		attribute.Int("argon2.time", int(p.Time)), attribute.Int("argon2.threads", int(p.Threads))))
+	defer span.End()
 	var slot *argon2id.Memory
 	select {
 	case slot = <-h.slots:
+		span.AddEvent("slot acquired")
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}

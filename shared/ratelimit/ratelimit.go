@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/shared/store"
+	"github.com/gatehouse-dev/gatehouse/shared/timetext"
 	"github.com/gatehouse-dev/gatehouse/shared/web"
 )
 
@@ -33,13 +34,16 @@ type LimitedError struct {
 }
 
 func (e *LimitedError) Error() string {
-	return fmt.Sprintf("rate limit %s exceeded; retry after %s", e.Limit, e.RetryAfter)
+	return fmt.Sprintf("rate limit %s exceeded; retry after %s", e.Limit, timetext.Duration(e.RetryAfter))
 }
 
 // Limiter checks limits against a store.
 type Limiter struct {
 	store store.RateLimits
 	now   func() time.Time
+	rates Rates // configured rates by limit name; nil uses each Limit's own
+	// denied, if set, is told of every denial (metrics).
+	denied func(ctx context.Context, limit string)
 }
 
 // New returns a Limiter on s; now is the clock (time.Now if nil).
@@ -50,16 +54,31 @@ func New(s store.RateLimits, now func() time.Time) *Limiter {
 	return &Limiter{store: s, now: now}
 }
 
+// Use makes the Limiter apply rates (from [Load]) instead of each limit's
+// own rate; a limit rates does not name keeps its own. Call it before the
+// Limiter is shared.
+func (l *Limiter) Use(rates Rates) { l.rates = rates }
+
+// OnDenial makes the Limiter tell f of every denial, by limit name. Call
+// it before the Limiter is shared.
+func (l *Limiter) OnDenial(f func(ctx context.Context, limit string)) { l.denied = f }
+
 // Allow spends one request of limit for key. It returns nil when allowed, a
 // [*LimitedError] when denied, and an error wrapping [ErrUnavailable] when
 // the store cannot answer. The key (an email address, a network) is stored
 // only as a hash.
 func (l *Limiter) Allow(ctx context.Context, limit Limit, key string) error {
+	if r, ok := l.rates[limit.Name]; ok {
+		limit.Burst, limit.Period = r.Burst, r.Period
+	}
 	d, err := l.store.TakeRate(ctx, storageKey(limit.Name, key), limit.Burst, limit.Period, l.now())
 	if err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrUnavailable, limit.Name, err)
 	}
 	if !d.Allowed {
+		if l.denied != nil {
+			l.denied(ctx, limit.Name)
+		}
 		return &LimitedError{Limit: limit.Name, RetryAfter: d.RetryAfter}
 	}
 	return nil

@@ -18,39 +18,42 @@ import (
 // Limits of the sign-in steps. Account limits are keyed by the normalized
 // email address whether or not an account has it, so they reveal nothing.
 var (
-	LimitLoginNetwork  = ratelimit.Limit{Name: "login-network", Burst: 50, Period: 10 * time.Minute}
-	LimitLoginAccount  = ratelimit.Limit{Name: "login-account", Burst: 10, Period: 10 * time.Minute}
-	LimitLoginDevice   = ratelimit.Limit{Name: "login-device", Burst: 10, Period: 10 * time.Minute}
-	LimitSecondNetwork = ratelimit.Limit{Name: "second-factor-network", Burst: 50, Period: 10 * time.Minute}
-	LimitSecondAccount = ratelimit.Limit{Name: "second-factor-account", Burst: 10, Period: 10 * time.Minute}
-	LimitSecondDevice  = ratelimit.Limit{Name: "second-factor-device", Burst: 10, Period: 10 * time.Minute}
+	LimitLoginNetwork  = ratelimit.LoginNetwork
+	LimitLoginAccount  = ratelimit.LoginAccount
+	LimitLoginDevice   = ratelimit.LoginDevice
+	LimitSecondNetwork = ratelimit.SecondNetwork
+	LimitSecondAccount = ratelimit.SecondAccount
+	LimitSecondDevice  = ratelimit.SecondDevice
 )
 
-// Progressive lockout: from the lockoutThreshold-th failure within
-// lockoutWindow (counted from the last failure), the account is locked for
-// lockoutBase, doubling with every further failure up to lockoutMax.
+// Lockout is the progressive account lockout: from the Threshold-th
+// failure within Window (counted from the last failure), the account is
+// locked for Base, doubling with every further failure up to Max.
 // Attempts while locked are refused without being counted, so the lock
-// never grows past lockoutMax; and it binds only devices the account has
-// never signed in from, so an attacker can lock himself out, never the
-// holder on their own devices (who also still has magic links and reset).
-// Only time clears the count: no sign-in step, however correct, resets it.
-const (
-	lockoutThreshold = 5
-	lockoutBase      = 30 * time.Second
-	lockoutMax       = 15 * time.Minute
-	lockoutWindow    = time.Hour
-)
+// never grows past Max; and it binds only devices the account has never
+// signed in from, so an attacker can lock himself out, never the holder on
+// their own devices (who also still has magic links and reset). Only time
+// clears the count: no sign-in step, however correct, resets it.
+type Lockout struct {
+	Threshold int
+	Base      time.Duration
+	Max       time.Duration
+	Window    time.Duration
+}
 
-// lockDuration returns how long failures failures lock an account.
-func lockDuration(failures int) time.Duration {
-	if failures < lockoutThreshold {
+// DefaultLockout is the lockout a zero [Config.Lockout] means.
+var DefaultLockout = Lockout{Threshold: 5, Base: 30 * time.Second, Max: 15 * time.Minute, Window: time.Hour}
+
+// duration returns how long failures failures lock an account.
+func (lo Lockout) duration(failures int) time.Duration {
+	if failures < lo.Threshold {
 		return 0
 	}
-	d := lockoutBase
-	for i := lockoutThreshold; i < failures && d < lockoutMax; i++ {
+	d := lo.Base
+	for i := lo.Threshold; i < failures && d < lo.Max; i++ {
 		d *= 2
 	}
-	return min(d, lockoutMax)
+	return min(d, lo.Max)
 }
 
 // LockoutKey is the lockout and account-limit key of an email address.
@@ -129,17 +132,23 @@ func (m *Manager) allow(ctx context.Context, l ratelimit.Limit, key string) erro
 // when the count calls for it. Failures from trusted devices and attempts
 // refused because of the lock are not counted.
 func (m *Manager) Failed(ctx context.Context, a Attempt) error {
+	m.metrics.SignIn(ctx, "password", "failure")
+	return m.failed(ctx, a)
+}
+
+func (m *Manager) failed(ctx context.Context, a Attempt) error {
 	if a.trusted || a.Locked() {
 		return nil
 	}
-	lock, err := m.store.AddLoginFailure(ctx, a.key, a.now, lockoutWindow)
+	lock, err := m.store.AddLoginFailure(ctx, a.key, a.now, m.cfg.Lockout.Window)
 	if err != nil {
 		return fmt.Errorf("count failure: %w", err)
 	}
-	if d := lockDuration(lock.Failures); d > 0 {
+	if d := m.cfg.Lockout.duration(lock.Failures); d > 0 {
 		if err := m.store.LockAccount(ctx, a.key, a.now.Add(d)); err != nil {
 			return fmt.Errorf("lock account: %w", err)
 		}
+		m.metrics.Lockout(ctx)
 	}
 	return nil
 }
@@ -179,7 +188,8 @@ func (m *Manager) SecondFactorFailed(ctx context.Context, r *http.Request, userI
 	if err != nil {
 		return web.Unavailable(err)
 	}
-	return m.Failed(ctx, a)
+	m.metrics.SignIn(ctx, "second_factor", "failure")
+	return m.failed(ctx, a)
 }
 
 // attemptState is [Manager.begin] without spending any limit.

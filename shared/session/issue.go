@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/shared/audit"
@@ -122,6 +123,7 @@ func (m *Manager) Complete(ctx context.Context, w http.ResponseWriter, r *http.R
 	if err != nil {
 		return unavailable(fmt.Errorf("create session: %w", err))
 	}
+	m.metrics.SignIn(ctx, strings.Join(methods, "+"), "success")
 	if alert {
 		m.alertNewDevice(ctx, userID, c)
 	}

@@ -62,6 +62,7 @@ func (m *Manager) Refresh(w http.ResponseWriter, r *http.Request) error {
 		return err
 	})
 	if err != nil {
+		m.metrics.Refresh(r.Context(), "rejected")
 		if IsBrowser(r) && !errors.Is(err, errNotMember) {
 			clearCookies(w)
 		}
@@ -136,15 +137,16 @@ func (m *Manager) rotate(ctx context.Context, r *http.Request, raw []byte, admit
 	if rt.RotatedAt.IsZero() {
 		err := m.store.RotateRefreshToken(ctx, hash, nextToken, idleUntil)
 		if err == nil {
+			m.metrics.Refresh(ctx, "rotated")
 			return s, next, nil
 		}
 		if !errors.Is(err, store.ErrUsed) {
 			return store.Session{}, nil, grantError(err)
 		}
 	}
-	var reused bool
+	var reused, graced bool
 	err = m.store.Tx(ctx, func(tx store.Store) error {
-		reused = false
+		reused, graced = false, false
 		rt, err := tx.RefreshToken(ctx, hash) // locks the row
 		if err != nil {
 			return err
@@ -162,6 +164,7 @@ func (m *Manager) rotate(ctx context.Context, r *http.Request, raw []byte, admit
 		if m.cfg.RefreshGrace > 0 {
 			err := tx.UseRefreshGrace(ctx, hash, now.Add(-m.cfg.RefreshGrace))
 			if !errors.Is(err, store.ErrUsed) {
+				graced = err == nil
 				return err
 			}
 		}
@@ -172,8 +175,13 @@ func (m *Manager) rotate(ctx context.Context, r *http.Request, raw []byte, admit
 	case err != nil:
 		return store.Session{}, nil, grantError(err)
 	case reused:
+		m.metrics.ReuseDetected(ctx)
 		m.alertReuse(ctx, s.UserID)
 		return store.Session{}, nil, errInvalidGrant.WithCause(fmt.Errorf("refresh token of session %s reused", s.ID))
+	case graced:
+		m.metrics.Refresh(ctx, "grace")
+	default:
+		m.metrics.Refresh(ctx, "rotated")
 	}
 	return s, next, nil
 }

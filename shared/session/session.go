@@ -26,6 +26,8 @@ import (
 	"github.com/gatehouse-dev/gatehouse/shared/ratelimit"
 	"github.com/gatehouse-dev/gatehouse/shared/sessioncache"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
+	"github.com/gatehouse-dev/gatehouse/shared/telemetry"
+	"github.com/gatehouse-dev/gatehouse/shared/timetext"
 	"github.com/gatehouse-dev/gatehouse/shared/token"
 	"github.com/gatehouse-dev/gatehouse/shared/web"
 )
@@ -81,6 +83,9 @@ type Config struct {
 	// Orgs reads memberships for organization-scoped tokens; nil refuses
 	// them (400 organization_unsupported).
 	Orgs Orgs
+	// Lockout is the progressive lockout; the zero value means
+	// [DefaultLockout].
+	Lockout Lockout
 }
 
 func (c *Config) defaults() error {
@@ -95,15 +100,20 @@ func (c *Config) defaults() error {
 	set(&c.StepUpWindow, 10*time.Minute)
 	set(&c.MFATokenTTL, 5*time.Minute)
 	set(&c.NewDeviceWindow, 90*24*time.Hour)
+	if c.Lockout == (Lockout{}) {
+		c.Lockout = DefaultLockout
+	}
 	switch {
 	case c.IdleTimeout < time.Minute || c.IdleTimeout > c.AbsoluteTimeout:
-		return fmt.Errorf("session: idle timeout %s must be between 1m and the absolute timeout %s", c.IdleTimeout, c.AbsoluteTimeout)
+		return fmt.Errorf("session: idle timeout %s must be between 1 minute and the absolute timeout %s", timetext.Duration(c.IdleTimeout), timetext.Duration(c.AbsoluteTimeout))
 	case c.RefreshGrace > time.Minute:
-		return fmt.Errorf("session: refresh grace %s is over a minute", c.RefreshGrace)
+		return fmt.Errorf("session: refresh grace %s is over a minute", timetext.Duration(c.RefreshGrace))
 	case c.StepUpWindow < time.Minute || c.StepUpWindow > time.Hour:
-		return fmt.Errorf("session: step-up window %s is outside 1m..1h", c.StepUpWindow)
+		return fmt.Errorf("session: step-up window %s must be between 1 minute and 1 hour", timetext.Duration(c.StepUpWindow))
 	case c.MFATokenTTL < time.Minute || c.MFATokenTTL > 15*time.Minute:
-		return fmt.Errorf("session: MFA token TTL %s is outside 1m..15m", c.MFATokenTTL)
+		return fmt.Errorf("session: MFA token lifetime %s must be between 1 minute and 15 minutes", timetext.Duration(c.MFATokenTTL))
+	case c.Lockout.Threshold < 1 || c.Lockout.Base <= 0 || c.Lockout.Max < c.Lockout.Base || c.Lockout.Window <= 0:
+		return fmt.Errorf("session: lockout %+v needs a positive threshold, base and window and a maximum of at least the base", c.Lockout)
 	}
 	return nil
 }
@@ -118,6 +128,7 @@ type Manager struct {
 	limiter  *ratelimit.Limiter
 	notifier notify.Notifier
 	logger   *slog.Logger
+	metrics  *telemetry.Metrics
 	now      func() time.Time
 	rand     io.Reader
 	cache    *sessioncache.Cache // nil when the store has no session feed
@@ -132,8 +143,12 @@ func New(d *bootstrap.Deps, signer *token.Signer, cfg Config) (*Manager, error) 
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
+	t := d.Telemetry
+	if t == nil {
+		t = telemetry.Nop()
+	}
 	m := &Manager{cfg: cfg, store: d.Store, signer: signer, keyring: d.Keyring, audit: d.Audit,
-		limiter: d.Limiter, notifier: d.Notifier, logger: d.Logger, now: d.Now, rand: d.Rand}
+		limiter: d.Limiter, notifier: d.Notifier, logger: d.Logger, metrics: t.Metrics, now: d.Now, rand: d.Rand}
 	if feed, ok := d.Store.(store.SessionFeed); ok {
 		m.cache = sessioncache.New(0, nil)
 		feed.WatchSessions(m.cache)

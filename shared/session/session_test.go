@@ -24,7 +24,7 @@ func TestLockDuration(t *testing.T) {
 		{0, 0}, {4, 0}, {5, 30 * time.Second}, {6, time.Minute}, {7, 2 * time.Minute},
 		{9, 8 * time.Minute}, {10, 15 * time.Minute}, {1000, 15 * time.Minute},
 	} {
-		if got := lockDuration(tc.failures); got != tc.want {
+		if got := DefaultLockout.duration(tc.failures); got != tc.want {
 			t.Errorf("lockDuration(%d) = %s, want %s", tc.failures, got, tc.want)
 		}
 	}

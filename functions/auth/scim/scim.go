@@ -48,7 +48,7 @@ const maxPage = 200
 
 // limitToken bounds requests per organization token. Okta and Entra ID
 // send at most a few requests per second per application.
-var limitToken = ratelimit.Limit{Name: "scim-token", Burst: 600, Period: time.Minute}
+var limitToken = ratelimit.SCIMToken
 
 func init() {
 	// Microsoft Entra ID sends booleans as "True"/"False" strings in PATCH

@@ -25,6 +25,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/shared/store"
 	"github.com/gatehouse-dev/gatehouse/shared/store/postgres/pgtest"
 	"github.com/gatehouse-dev/gatehouse/shared/store/sqlite"
+	"github.com/gatehouse-dev/gatehouse/shared/telemetry"
 )
 
 // Start is where every test clock starts.
@@ -110,7 +111,7 @@ func New(t testing.TB, s store.Store) *Env {
 	return &Env{
 		Deps: &bootstrap.Deps{Config: base, Logger: logger, Store: s, Keyring: kr, KEK: kek,
 			Audit: auditLog, Sequencer: seq, Limiter: ratelimit.New(s, clock.Now),
-			Notifier: mb, Now: clock.Now, Rand: rand.Reader},
+			Notifier: mb, Telemetry: telemetry.Nop(), Now: clock.Now, Rand: rand.Reader},
 		Clock: clock, Logs: logs, Mailbox: mb,
 	}
 }

@@ -1,0 +1,158 @@
+package sqlstore
+
+import (
+	"context"
+	"strings"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Instrument makes every statement and transaction of db a span of the
+// caller's trace, named by the statement's first keyword ("SELECT") and
+// carrying its SQL text, which holds placeholders only, never values
+// (APP-2). system is "postgresql" or "sqlite". Call it before db is shared.
+func (db *DB) Instrument(tp trace.TracerProvider, system string) {
+	if db.inTx {
+		return
+	}
+	tr := tp.Tracer("github.com/gatehouse-dev/gatehouse/shared/store/sqlstore")
+	pool := db.pool
+	if tp, ok := pool.(*tracedPool); ok {
+		pool = tp.Pool
+	}
+	p := &tracedPool{Pool: pool, t: tracer{tr: tr, system: system}}
+	db.pool, db.conn = p, p
+}
+
+type tracer struct {
+	tr     trace.Tracer
+	system string
+}
+
+// maxStatement bounds the SQL text recorded on a span.
+const maxStatement = 2000
+
+func (t tracer) start(ctx context.Context, sql string) (context.Context, trace.Span) {
+	op := strings.ToUpper(firstWord(sql))
+	ctx, span := t.tr.Start(ctx, op, trace.WithSpanKind(trace.SpanKindClient))
+	if span.IsRecording() { // unsampled spans skip the attributes' cost
+		if len(sql) > maxStatement {
+			sql = sql[:maxStatement]
+		}
+		span.SetAttributes(attribute.String("db.system.name", t.system), attribute.String("db.operation.name", op),
+			attribute.String("db.query.text", sql))
+	}
+	return ctx, span
+}
+
+func end(span trace.Span, err error) {
+	if err != nil && !notFound(err) {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, "statement failed")
+	}
+	span.End()
+}
+
+func firstWord(sql string) string {
+	sql = strings.TrimSpace(sql)
+	if i := strings.IndexAny(sql, " \t\n("); i > 0 {
+		return sql[:i]
+	}
+	return sql
+}
+
+// tracedConn wraps a Conn; parent, when set, replaces the caller's span as
+// the parent of statements (the transaction's span).
+type tracedConn struct {
+	Conn
+	t      tracer
+	parent trace.Span
+}
+
+func (c *tracedConn) ctx(ctx context.Context) context.Context {
+	if c.parent != nil {
+		return trace.ContextWithSpan(ctx, c.parent)
+	}
+	return ctx
+}
+
+func (c *tracedConn) Exec(ctx context.Context, sql string, args ...any) (int64, error) {
+	ctx, span := c.t.start(c.ctx(ctx), sql)
+	// sqltext: passes on the caller's statement, itself checked here
+	n, err := c.Conn.Exec(ctx, sql, args...)
+	end(span, err)
+	return n, err
+}
+
+func (c *tracedConn) Query(ctx context.Context, sql string, args ...any) (Rows, error) {
+	ctx, span := c.t.start(c.ctx(ctx), sql)
+	// sqltext: passes on the caller's statement, itself checked here
+	rows, err := c.Conn.Query(ctx, sql, args...)
+	if err != nil {
+		end(span, err)
+		return nil, err
+	}
+	return &tracedRows{Rows: rows, span: span}, nil
+}
+
+func (c *tracedConn) QueryRow(ctx context.Context, sql string, args ...any) Row {
+	ctx, span := c.t.start(c.ctx(ctx), sql)
+	// sqltext: passes on the caller's statement, itself checked here
+	return &tracedRow{Row: c.Conn.QueryRow(ctx, sql, args...), span: span}
+}
+
+// tracedRows ends its span on Close, so the span covers reading the rows.
+type tracedRows struct {
+	Rows
+	span trace.Span
+}
+
+func (r *tracedRows) Close() {
+	r.Rows.Close()
+	end(r.span, r.Rows.Err())
+}
+
+// tracedRow ends its span on Scan.
+type tracedRow struct {
+	Row
+	span trace.Span
+}
+
+func (r *tracedRow) Scan(dest ...any) error {
+	err := r.Row.Scan(dest...)
+	end(r.span, err)
+	return err
+}
+
+type tracedPool struct {
+	Pool
+	t tracer
+}
+
+func (p *tracedPool) Exec(ctx context.Context, sql string, args ...any) (int64, error) {
+	// sqltext: passes on the caller's statement, itself checked here
+	return (&tracedConn{Conn: p.Pool, t: p.t}).Exec(ctx, sql, args...)
+}
+
+func (p *tracedPool) Query(ctx context.Context, sql string, args ...any) (Rows, error) {
+	// sqltext: passes on the caller's statement, itself checked here
+	return (&tracedConn{Conn: p.Pool, t: p.t}).Query(ctx, sql, args...)
+}
+
+func (p *tracedPool) QueryRow(ctx context.Context, sql string, args ...any) Row {
+	// sqltext: passes on the caller's statement, itself checked here
+	return (&tracedConn{Conn: p.Pool, t: p.t}).QueryRow(ctx, sql, args...)
+}
+
+// InTx makes the transaction a span; its statements are children of it.
+func (p *tracedPool) InTx(ctx context.Context, fn func(Conn) error) error {
+	ctx, span := p.t.tr.Start(ctx, "transaction", trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("db.system.name", p.t.system)))
+	err := p.Pool.InTx(ctx, func(c Conn) error {
+		return fn(&tracedConn{Conn: c, t: p.t, parent: span})
+	})
+	end(span, err)
+	return err
+}
