@@ -231,7 +231,7 @@ func TestNewerLinkSupersedesOlder(t *testing.T) {
 		msg := te.lastMessage(t, "newer@example.com", notify.KindMagicLink)
 		tok := linkToken(t, msg)
 		te.Env.Logs.Plant(tok)
-		if !strings.Contains(msg.Text, "10m0s") {
+		if !strings.Contains(msg.Text, "10 minutes") {
 			t.Fatalf("the message does not say 10 minutes: %q", msg.Text)
 		}
 		te.Env.Clock.Advance(10*time.Minute + time.Second)
