@@ -9,6 +9,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/shared/notify"
 	"github.com/gatehouse-dev/gatehouse/shared/session"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
+	"github.com/gatehouse-dev/gatehouse/shared/timetext"
 	"github.com/gatehouse-dev/gatehouse/shared/web"
 )
 
@@ -305,7 +306,7 @@ func (s *Server) handleAdminResendVerification(w http.ResponseWriter, r *http.Re
 	err = s.mailAccountLink(ctx, u.Email, purposeMagicLink, "/magic-link", s.cfg.MagicLinkTTL, notify.Message{
 		Kind: notify.KindEmailVerification, Subject: "Confirm your address",
 		Text: "Open the link to confirm your address and sign in. It works once, for " +
-			s.cfg.MagicLinkTTL.String() + ". If you did not ask for it, ignore this message."})
+			timetext.Duration(s.cfg.MagicLinkTTL) + ". If you did not ask for it, ignore this message."})
 	if err != nil {
 		return web.Unavailable(err)
 	}

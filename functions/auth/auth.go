@@ -25,6 +25,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/shared/returnurl"
 	"github.com/gatehouse-dev/gatehouse/shared/session"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
+	"github.com/gatehouse-dev/gatehouse/shared/timetext"
 	"github.com/gatehouse-dev/gatehouse/shared/token"
 	"github.com/gatehouse-dev/gatehouse/shared/web"
 )
@@ -244,7 +245,7 @@ func build(d *bootstrap.Deps, cfg Config, ext Extension) (*Server, http.Handler,
 func newServer(d *bootstrap.Deps, cfg Config, ext Extension) (*Server, error) {
 	cfg = withDefaults(d, cfg)
 	if cfg.MagicLinkTTL > MaxMagicLinkTTL {
-		return nil, fmt.Errorf("magic-link lifetime %s is over %s", cfg.MagicLinkTTL, MaxMagicLinkTTL)
+		return nil, fmt.Errorf("magic-link lifetime %s is over %s", timetext.Duration(cfg.MagicLinkTTL), timetext.Duration(MaxMagicLinkTTL))
 	}
 	hasher, err := password.New(password.Options{Params: cfg.Argon2, Pepper: cfg.Pepper,
 		MaxConcurrent: cfg.MaxConcurrent, Rand: d.Rand, Tracer: d.Telemetry.Tracer("github.com/gatehouse-dev/gatehouse/shared/password")})

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -61,7 +62,11 @@ func (te *testEnv) orgInvite(t testing.TB, org, access, email, role string) stri
 	t.Helper()
 	rec := te.do(t, "POST", "/orgs/"+org+"/invitations", map[string]string{"email": email, "role": role}, bearer(access))
 	extDecodeBody(t, rec, http.StatusCreated, nil)
-	tok := linkToken(t, te.lastMessage(t, email, notify.KindInvitation))
+	msg := te.lastMessage(t, email, notify.KindInvitation)
+	if goDuration.MatchString(msg.Text) { // "168h0m0s" before: durations read as people write them
+		t.Fatalf("the invitation states its lifetime as Go prints it: %q", msg.Text)
+	}
+	tok := linkToken(t, msg)
 	te.Env.Logs.Plant(tok)
 	return tok
 }
@@ -88,3 +93,6 @@ func (te *testEnv) orgRole(t testing.TB, org, ownerAccess, userID string) string
 	}
 	return ""
 }
+
+// goDuration matches a duration as Go's String prints it (10m0s, 168h0m0s).
+var goDuration = regexp.MustCompile(`\b\d+(h\d+m|m)\d+s\b`)

@@ -17,6 +17,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/shared/notify"
 	"github.com/gatehouse-dev/gatehouse/shared/ratelimit"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
+	"github.com/gatehouse-dev/gatehouse/shared/timetext"
 	"github.com/gatehouse-dev/gatehouse/shared/web"
 )
 
@@ -85,7 +86,7 @@ func (x *ext) orgInvite(w http.ResponseWriter, r *http.Request) error {
 	link := x.cfg.InvitationURL + "#token=" + tok
 	msg := notify.Message{To: email, Kind: notify.KindInvitation, Subject: "You are invited to an organization",
 		Text: fmt.Sprintf("You were invited to join %q as %s. Accept within %s:\n\n%s\n", org.Name, req.Role,
-			x.cfg.InvitationTTL, link), Links: []string{link}, OrgID: actor.OrgID}
+			timetext.Duration(x.cfg.InvitationTTL), link), Links: []string{link}, OrgID: actor.OrgID}
 	if err := x.d.Notifier.Notify(ctx, msg); err != nil {
 		return web.Unavailable(fmt.Errorf("send invitation: %w", err))
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/shared/ratelimit"
 	"github.com/gatehouse-dev/gatehouse/shared/session"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
+	"github.com/gatehouse-dev/gatehouse/shared/timetext"
 	"github.com/gatehouse-dev/gatehouse/shared/web"
 )
 
@@ -138,7 +139,7 @@ func (s *server) mailConfirm(ctx context.Context, p *idp, id who, st oauthstate.
 	return s.d.Notifier.Notify(ctx, notify.Message{To: id.email, Kind: notify.KindEmailVerification, OrgID: st.OrgID,
 		Subject: "Confirm your new account", Links: []string{link},
 		Text: "Open the link to finish signing in with " + providerLabel(p) + " and create your account. It works once, for " +
-			signInConfirmTTL.String() + ". If you did not sign in, ignore this message."})
+			timetext.Duration(signInConfirmTTL) + ". If you did not sign in, ignore this message."})
 }
 
 type confirmRequest struct {
