@@ -3,6 +3,7 @@ package telemetry
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -35,6 +36,15 @@ type Metrics struct {
 	webhookEvents, brokerRefresh, kmsCalls, cacheLooks metric.Int64Counter
 	rotationItems, rotationRuns                        metric.Int64Counter
 	latency                                            metric.Float64Histogram
+	// requestAttrs caches the attribute set of each (route, method,
+	// status): all three are bounded (route patterns, standard methods),
+	// and building the set is most of a recording's cost on the hot path.
+	requestAttrs sync.Map // requestKey -> metric.MeasurementOption
+}
+
+type requestKey struct {
+	route, method string
+	status        int
 }
 
 // latencyBuckets are the OpenTelemetry semantic conventions' advice for
@@ -141,6 +151,11 @@ func (m *Metrics) Rotation(ctx context.Context, task, status string, counts map[
 // Request records an HTTP request's duration by route pattern ("POST
 // /login"; "unmatched" when no route matched), method and status.
 func (m *Metrics) Request(ctx context.Context, route, method string, status int, d time.Duration) {
-	m.latency.Record(ctx, d.Seconds(), attrs(attribute.String("http.route", route),
-		attribute.String("http.request.method", method), attribute.Int("http.response.status_code", status)))
+	k := requestKey{route, method, status}
+	opt, ok := m.requestAttrs.Load(k)
+	if !ok {
+		opt, _ = m.requestAttrs.LoadOrStore(k, attrs(attribute.String("http.route", route),
+			attribute.String("http.request.method", method), attribute.Int("http.response.status_code", status)))
+	}
+	m.latency.Record(ctx, d.Seconds(), opt.(metric.MeasurementOption))
 }
