@@ -96,3 +96,36 @@ func TestLogClientAddressRule(t *testing.T) {
 		}
 	}
 }
+
+// A misspelt variable stops a deployed function at start, naming the
+// declared one it resembles; before, GATEHOUSE_STRIPE_WEBHOOK_SECRET
+// (singular) started cleanly and left Stripe closed. The same start in dev
+// proceeds (the name is logged as a warning).
+func TestFromEnvRefusesUnknownVariableWhenDeployed(t *testing.T) {
+	t.Setenv("GATEHOUSE_DATA_DIR", t.TempDir())
+	t.Setenv("GATEHOUSE_STRIPE_WEBHOOK_SECRET", "whsec_x")
+	t.Setenv("GATEHOUSE_LIMIT_LOGIN_NETWRK", "20/15m")
+	t.Setenv(config.EnvVar, "staging")
+	_, _, err := bootstrap.FromEnv(context.Background())
+	if err == nil {
+		t.Fatal("a deployed start with unknown variables succeeded")
+	}
+	for _, want := range []string{
+		"GATEHOUSE_STRIPE_WEBHOOK_SECRET: not a Gatehouse variable; did you mean GATEHOUSE_STRIPE_WEBHOOK_SECRETS?",
+		"GATEHOUSE_LIMIT_LOGIN_NETWRK: not a Gatehouse variable; did you mean GATEHOUSE_LIMIT_LOGIN_NETWORK?",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the start error does not say %q:\n%v", want, err)
+		}
+	}
+
+	t.Setenv(config.EnvVar, "dev")
+	d, l, err := bootstrap.FromEnv(context.Background())
+	if err != nil {
+		t.Fatalf("dev refused to start over unknown variables: %v", err)
+	}
+	defer d.Close()
+	if err := l.Err(); err != nil {
+		t.Fatalf("dev configuration: %v", err)
+	}
+}
