@@ -34,7 +34,16 @@ type tracer struct {
 // maxStatement bounds the SQL text recorded on a span.
 const maxStatement = 2000
 
+// noSpan is the no-op span, returned where no span is worth starting.
+var noSpan = trace.SpanFromContext(context.Background())
+
 func (t tracer) start(ctx context.Context, sql string) (context.Context, trace.Span) {
+	// Inside a request whose trace is not sampled, the statement's span
+	// would not be recorded either (the sampler follows its parent): skip
+	// it, its context and its row wrapper on the hot path.
+	if parent := trace.SpanFromContext(ctx); parent.SpanContext().IsValid() && !parent.IsRecording() {
+		return ctx, noSpan
+	}
 	op := strings.ToUpper(firstWord(sql))
 	ctx, span := t.tr.Start(ctx, op, trace.WithSpanKind(trace.SpanKindClient))
 	if span.IsRecording() { // unsampled spans skip the attributes' cost
@@ -94,13 +103,20 @@ func (c *tracedConn) Query(ctx context.Context, sql string, args ...any) (Rows, 
 		end(span, err)
 		return nil, err
 	}
+	if span == noSpan {
+		return rows, nil
+	}
 	return &tracedRows{Rows: rows, span: span}, nil
 }
 
 func (c *tracedConn) QueryRow(ctx context.Context, sql string, args ...any) Row {
 	ctx, span := c.t.start(c.ctx(ctx), sql)
 	// sqltext: passes on the caller's statement, itself checked here
-	return &tracedRow{Row: c.Conn.QueryRow(ctx, sql, args...), span: span}
+	row := c.Conn.QueryRow(ctx, sql, args...)
+	if span == noSpan {
+		return row
+	}
+	return &tracedRow{Row: row, span: span}
 }
 
 // tracedRows ends its span on Close, so the span covers reading the rows.
