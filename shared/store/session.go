@@ -25,10 +25,23 @@ type Session struct {
 	AuthTime          time.Time // when the user last proved who they are (step-up)
 	RevokedAt         time.Time // zero while valid
 	RevokeReason      string
+	// SSOOrgID is the organization whose single sign-on (OIDC or SAML)
+	// started the session: "" for every other sign-in (password, magic
+	// link, passkey, Google, GitHub), [SSOOrgUnknown] for one an
+	// organization's SSO started before sessions recorded which. Refreshes
+	// and step-ups keep it.
+	SSOOrgID string
 	// RefreshKey is the session's sealed token-derivation key (envelope
 	// purpose signing-key, binding {"", ID, "sessions.refresh_key"}).
 	RefreshKey []byte
 }
+
+// SSOOrgUnknown is the SSOOrgID of a session an organization's single
+// sign-on started before sessions recorded the organization (migration
+// 0077 found the amr value "sso" on it): every organization treats it as
+// possibly its own when it deprovisions a member, and none counts it as
+// its own single sign-on.
+const SSOOrgUnknown = "*"
 
 // Active reports whether s is usable at now: not revoked, not idle or
 // absolutely expired.
@@ -73,6 +86,10 @@ type Sessions interface {
 	// RevokeUserSessions revokes every unrevoked session of the user and
 	// returns how many it revoked.
 	RevokeUserSessions(ctx context.Context, userID string, now time.Time, reason string) (int64, error)
+	// RevokeSSOSessions revokes every unrevoked session of the user that
+	// orgID's single sign-on started (SSOOrgID orgID, or [SSOOrgUnknown])
+	// and returns how many; the user's other sessions stay.
+	RevokeSSOSessions(ctx context.Context, userID, orgID string, now time.Time, reason string) (int64, error)
 	// SetSessionAuth records a fresh authentication (step-up). Returns
 	// ErrNotFound for an unknown or revoked session.
 	SetSessionAuth(ctx context.Context, id string, methods []string, level int, at time.Time) error

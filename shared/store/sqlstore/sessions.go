@@ -11,7 +11,7 @@ import (
 )
 
 const sessionColumns = `id, user_id, created_at, last_seen_at, idle_expires_at, absolute_expires_at,
-	network, user_agent, device_id, auth_methods, auth_level, auth_time, revoked_at, revoke_reason, refresh_key, longest_idle_seconds`
+	network, user_agent, device_id, auth_methods, auth_level, auth_time, revoked_at, revoke_reason, refresh_key, longest_idle_seconds, sso_org_id`
 
 func scanSession(r Row) (store.Session, error) {
 	var s store.Session
@@ -19,7 +19,7 @@ func scanSession(r Row) (store.Session, error) {
 	var revoked *time.Time
 	var idle int64
 	err := r.Scan(&s.ID, &s.UserID, &s.CreatedAt, &s.LastSeenAt, &s.IdleExpiresAt, &s.AbsoluteExpiresAt,
-		&s.Network, &s.UserAgent, &s.DeviceID, &methods, &s.AuthLevel, &s.AuthTime, &revoked, &s.RevokeReason, &s.RefreshKey, &idle)
+		&s.Network, &s.UserAgent, &s.DeviceID, &methods, &s.AuthLevel, &s.AuthTime, &revoked, &s.RevokeReason, &s.RefreshKey, &idle, &s.SSOOrgID)
 	if err != nil {
 		return s, err
 	}
@@ -66,10 +66,10 @@ func (db *DB) CreateSession(ctx context.Context, s store.Session, first store.Re
 			return fmt.Errorf("insert session %s: %w", s.ID, err)
 		}
 		_, err := c.Exec(ctx, `INSERT INTO sessions (`+sessionColumns+`, refresh_key_key_id)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
 			s.ID, s.UserID, s.CreatedAt, s.LastSeenAt, s.IdleExpiresAt, s.AbsoluteExpiresAt,
 			s.Network, s.UserAgent, s.DeviceID, strings.Join(s.AuthMethods, " "), s.AuthLevel, s.AuthTime,
-			timeOrNull(s.RevokedAt), s.RevokeReason, s.RefreshKey, int64(s.LongestIdle/time.Second), keyID)
+			timeOrNull(s.RevokedAt), s.RevokeReason, s.RefreshKey, int64(s.LongestIdle/time.Second), s.SSOOrgID, keyID)
 		if err != nil {
 			return fmt.Errorf("insert session %s: %w", s.ID, err)
 		}
@@ -143,6 +143,21 @@ func (db *DB) RevokeUserSessions(ctx context.Context, userID string, now time.Ti
 			WHERE user_id = $1 AND revoked_at IS NULL`, userID, now, reason)
 		if err != nil {
 			return nil, fmt.Errorf("revoke sessions of user %s: %w", userID, err)
+		}
+		return []store.SessionChange{{UserID: userID}}, nil
+	})
+	return n, err
+}
+
+// RevokeSSOSessions implements [store.Sessions].
+func (db *DB) RevokeSSOSessions(ctx context.Context, userID, orgID string, now time.Time, reason string) (int64, error) {
+	var n int64
+	err := db.changeSessions(ctx, func(c Conn) ([]store.SessionChange, error) {
+		var err error
+		n, err = c.Exec(ctx, `UPDATE sessions SET revoked_at = $3, revoke_reason = $4
+			WHERE user_id = $1 AND sso_org_id IN ($2, $5) AND revoked_at IS NULL`, userID, orgID, now, reason, store.SSOOrgUnknown)
+		if err != nil {
+			return nil, fmt.Errorf("revoke %s single sign-on sessions of user %s: %w", orgID, userID, err)
 		}
 		return []store.SessionChange{{UserID: userID}}, nil
 	})
@@ -230,11 +245,11 @@ func (db *DB) RefreshTokenSession(ctx context.Context, hash [32]byte) (store.Ref
 	err := db.conn.QueryRow(ctx, `SELECT t.issued_at, t.rotated_at, t.grace_used,
 		s.id, s.user_id, s.created_at, s.last_seen_at, s.idle_expires_at, s.absolute_expires_at, s.network,
 		s.user_agent, s.device_id, s.auth_methods, s.auth_level, s.auth_time, s.revoked_at, s.revoke_reason, s.refresh_key,
-		s.longest_idle_seconds
+		s.longest_idle_seconds, s.sso_org_id
 		FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id WHERE t.hash = $1`, hash[:]).Scan(
 		&t.IssuedAt, &rotated, &t.GraceUsed,
 		&s.ID, &s.UserID, &s.CreatedAt, &s.LastSeenAt, &s.IdleExpiresAt, &s.AbsoluteExpiresAt, &s.Network,
-		&s.UserAgent, &s.DeviceID, &methods, &s.AuthLevel, &s.AuthTime, &revoked, &s.RevokeReason, &s.RefreshKey, &idle)
+		&s.UserAgent, &s.DeviceID, &methods, &s.AuthLevel, &s.AuthTime, &revoked, &s.RevokeReason, &s.RefreshKey, &idle, &s.SSOOrgID)
 	if err != nil {
 		return t, s, fmt.Errorf("read refresh token: %w", err)
 	}

@@ -33,6 +33,10 @@ var SessionChangers = []SessionChanger{
 			return err
 		})
 	}, byUser},
+	{"RevokeSSOSessions", func(ctx context.Context, s store.Store, u, _ string) error {
+		_, err := s.RevokeSSOSessions(ctx, u, "o1", epoch, "scim_deprovisioned")
+		return err
+	}, byUser},
 	{"SetSessionAuth", func(ctx context.Context, s store.Store, _, id string) error {
 		return s.SetSessionAuth(ctx, id, []string{"pwd", "otp"}, 2, epoch)
 	}, bySession},

@@ -40,6 +40,7 @@ func Run(t *testing.T, newStore Opener) {
 		{"KnownDevices", testKnownDevices},
 		{"Lockouts", testLockouts},
 		{"Sessions", testSessions},
+		{"SSOSessions", testSSOSessions},
 		{"SessionAnnouncements", testSessionAnnouncements},
 		{"Profile", testProfile},
 		{"RefreshRotation", testRefreshRotation},

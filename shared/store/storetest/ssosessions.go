@@ -1,0 +1,66 @@
+package storetest
+
+import (
+	"context"
+	"crypto/sha256"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/shared/store"
+)
+
+// A session records the organization whose single sign-on started it,
+// through every read and a refresh; revoking one organization's SSO
+// sessions of a user ends those (and the unattributed ones) only: the
+// user's password session, another organization's SSO session and other
+// users' sessions of the same organization stay.
+//
+// Controls: AUTHZ-5, AUTH-13
+func testSSOSessions(t *testing.T, open Opener) {
+	s, ctx := open(t), context.Background()
+	for _, u := range []store.User{authUser("u1", "a@example.com"), authUser("u2", "b@example.com")} {
+		if err := s.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct{ id, user, org string }{
+		{"pwd", "u1", ""}, {"ssoA", "u1", "orgA"}, {"ssoA2", "u1", "orgA"}, {"ssoB", "u1", "orgB"},
+		{"legacy", "u1", store.SSOOrgUnknown}, {"otherA", "u2", "orgA"},
+	} {
+		sess, rt := authSession(c.id, c.user)
+		sess.SSOOrgID = c.org
+		if err := s.CreateSession(ctx, sess, rt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := s.Session(ctx, "ssoA"); err != nil || got.SSOOrgID != "orgA" {
+		t.Fatalf("Session(ssoA).SSOOrgID = %q, %v", got.SSOOrgID, err)
+	}
+	// A refresh keeps the organization.
+	next := store.RefreshToken{Hash: sha256.Sum256([]byte("ssoA-next")), SessionID: "ssoA", IssuedAt: epoch.Add(time.Minute)}
+	if err := s.RotateRefreshToken(ctx, sha256.Sum256([]byte("rt-ssoA")), next, epoch.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, got, err := s.RefreshTokenSession(ctx, next.Hash); err != nil || got.SSOOrgID != "orgA" {
+		t.Fatalf("RefreshTokenSession after rotation: SSOOrgID %q, %v", got.SSOOrgID, err)
+	}
+	if err := s.SetSessionAuth(ctx, "ssoA", []string{"pwd"}, 1, epoch.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if list, err := s.UserSessions(ctx, "u1", epoch); err != nil || len(list) != 5 {
+		t.Fatalf("UserSessions = %v, %v", list, err)
+	}
+	n, err := s.RevokeSSOSessions(ctx, "u1", "orgA", epoch.Add(2*time.Minute), "scim_deprovisioned")
+	if err != nil || n != 3 {
+		t.Fatalf("RevokeSSOSessions = %d, %v; want 3 (ssoA after a refresh and a step-up, ssoA2, legacy)", n, err)
+	}
+	for id, ended := range map[string]bool{"pwd": false, "ssoA": true, "ssoA2": true, "ssoB": false, "legacy": true, "otherA": false} {
+		got, err := s.Session(ctx, id)
+		if err != nil || got.RevokedAt.IsZero() == ended || ended && got.RevokeReason != "scim_deprovisioned" {
+			t.Errorf("session %s: revoked at %v (%q), %v; want ended %v", id, got.RevokedAt, got.RevokeReason, err, ended)
+		}
+	}
+	if n, err := s.RevokeSSOSessions(ctx, "u1", "orgA", epoch.Add(3*time.Minute), "again"); err != nil || n != 0 {
+		t.Fatalf("RevokeSSOSessions again = %d, %v; want 0", n, err)
+	}
+}
