@@ -71,7 +71,7 @@ func (x *ext) mfaLoginCode(w http.ResponseWriter, r *http.Request, amr string,
 	if err := verify(ctx, grant.UserID, req.Code); err != nil {
 		return x.mfaFailed(r, grant.UserID, amr, err)
 	}
-	return x.sessions.Complete(ctx, w, r, grant.UserID, mfaMethods(grant.Methods, amr))
+	return x.sessions.CompleteSSO(ctx, w, r, grant.UserID, mfaMethods(grant.Methods, amr), grant.SSOOrg)
 }
 
 // beginSecondFactor runs every check of a second sign-in step (client
@@ -173,7 +173,8 @@ func (x *ext) mfaLoginWebAuthnOptions(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	opts, err = x.webauthn.BeginLogin(ctx, mfa.CeremonySecondFactor, grant.UserID, grant.Methods)
+	opts, err = x.webauthn.BeginLogin(ctx, mfa.CeremonySecondFactor, grant.UserID,
+		mfa.Prior{Methods: grant.Methods, SSOOrg: grant.SSOOrg})
 	if errors.Is(err, mfa.ErrNotEnrolled) {
 		return mfaInvalid
 	}
@@ -197,7 +198,7 @@ func (x *ext) mfaLoginWebAuthn(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	guard := func(ctx context.Context, userID string) error { return x.sessions.GuardSecondFactor(ctx, r, userID) }
 	a, err := x.webauthn.FinishLogin(ctx, mfa.CeremonySecondFactor, req.Ceremony, req.Credential, guard)
-	methods := mfaMethods(a.Prior, "hwk")
+	methods := mfaMethods(a.Prior.Methods, "hwk")
 	if errors.Is(err, mfa.ErrCeremony) {
 		// A passkey sign-in: the authenticator verified its user (required
 		// by the ceremony), so possession and PIN or biometric are two factors.
@@ -206,7 +207,7 @@ func (x *ext) mfaLoginWebAuthn(w http.ResponseWriter, r *http.Request) error {
 	}
 	switch {
 	case err == nil:
-		return x.sessions.Complete(ctx, w, r, a.UserID, methods)
+		return x.sessions.CompleteSSO(ctx, w, r, a.UserID, methods, a.Prior.SSOOrg)
 	case a.UserID == "" && mfaRejected(err):
 		return mfaInvalid.WithCause(err)
 	}

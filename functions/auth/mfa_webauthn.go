@@ -145,7 +145,7 @@ func (x *ext) mfaStepUpOptions(w http.ResponseWriter, r *http.Request) error {
 	if err := extEmptyBody(r); err != nil {
 		return err
 	}
-	opts, err := x.webauthn.BeginLogin(r.Context(), mfa.CeremonyStepUp, extUserID(r), nil)
+	opts, err := x.webauthn.BeginLogin(r.Context(), mfa.CeremonyStepUp, extUserID(r), mfa.Prior{})
 	if errors.Is(err, mfa.ErrNotEnrolled) {
 		return web.Conflict("not_enrolled", "No passkey is registered.")
 	}

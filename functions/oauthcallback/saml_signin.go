@@ -197,7 +197,7 @@ func (s *server) completeSAML(w http.ResponseWriter, r *http.Request, c store.SA
 	if err := s.provision(r, p.sso, userID); err != nil {
 		return "", err
 	}
-	return s.startSession(w, r, userID, st.ReturnTo, signInMethods(p))
+	return s.startSession(w, r, userID, st.ReturnTo, p)
 }
 
 // samlProvider is the provider name an organization's SAML identities are

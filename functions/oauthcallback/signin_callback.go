@@ -126,7 +126,7 @@ func (s *server) completeSignIn(w http.ResponseWriter, r *http.Request, st oauth
 	if err := s.provision(r, p.sso, userID); err != nil {
 		return "", err
 	}
-	return s.startSession(w, r, userID, st.ReturnTo, signInMethods(p))
+	return s.startSession(w, r, userID, st.ReturnTo, p)
 }
 
 // identify exchanges the code and returns who the provider vouches for.
@@ -239,28 +239,32 @@ func cmpOr(a, b string) string {
 	return b
 }
 
-// startSession signs userID in: an MFA token (in the return URL's
-// fragment, never sent to a server) for a user with a second factor, else
-// a browser session through session.Complete and a redirect.
-func (s *server) startSession(w http.ResponseWriter, r *http.Request, userID, returnTo string, amr []string) (string, error) {
+// startSession signs userID in through p: an MFA token (in the return
+// URL's fragment, never sent to a server) for a user with a second factor,
+// else a browser session through session.CompleteSSO and a redirect. Either
+// way the session records the organization whose single sign-on p is
+// ("" for Google and GitHub), so that organization's SCIM deprovisioning
+// ends it.
+func (s *server) startSession(w http.ResponseWriter, r *http.Request, userID, returnTo string, p *idp) (string, error) {
+	amr := signInMethods(p)
 	methods, err := s.mfa.Methods(r.Context(), userID)
 	if err != nil {
 		return "", fail("unavailable", err)
 	}
 	if len(methods) > 0 {
-		tok, err := s.sessions.IssueMFAToken(r.Context(), userID, amr)
+		tok, err := s.sessions.IssueSSOMFAToken(r.Context(), userID, amr, p.sso.OrgID)
 		if err != nil {
 			return "", fail("unavailable", err)
 		}
 		return returnTo + "#" + url.Values{"mfa_token": {tok}, "methods": {strings.Join(methods, ",")}}.Encode(), nil
 	}
-	return returnTo, s.completeAsBrowser(w, r, userID, amr)
+	return returnTo, s.completeAsBrowser(w, r, userID, amr, p.sso.OrgID)
 }
 
-// completeAsBrowser runs session.Complete in browser mode and keeps only
-// its cookies: the response to a sign-in callback is a redirect, not the
-// JSON body Complete writes.
-func (s *server) completeAsBrowser(w http.ResponseWriter, r *http.Request, userID string, amr []string) error {
+// completeAsBrowser runs session.CompleteSSO in browser mode and keeps
+// only its cookies: the response to a sign-in callback is a redirect, not
+// the JSON body it writes.
+func (s *server) completeAsBrowser(w http.ResponseWriter, r *http.Request, userID string, amr []string, ssoOrg string) error {
 	r2 := r.Clone(r.Context())
 	r2.Header.Set(session.ClientHeader, "browser")
 	// The sign-in arrives as a top-level navigation from the identity
@@ -270,7 +274,7 @@ func (s *server) completeAsBrowser(w http.ResponseWriter, r *http.Request, userI
 	// that guards the app's POSTs.
 	r2.Method = http.MethodGet
 	rec := &headerOnly{header: http.Header{}}
-	if err := s.sessions.Complete(r.Context(), rec, r2, userID, amr); errors.Is(err, store.ErrDisabled) {
+	if err := s.sessions.CompleteSSO(r.Context(), rec, r2, userID, amr, ssoOrg); errors.Is(err, store.ErrDisabled) {
 		return fail("account_disabled", err)
 	} else if err != nil {
 		return fail("unavailable", err)

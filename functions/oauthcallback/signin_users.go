@@ -195,7 +195,7 @@ func (s *server) confirmSignIn(w http.ResponseWriter, r *http.Request) error {
 	if pc.OrgID != "" {
 		amr = append(amr, amrOrgSSO)
 	}
-	return s.sessions.Complete(r.Context(), w, r, userID, amr)
+	return s.sessions.CompleteSSO(r.Context(), w, r, userID, amr, pc.OrgID)
 }
 
 // orgProvisioning is the provisioning of the organization whose single

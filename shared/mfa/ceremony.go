@@ -53,19 +53,20 @@ type ceremonies struct {
 // challenge is public once sent).
 type ceremonyData struct {
 	Session webauthn.SessionData `json:"session"`
-	Prior   []string             `json:"prior,omitempty"` // methods the user proved before this ceremony
+	Prior   []string             `json:"prior,omitempty"`   // methods the user proved before this ceremony
+	SSOOrg  string               `json:"sso_org,omitempty"` // the organization whose SSO those were
 }
 
 // begin stores session for kind, bound to userID ("" for a passkey
 // sign-in) with the methods the user already proved, and returns the id
 // the client sends back.
-func (c ceremonies) begin(ctx context.Context, kind Ceremony, userID string, prior []string, session *webauthn.SessionData) (string, error) {
+func (c ceremonies) begin(ctx context.Context, kind Ceremony, userID string, prior Prior, session *webauthn.SessionData) (string, error) {
 	var b [32]byte
 	if _, err := io.ReadFull(c.rand, b[:]); err != nil {
 		return "", fmt.Errorf("generate ceremony id: %w", err)
 	}
 	id := base64.RawURLEncoding.EncodeToString(b[:])
-	data, err := json.Marshal(ceremonyData{Session: *session, Prior: prior})
+	data, err := json.Marshal(ceremonyData{Session: *session, Prior: prior.Methods, SSOOrg: prior.SSOOrg})
 	if err != nil {
 		return "", fmt.Errorf("encode webauthn session: %w", err)
 	}

@@ -91,7 +91,7 @@ func (w *WebAuthn) BeginRegistration(ctx context.Context, userID, name string) (
 	if err != nil {
 		return Options{}, fmt.Errorf("begin webauthn registration: %w", err)
 	}
-	id, err := w.ceremonies.begin(ctx, CeremonyRegister, userID, nil, session)
+	id, err := w.ceremonies.begin(ctx, CeremonyRegister, userID, Prior{}, session)
 	if err != nil {
 		return Options{}, err
 	}
@@ -147,11 +147,19 @@ func (w *WebAuthn) save(ctx context.Context, userID string, cred *webauthn.Crede
 	return c, err
 }
 
+// Prior is what a user proved before a second-factor ceremony: the first
+// factor's methods, and the organization whose single sign-on that was
+// ("" for any other).
+type Prior struct {
+	Methods []string
+	SSOOrg  string
+}
+
 // BeginLogin starts an assertion for userID, who must have a credential:
-// kind is [CeremonySecondFactor] or [CeremonyStepUp]. prior lists the
-// methods the user already proved (the first factor), handed back in
+// kind is [CeremonySecondFactor] or [CeremonyStepUp]. prior is what the
+// user already proved (the first factor), handed back in
 // [Assertion.Prior]. Returns [ErrNotEnrolled].
-func (w *WebAuthn) BeginLogin(ctx context.Context, kind Ceremony, userID string, prior []string) (Options, error) {
+func (w *WebAuthn) BeginLogin(ctx context.Context, kind Ceremony, userID string, prior Prior) (Options, error) {
 	u, err := w.user(ctx, userID, "")
 	if err != nil {
 		return Options{}, err
@@ -186,7 +194,7 @@ func (w *WebAuthn) BeginPasskeyLogin(ctx context.Context) (Options, error) {
 	if err != nil {
 		return Options{}, fmt.Errorf("begin passkey login: %w", err)
 	}
-	id, err := w.ceremonies.begin(ctx, CeremonyPasskey, "", nil, session)
+	id, err := w.ceremonies.begin(ctx, CeremonyPasskey, "", Prior{}, session)
 	if err != nil {
 		return Options{}, err
 	}
@@ -205,8 +213,8 @@ func (w *WebAuthn) challenge() ([]byte, error) {
 type Assertion struct {
 	UserID       string
 	Credential   store.WebAuthnCredential
-	UserVerified bool     // the authenticator verified its user in this ceremony
-	Prior        []string // what BeginLogin was given
+	UserVerified bool  // the authenticator verified its user in this ceremony
+	Prior        Prior // what BeginLogin was given
 }
 
 // FinishLogin verifies an assertion (the JSON of the PublicKeyCredential)
@@ -233,7 +241,7 @@ func (w *WebAuthn) FinishLogin(ctx context.Context, kind Ceremony, ceremony stri
 			return Assertion{}, fmt.Errorf("%w: unknown user handle: %w", ErrWebAuthn, err)
 		}
 	}
-	a := Assertion{UserID: userID, Prior: data.Prior}
+	a := Assertion{UserID: userID, Prior: Prior{Methods: data.Prior, SSOOrg: data.SSOOrg}}
 	if err := guard(ctx, userID); err != nil {
 		return a, err
 	}

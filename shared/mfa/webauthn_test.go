@@ -96,7 +96,7 @@ func TestWebAuthnEndToEnd(t *testing.T) {
 		t.Fatalf("Methods = %v", m)
 	}
 
-	opts, err := w.BeginLogin(ctx, mfa.CeremonySecondFactor, "alice", []string{"pwd"})
+	opts, err := w.BeginLogin(ctx, mfa.CeremonySecondFactor, "alice", mfa.Prior{Methods: []string{"pwd"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestWebAuthnRejections(t *testing.T) {
 
 	begin := func(kind mfa.Ceremony, user string) mfa.Options {
 		t.Helper()
-		o, err := w.BeginLogin(ctx, kind, user, nil)
+		o, err := w.BeginLogin(ctx, kind, user, mfa.Prior{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -200,7 +200,7 @@ func TestWebAuthnCloneWarning(t *testing.T) {
 	a := newAuthenticator()
 	register(t, w, "alice", a)
 	login := func() error {
-		o, err := w.BeginLogin(ctx, mfa.CeremonySecondFactor, "alice", []string{"pwd"})
+		o, err := w.BeginLogin(ctx, mfa.CeremonySecondFactor, "alice", mfa.Prior{Methods: []string{"pwd"}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -258,7 +258,7 @@ func FuzzWebAuthnFinishLogin(f *testing.F) {
 	fx := newFuzzFixture(f)
 	f.Fuzz(func(t *testing.T, resp []byte) {
 		ctx := context.Background()
-		o, err := fx.w.BeginLogin(ctx, mfa.CeremonySecondFactor, "alice", nil)
+		o, err := fx.w.BeginLogin(ctx, mfa.CeremonySecondFactor, "alice", mfa.Prior{})
 		if err != nil {
 			t.Fatal(err)
 		}

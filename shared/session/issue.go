@@ -92,6 +92,15 @@ var ErrAccountDisabled = &web.Error{Status: http.StatusForbidden, Code: "account
 // writes the 200 token response: JSON tokens for API clients, cookies for
 // browsers (see [IsBrowser]). A disabled user gets [ErrAccountDisabled]. An error is a *web.Error to return as is.
 func (m *Manager) Complete(ctx context.Context, w http.ResponseWriter, r *http.Request, userID string, methods []string) error {
+	return m.CompleteSSO(ctx, w, r, userID, methods, "")
+}
+
+// CompleteSSO is [Manager.Complete] for a sign-in through the single
+// sign-on (OIDC or SAML) of organization ssoOrg ("" for any other): the
+// session records it ([store.Session.SSOOrgID]) for its whole life, so the
+// organization's SCIM deprovisioning ends it and its require_sso keeps it.
+func (m *Manager) CompleteSSO(ctx context.Context, w http.ResponseWriter, r *http.Request, userID string, methods []string,
+	ssoOrg string) error {
 	if err := m.CheckClient(r); err != nil {
 		return err
 	}
@@ -104,6 +113,7 @@ func (m *Manager) Complete(ctx context.Context, w http.ResponseWriter, r *http.R
 	if err != nil {
 		return unavailable(err)
 	}
+	sess.SSOOrgID = ssoOrg
 	var alert bool
 	err = m.store.Tx(ctx, func(tx store.Store) error {
 		if err := tx.CreateSession(ctx, sess, store.RefreshToken{Hash: sha256.Sum256(refresh), IssuedAt: now}); err != nil {
@@ -114,7 +124,7 @@ func (m *Manager) Complete(ctx context.Context, w http.ResponseWriter, r *http.R
 			return err
 		}
 		_, err = m.audit.RecordTx(ctx, tx, audit.Event{Actor: userID, Action: "auth.login", Target: userID,
-			Network: c.network, Metadata: map[string]any{"session": sess.ID, "methods": methods, "new_device": alert}})
+			Network: c.network, Metadata: loginMetadata(sess, alert)})
 		return err
 	})
 	if errors.Is(err, store.ErrDisabled) {
@@ -128,6 +138,15 @@ func (m *Manager) Complete(ctx context.Context, w http.ResponseWriter, r *http.R
 		m.alertNewDevice(ctx, userID, c)
 	}
 	return m.writeTokens(ctx, w, r, sess, refresh, c, nil)
+}
+
+// loginMetadata is what the audit event of a sign-in records.
+func loginMetadata(s store.Session, newDevice bool) map[string]any {
+	meta := map[string]any{"session": s.ID, "methods": s.AuthMethods, "new_device": newDevice}
+	if s.SSOOrgID != "" {
+		meta["sso_org"] = s.SSOOrgID
+	}
+	return meta
 }
 
 // CheckClient makes the checks [Manager.Complete] makes of the request

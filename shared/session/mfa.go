@@ -21,24 +21,35 @@ var errInvalidMFAToken = web.Unauthorized("invalid_mfa_token", "The sign-in step
 
 // MFAGrant is what a consumed MFA token proves: the user passed the first
 // factor (Methods, e.g. ["pwd"] or ["email"]) within the token's lifetime.
+// SSOOrg is the organization whose single sign-on the first factor was
+// ("" for any other): pass it to [Manager.CompleteSSO].
 type MFAGrant struct {
 	UserID  string
 	Methods []string
+	SSOOrg  string
 }
 
 type mfaData struct {
 	Methods []string `json:"methods"`
+	SSOOrg  string   `json:"sso_org,omitempty"`
 }
 
 // IssueMFAToken returns a single-use token that proves userID passed the
 // first factor methods, valid for the MFA token TTL (5 minutes by
 // default). Only its SHA-256 is stored.
 func (m *Manager) IssueMFAToken(ctx context.Context, userID string, methods []string) (string, error) {
+	return m.IssueSSOMFAToken(ctx, userID, methods, "")
+}
+
+// IssueSSOMFAToken is [Manager.IssueMFAToken] for a first factor that was
+// organization ssoOrg's single sign-on: the grant carries it to the
+// session the second factor starts.
+func (m *Manager) IssueSSOMFAToken(ctx context.Context, userID string, methods []string, ssoOrg string) (string, error) {
 	tok, err := m.randomID(32)
 	if err != nil {
 		return "", err
 	}
-	data, err := json.Marshal(mfaData{Methods: methods})
+	data, err := json.Marshal(mfaData{Methods: methods, SSOOrg: ssoOrg})
 	if err != nil {
 		return "", fmt.Errorf("encode mfa token data: %w", err)
 	}
@@ -57,7 +68,7 @@ func (m *Manager) IssueMFAToken(ctx context.Context, userID string, methods []st
 // Call [Manager.BeginSecondFactor] first, so that a request refused by a
 // check (Origin, limits, lockout) leaves the token usable (AUTH-15), and
 // pass append(grant.Methods, "otp") (or "hwk", "rc") to [Manager.Complete]
-// on success.
+// on success ([Manager.CompleteSSO] with the grant's SSOOrg).
 func (m *Manager) ConsumeMFA(ctx context.Context, tok string) (MFAGrant, error) {
 	return m.mfaGrant(tok, func(hash [32]byte) (store.OneTimeToken, error) {
 		return m.store.ConsumeOneTimeToken(ctx, purposeMFA, hash, m.now())
@@ -103,7 +114,7 @@ func (m *Manager) mfaGrant(tok string, read func(hash [32]byte) (store.OneTimeTo
 	if err := json.Unmarshal([]byte(t.Data), &d); err != nil {
 		return MFAGrant{}, fmt.Errorf("decode mfa token data: %w", err)
 	}
-	return MFAGrant{UserID: t.Subject, Methods: d.Methods}, nil
+	return MFAGrant{UserID: t.Subject, Methods: d.Methods, SSOOrg: d.SSOOrg}, nil
 }
 
 // ConsumeMFAToken is [Manager.ConsumeMFA] returning only the user id.
