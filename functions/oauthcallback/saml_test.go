@@ -182,6 +182,11 @@ func TestSAMLSignIn(t *testing.T) {
 		if err != nil || len(sessions) == 0 || !slices.Contains(sessions[0].AuthMethods, amrOrgSSO) {
 			t.Fatalf("SAML session methods %+v, %v: want the organization's SSO marked", sessions, err)
 		}
+		for _, sess := range sessions {
+			if sess.SSOOrgID != orgA {
+				t.Fatalf("SAML session %s records SSO organization %q, want %q", sess.ID, sess.SSOOrgID, orgA)
+			}
+		}
 		ids, err := s.Store.UserIdentities(context.Background(), userID)
 		if err != nil || len(ids) != 1 || ids[0].Provider != samlProvider(orgA) || ids[0].Subject != "emp@corp.example.com" {
 			t.Fatalf("linked identities %+v, %v", ids, err)

@@ -76,7 +76,7 @@ func TestSocialSignInIsNotOrgSSO(t *testing.T) {
 			t.Fatalf("Google sign-in provisioned a membership: %v", err)
 		}
 		sessions, err := e.Store.UserSessions(context.Background(), userID, e.Clock.Now())
-		if err != nil || len(sessions) != 1 || slices.Contains(sessions[0].AuthMethods, amrOrgSSO) {
+		if err != nil || len(sessions) != 1 || slices.Contains(sessions[0].AuthMethods, amrOrgSSO) || sessions[0].SSOOrgID != "" {
 			t.Fatalf("sessions %+v, %v", sessions, err)
 		}
 	})

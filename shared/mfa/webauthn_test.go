@@ -96,12 +96,16 @@ func TestWebAuthnEndToEnd(t *testing.T) {
 		t.Fatalf("Methods = %v", m)
 	}
 
-	opts, err := w.BeginLogin(ctx, mfa.CeremonySecondFactor, "alice", mfa.Prior{Methods: []string{"pwd"}})
+	// The first factor was an organization's single sign-on: the
+	// ceremony hands back which organization, for the session to record.
+	prior := mfa.Prior{Methods: []string{"fed", "sso"}, SSOOrg: "org-a"}
+	opts, err := w.BeginLogin(ctx, mfa.CeremonySecondFactor, "alice", prior)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got, err := w.FinishLogin(ctx, mfa.CeremonySecondFactor, opts.Ceremony, a.assert(t, opts), noGuard)
-	if err != nil || got.UserID != "alice" || got.Credential.ID != creds[0].ID {
+	if err != nil || got.UserID != "alice" || got.Credential.ID != creds[0].ID || !slices.Equal(got.Prior.Methods, prior.Methods) ||
+		got.Prior.SSOOrg != "org-a" {
 		t.Fatalf("second factor = %+v, %v", got, err)
 	}
 
