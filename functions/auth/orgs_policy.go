@@ -33,11 +33,6 @@ const minOrgIdleTimeout = session.MinRecordedIdle
 // revokeReasonPolicy is recorded on sessions a new policy ends.
 const revokeReasonPolicy = "org_policy"
 
-// amrOrgSSO is the amr value the OAuthCallback function adds to a sign-in
-// through an organization's own single sign-on (OIDC or SAML), beside
-// "fed"; a Google or GitHub sign-in is "fed" alone.
-const amrOrgSSO = "sso"
-
 func (x *ext) registerPolicy(mux *http.ServeMux) {
 	mux.Handle("GET /orgs/{org}/policy", x.orgRoute(authz.PermRead, x.policyGet))
 	mux.Handle("PUT /orgs/{org}/policy", x.orgRoute(authz.PermRead, x.stepUp(x.policyPut)))
@@ -76,9 +71,9 @@ func (x *ext) policyGet(w http.ResponseWriter, r *http.Request) error {
 // policyPut answers PUT /orgs/{org}/policy (owner, step-up). Turning a
 // requirement on ends, in the same transaction, the members' sessions
 // that do not meet it: single-factor sessions for MFA; sessions not
-// started through an organization's single sign-on (password, magic link,
-// passkey, Google, GitHub) of members on the organization's verified
-// domains for SSO (the owner's excepted: break-glass).
+// started through this organization's own single sign-on (password, magic
+// link, passkey, Google, GitHub, another organization's SSO) of members
+// on its verified domains for SSO (the owner's excepted: break-glass).
 func (x *ext) policyPut(w http.ResponseWriter, r *http.Request) error {
 	var req policyJSON
 	if err := extDecode(r, &req, func(v *web.Validator) {
@@ -210,7 +205,7 @@ func (x *ext) endMemberSessions(ctx context.Context, tx store.Store, mem store.M
 	}
 	n := 0
 	for _, s := range sessions {
-		if mfaOn && s.AuthLevel < 2 || ssoApplies && !slices.Contains(s.AuthMethods, amrOrgSSO) {
+		if mfaOn && s.AuthLevel < 2 || ssoApplies && s.SSOOrgID != mem.OrgID {
 			if err := tx.RevokeSession(ctx, s.ID, now, revokeReasonPolicy); err != nil {
 				return n, err
 			}

@@ -3,7 +3,6 @@ package auth
 import (
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -273,47 +272,81 @@ func TestOrgPolicyRequireSSOWithSAML(t *testing.T) {
 	}
 }
 
-// Turning require_sso on ends the sessions of members on the verified
-// domain that did not come through the organization's own single sign-on:
-// a Google or GitHub sign-in ("fed" alone) ends like a password one, while
-// a session from the organization's OIDC or SAML sign-in ("fed" and
-// "sso") stays. Before this change every "fed" session stayed.
+// Switching a policy on ends exactly the sessions it no longer admits.
+// require_sso, for members on the verified domain: password, Google or
+// GitHub ("fed" alone), another organization's SSO (even with amr "sso")
+// and an SSO session of unknown organization (started before sessions
+// recorded it) end; this organization's own OIDC or SAML sessions stay,
+// also after a refresh and a password step-up (which drops "sso" from
+// amr). A member on another domain and the owner keep theirs. Then
+// require_mfa ends the single-factor sessions of every member, the
+// organization's own SSO ones included, and keeps two-factor ones. Before
+// sessions recorded their organization, another organization's SSO
+// session survived require_sso, and a stepped-up own one ended.
 //
-// Controls: AUTHZ-5
-func TestOrgPolicyRequireSSOEndsSocialSessions(t *testing.T) {
-	te := newTestEnv(t, bootstraptest.Backends[0])
-	owner := te.signUp(t, "owner@corp.example.com", testPassword)
-	org := te.orgCreate(t, owner.AccessToken, "Corp")
-	alice := te.signUp(t, "alice@corp.example.com", testPassword)
-	te.orgInviteAccept(t, org, owner.AccessToken, "alice@corp.example.com", "viewer", alice.AccessToken)
-	ctx, now := t.Context(), te.Env.Now()
-	if err := te.Env.Store.CreateSSODomain(ctx, store.SSODomain{ID: "dom-corp", OrgID: org, Domain: "corp.example.com", Token: "t",
-		CreatedBy: owner.UserID, CreatedAt: now}); err != nil {
-		t.Fatal(err)
-	}
-	if err := te.Env.Store.VerifySSODomain(ctx, org, "dom-corp", now); err != nil {
-		t.Fatal(err)
-	}
-	if err := te.Env.Store.PutSAMLConfig(ctx, store.SAMLConfig{ID: "saml-corp", OrgID: org, IDPEntityID: "https://idp.corp.example.com",
-		IDPMetadata: "<md/>", UpdatedBy: owner.UserID, CreatedAt: now, UpdatedAt: now}); err != nil {
-		t.Fatal(err)
-	}
-	session := func(methods ...string) string {
-		rec := httptest.NewRecorder()
-		r := httptest.NewRequest("POST", "/signin", nil)
-		if err := te.Sessions.Complete(r.Context(), rec, r, alice.UserID, methods); err != nil {
+// Controls: AUTHZ-5, AUTH-10
+func TestOrgPolicySwitchEndsUnmetSessions(t *testing.T) {
+	backends(t, func(t *testing.T, b bootstraptest.Backend) {
+		te := newTestEnv(t, b)
+		owner := te.signUp(t, "owner@corp.example.com", testPassword)
+		org := te.orgCreate(t, owner.AccessToken, "Corp")
+		other := te.orgCreate(t, owner.AccessToken, "Other")
+		alice := te.signUp(t, "alice@corp.example.com", testPassword)
+		bob := te.signUp(t, "bob@elsewhere.example.com", testPassword)
+		te.orgInviteAccept(t, org, owner.AccessToken, "alice@corp.example.com", "viewer", alice.AccessToken)
+		te.orgInviteAccept(t, org, owner.AccessToken, "bob@elsewhere.example.com", "viewer", bob.AccessToken)
+		ctx, now := t.Context(), te.Env.Now()
+		if err := te.Env.Store.CreateSSODomain(ctx, store.SSODomain{ID: "dom-corp", OrgID: org, Domain: "corp.example.com", Token: "t",
+			CreatedBy: owner.UserID, CreatedAt: now}); err != nil {
 			t.Fatal(err)
 		}
-		return decodeTokens(t, rec).AccessToken
-	}
-	social, orgSSO := session("fed"), session("fed", "sso")
-	if resp := te.putPolicy(t, org, owner.AccessToken, map[string]any{"require_sso": true}); resp.StatusCode != http.StatusOK {
-		t.Fatalf("require SSO: %d", resp.StatusCode)
-	}
-	if rec := te.do(t, "GET", "/me", nil, bearer(social)); rec.Code != http.StatusUnauthorized {
-		t.Fatalf("Google/GitHub session after require_sso: %d", rec.Code)
-	}
-	if rec := te.do(t, "GET", "/me", nil, bearer(orgSSO)); rec.Code != http.StatusOK {
-		t.Fatalf("the organization's SSO session after require_sso: %d", rec.Code)
-	}
+		if err := te.Env.Store.VerifySSODomain(ctx, org, "dom-corp", now); err != nil {
+			t.Fatal(err)
+		}
+		if err := te.Env.Store.PutSAMLConfig(ctx, store.SAMLConfig{ID: "saml-corp", OrgID: org, IDPEntityID: "https://idp.corp.example.com",
+			IDPMetadata: "<md/>", UpdatedBy: owner.UserID, CreatedAt: now, UpdatedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+		ownSSO := te.refresh(t, te.signInVia(t, alice.UserID, org, "fed", "sso"))
+		ownSteppedUp := te.signInVia(t, alice.UserID, org, "fed", "sso")
+		if err := te.Env.Store.SetSessionAuth(ctx, ownSteppedUp.SessionID, []string{"pwd"}, 1, now); err != nil {
+			t.Fatal(err)
+		}
+		ownSSO2FA := te.signInVia(t, alice.UserID, org, "fed", "sso", "otp")
+		sessions := map[string]tokens{
+			"password":             alice,
+			"Google":               te.signInVia(t, alice.UserID, "", "fed"),
+			"other org's SSO":      te.signInVia(t, alice.UserID, other, "fed", "sso"),
+			"SSO of unknown org":   te.signInVia(t, alice.UserID, store.SSOOrgUnknown, "fed", "sso"),
+			"own SSO, refreshed":   ownSSO,
+			"own SSO, stepped up":  ownSteppedUp,
+			"own SSO, two factors": ownSSO2FA,
+			"other domain":         bob,
+			"owner":                owner,
+		}
+		alive := func(stage string, want map[string]bool) {
+			t.Helper()
+			for name, tk := range sessions {
+				code := http.StatusUnauthorized
+				if want[name] {
+					code = http.StatusOK
+				}
+				te.expectCode(t, stage+": "+name, "/me", tk, code)
+			}
+		}
+		if resp := te.putPolicy(t, org, owner.AccessToken, map[string]any{"require_sso": true}); resp.StatusCode != http.StatusOK {
+			t.Fatalf("require SSO: %d", resp.StatusCode)
+		}
+		alive("require_sso", map[string]bool{"own SSO, refreshed": true, "own SSO, stepped up": true, "own SSO, two factors": true,
+			"other domain": true, "owner": true})
+		te.expectCode(t, "own SSO session on the organization", "/orgs/"+org+"/members", ownSSO, http.StatusOK)
+
+		owner2FA := te.signInVia(t, owner.UserID, "", "pwd", "otp")
+		sessions["owner, two factors"] = owner2FA
+		if resp := te.putPolicy(t, org, owner2FA.AccessToken, map[string]any{"require_sso": true, "require_mfa": true}); resp.StatusCode != http.StatusOK {
+			t.Fatalf("require MFA: %d", resp.StatusCode)
+		}
+		alive("require_mfa", map[string]bool{"own SSO, two factors": true, "owner, two factors": true})
+		te.expectCode(t, "two-factor SSO session on the organization", "/orgs/"+org+"/members", ownSSO2FA, http.StatusOK)
+	})
 }

@@ -122,7 +122,8 @@ const (
 
 // An organization's identity provider provisions and deprovisions its
 // members through SCIM in Okta's and Entra ID's shapes; deprovisioning
-// ends the user's sessions in the same request cycle and leaves other
+// ends the user's sessions from its SSO in the same request cycle (a
+// password session loses the organization's routes) and leaves other
 // organizations' memberships alone; nothing crosses organizations.
 //
 // Controls: AUTHZ-5, AUTHZ-3, AUTH-13
@@ -157,15 +158,20 @@ func TestSCIMProvisioning(t *testing.T) {
 			t.Fatalf("member reads A before deprovisioning: %d", rec.Code)
 		}
 
+		aliceSSO := w.te.signInVia(t, aliceID, w.a, "fed", "sso")
+
 		code, off := w.scim(t, w.tokA, w.a, "PATCH", "/Users/"+aliceID, oktaDeactivate)
 		if code != 200 || off["active"] != false {
 			t.Fatalf("okta deactivate: %d %v", code, off)
 		}
-		if rec := w.te.do(t, "GET", "/me", nil, bearer(aliceTk.AccessToken)); rec.Code != http.StatusUnauthorized {
-			t.Fatalf("access token after deprovisioning: %d", rec.Code)
+		if rec := w.te.do(t, "GET", "/me", nil, bearer(aliceSSO.AccessToken)); rec.Code != http.StatusUnauthorized {
+			t.Fatalf("access token of A's SSO after deprovisioning: %d", rec.Code)
 		}
-		if rec := w.te.do(t, "POST", "/token", map[string]string{"refresh_token": aliceTk.RefreshToken}); rec.Code != http.StatusUnauthorized {
-			t.Fatalf("refresh after deprovisioning: %d", rec.Code)
+		if rec := w.te.do(t, "POST", "/token", map[string]string{"refresh_token": aliceSSO.RefreshToken}); rec.Code != http.StatusUnauthorized {
+			t.Fatalf("refresh of A's SSO after deprovisioning: %d", rec.Code)
+		}
+		if rec := w.te.do(t, "GET", "/orgs/"+w.a+"/members", nil, bearer(aliceTk.AccessToken)); rec.Code != http.StatusForbidden {
+			t.Fatalf("password session reads A after deprovisioning: %d", rec.Code)
 		}
 		if _, ok := w.member(t, w.a, aliceID); ok {
 			t.Fatal("still a member of A after deprovisioning")

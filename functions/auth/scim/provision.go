@@ -171,11 +171,15 @@ func (s *Service) update(r *http.Request, u store.User, rec store.SCIMUser, acti
 }
 
 // deprovision removes the user's membership of the caller's organization
-// and ends every session of the user, in one transaction; the session
-// caches of every instance hear of it at commit (AUTHZ-5). The record is
-// kept inactive, so single sign-on does not add the member back, or
-// deleted (forget). Other organizations' memberships are untouched. The
-// owner cannot be deprovisioned: ownership moves by transfer only.
+// and ends every session of the user that the organization's single
+// sign-on (OIDC or SAML) started, in one transaction; the session caches
+// of every instance hear of it at commit (AUTHZ-5). The user's other
+// sessions (password, passkey, magic link, Google, GitHub, another
+// organization's SSO) stay: without the membership they no longer reach
+// this organization's routes. The record is kept inactive, so single
+// sign-on does not add the member back, or deleted (forget). Other
+// organizations' memberships are untouched. The owner cannot be
+// deprovisioned: ownership moves by transfer only.
 func (s *Service) deprovision(r *http.Request, rec store.SCIMUser, forget bool) error {
 	ctx, now := r.Context(), s.d.Now()
 	err := s.d.Store.Tx(ctx, func(tx store.Store) error {
@@ -200,7 +204,7 @@ func (s *Service) deprovision(r *http.Request, rec store.SCIMUser, forget bool) 
 		if err != nil {
 			return err
 		}
-		n, err := tx.RevokeUserSessions(ctx, rec.UserID, now, RevokeReason)
+		n, err := tx.RevokeSSOSessions(ctx, rec.UserID, rec.OrgID, now, RevokeReason)
 		if err != nil {
 			return err
 		}
