@@ -17,12 +17,10 @@ import (
 	"github.com/gatehouse-dev/gatehouse/shared/web"
 )
 
-// Bounds of an organization's maximum session age: at least an hour, at
-// most the longest session Gatehouse allows (30 days).
-const (
-	minOrgSessionAge = time.Hour
-	maxOrgSessionAge = 30 * 24 * time.Hour
-)
+// minOrgSessionAge is the shortest maximum session age an organization
+// may set; the longest is the global absolute session lifetime
+// (GATEHOUSE_SESSION_ABSOLUTE_TIMEOUT, 30 days by default).
+const minOrgSessionAge = time.Hour
 
 // minOrgIdleTimeout is the shortest idle timeout an organization may set:
 // the shortest gap between refreshes sessions record, longer than an
@@ -77,9 +75,10 @@ func (x *ext) policyGet(w http.ResponseWriter, r *http.Request) error {
 func (x *ext) policyPut(w http.ResponseWriter, r *http.Request) error {
 	var req policyJSON
 	if err := extDecode(r, &req, func(v *web.Validator) {
-		age := time.Duration(req.MaxSessionAgeSeconds) * time.Second
-		v.Require(req.MaxSessionAgeSeconds == 0 || req.MaxSessionAgeSeconds > 0 && age >= minOrgSessionAge && age <= maxOrgSessionAge,
-			"max_session_age_seconds", "must be 0 (no limit) or between 3600 (1 hour) and 2592000 (30 days)")
+		age, maxAge := time.Duration(req.MaxSessionAgeSeconds)*time.Second, x.sessions.AbsoluteTimeout()
+		v.Require(req.MaxSessionAgeSeconds == 0 || req.MaxSessionAgeSeconds > 0 && age >= minOrgSessionAge && age <= maxAge,
+			"max_session_age_seconds", fmt.Sprintf("must be 0 (the global %d) or between %d and %d",
+				int64(maxAge/time.Second), int64(minOrgSessionAge/time.Second), int64(maxAge/time.Second)))
 		idle, maxIdle := time.Duration(req.IdleTimeoutSeconds)*time.Second, x.sessions.IdleTimeout()
 		v.Require(req.IdleTimeoutSeconds == 0 || req.IdleTimeoutSeconds > 0 && idle >= minOrgIdleTimeout && idle <= maxIdle,
 			"idle_session_timeout_seconds", fmt.Sprintf("must be 0 (the global %d) or between %d and %d",

@@ -350,3 +350,52 @@ func TestOrgPolicySwitchEndsUnmetSessions(t *testing.T) {
 		te.expectCode(t, "two-factor SSO session on the organization", "/orgs/"+org+"/members", ownSSO2FA, http.StatusOK)
 	})
 }
+
+// The organization's session lifetime applies on its routes to every
+// session, its own SSO sessions included: one started through its SSO and
+// refreshed every 9 minutes is refused once older than the maximum age
+// (a refresh does not make it younger), one left idle longer than the
+// idle timeout is refused even after a refresh; both still work for the
+// user's own account, and a new SSO sign-in passes. The maximum age is
+// bounded by the global absolute lifetime (here 7 days), not only by 30
+// days.
+//
+// Controls: AUTHZ-5, AUTH-6
+func TestOrgPolicyLifetimeBindsOwnSSOSessions(t *testing.T) {
+	backends(t, func(t *testing.T, b bootstraptest.Backend) {
+		te := newTestEnv(t, b, func(c *Config, _ *Extension) { c.Session.AbsoluteTimeout = 7 * 24 * time.Hour })
+		w := te.orgSetup(t)
+		owner, viewer := w.tokens["ownerA"], w.tokens["viewerA"].UserID
+		members := "/orgs/" + w.A + "/members"
+		for _, bad := range []int64{8 * 24 * 3600, 30 * 24 * 3600} {
+			if resp := te.putPolicy(t, w.A, owner.AccessToken, map[string]any{"max_session_age_seconds": bad}); resp.StatusCode != http.StatusBadRequest {
+				t.Fatalf("max age %d beyond the global 7 days: %d", bad, resp.StatusCode)
+			}
+		}
+		if resp := te.putPolicy(t, w.A, owner.AccessToken, map[string]any{"max_session_age_seconds": 3600,
+			"idle_session_timeout_seconds": 1800}); resp.StatusCode != http.StatusOK {
+			t.Fatalf("set lifetime: %d", resp.StatusCode)
+		}
+		busy := te.signInVia(t, viewer, w.A, "fed", "sso")
+		idle := te.signInVia(t, viewer, w.A, "fed", "sso")
+		for range 6 {
+			te.Env.Clock.Advance(9 * time.Minute)
+			busy = te.refresh(t, busy)
+			te.expectCode(t, "SSO session in use, under an hour old", members, busy, http.StatusOK)
+		}
+		idle = te.refresh(t, idle) // 54 minutes after sign-in, unused since
+		rec := te.do(t, "GET", members, nil, bearer(idle.AccessToken))
+		if rec.Code != http.StatusUnauthorized || errorCode(rec) != "session_idle" {
+			t.Fatalf("SSO session idle for 54 minutes: %d %s", rec.Code, rec.Body)
+		}
+		te.Env.Clock.Advance(9 * time.Minute)
+		busy = te.refresh(t, busy)
+		rec = te.do(t, "GET", members, nil, bearer(busy.AccessToken))
+		if rec.Code != http.StatusUnauthorized || errorCode(rec) != "session_too_old" {
+			t.Fatalf("SSO session 63 minutes old: %d %s", rec.Code, rec.Body)
+		}
+		te.expectCode(t, "old SSO session on the own account", "/me", busy, http.StatusOK)
+		te.expectCode(t, "idle SSO session on the own account", "/me", idle, http.StatusOK)
+		te.expectCode(t, "new SSO sign-in", members, te.signInVia(t, viewer, w.A, "fed", "sso"), http.StatusOK)
+	})
+}

@@ -220,3 +220,7 @@ func unavailable(err error) error {
 // IdleTimeout is the global idle timeout: an organization's own may only
 // be shorter.
 func (m *Manager) IdleTimeout() time.Duration { return m.cfg.IdleTimeout }
+
+// AbsoluteTimeout is the global absolute session lifetime: an
+// organization's maximum session age may only be shorter.
+func (m *Manager) AbsoluteTimeout() time.Duration { return m.cfg.AbsoluteTimeout }
