@@ -3,6 +3,8 @@ package storetest
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -62,5 +64,62 @@ func testSSOSessions(t *testing.T, open Opener) {
 	}
 	if n, err := s.RevokeSSOSessions(ctx, "u1", "orgA", epoch.Add(3*time.Minute), "again"); err != nil || n != 0 {
 		t.Fatalf("RevokeSSOSessions again = %d, %v; want 0", n, err)
+	}
+}
+
+// A refresh racing the deprovisioning cannot keep an organization's SSO
+// session alive: in every round 20 refreshes of the session's token (one
+// wins) run at once with RevokeSSOSessions, and afterwards the session is
+// revoked and no token of it rotates, while the user's password session,
+// refreshed at the same time, stays active.
+//
+// Controls: AUTHZ-5, AUTH-6
+func testSSOSessionRevokeRace(t *testing.T, open Opener) {
+	s, ctx := open(t), context.Background()
+	if err := s.CreateUser(ctx, authUser("u1", "a@example.com")); err != nil {
+		t.Fatal(err)
+	}
+	for round := range 5 {
+		sso, pwd := fmt.Sprintf("sso-%d", round), fmt.Sprintf("pwd-%d", round)
+		for id, org := range map[string]string{sso: "orgA", pwd: ""} {
+			sess, rt := authSession(id, "u1")
+			sess.SSOOrgID = org
+			if err := s.CreateSession(ctx, sess, rt); err != nil {
+				t.Fatal(err)
+			}
+		}
+		next := func(id string, i int) store.RefreshToken {
+			return store.RefreshToken{Hash: sha256.Sum256(fmt.Appendf(nil, "%s-next-%d", id, i)), SessionID: id, IssuedAt: epoch.Add(time.Minute)}
+		}
+		errs := race(22, func(i int) error {
+			switch {
+			case i == 20:
+				_, err := s.RevokeSSOSessions(ctx, "u1", "orgA", epoch.Add(time.Minute), "scim_deprovisioned")
+				return err
+			case i == 21:
+				return s.RotateRefreshToken(ctx, sha256.Sum256([]byte("rt-"+pwd)), next(pwd, 0), epoch.Add(time.Hour))
+			}
+			err := s.RotateRefreshToken(ctx, sha256.Sum256([]byte("rt-"+sso)), next(sso, i), epoch.Add(time.Hour))
+			if errors.Is(err, store.ErrUsed) {
+				return nil
+			}
+			return err
+		})
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("round %d racer %d: %v", round, i, err)
+			}
+		}
+		if got, err := s.Session(ctx, sso); err != nil || got.RevokedAt.IsZero() {
+			t.Fatalf("round %d: SSO session after the race: %+v, %v", round, got, err)
+		}
+		for i := range 20 {
+			if err := s.RotateRefreshToken(ctx, next(sso, i).Hash, next(sso, 100+i), epoch.Add(time.Hour)); !errors.Is(err, store.ErrUsed) {
+				t.Fatalf("round %d: a successor token of the revoked session rotates: %v", round, err)
+			}
+		}
+		if got, err := s.Session(ctx, pwd); err != nil || !got.RevokedAt.IsZero() {
+			t.Fatalf("round %d: password session after the race: %+v, %v", round, got, err)
+		}
 	}
 }
