@@ -161,8 +161,12 @@ func (x *ext) orgRemoveMember(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
+		ended, err := tx.RevokeSSOSessions(ctx, target, actor.OrgID, x.d.Now(), "member_removed")
+		if err != nil {
+			return err
+		}
 		return x.record(r, tx, audit.Event{Actor: actor.UserID, OrgID: actor.OrgID, Action: "org.member.remove",
-			Target: "user:" + target, Metadata: map[string]any{"role": old.Role}})
+			Target: "user:" + target, Metadata: map[string]any{"role": old.Role, "sessions_ended": ended}})
 	})
 	if err != nil {
 		return orgStoreError(err)

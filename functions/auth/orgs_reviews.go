@@ -126,12 +126,20 @@ func (x *ext) reviewDecide(w http.ResponseWriter, r *http.Request) error {
 				return err
 			}
 		}
+		meta := map[string]any{"review": id, "role": target.Role}
+		if req.Decision == store.ReviewRevoke {
+			ended, err := tx.RevokeSSOSessions(ctx, req.UserID, m.OrgID, now, "access_review_revoked")
+			if err != nil {
+				return err
+			}
+			meta["sessions_ended"] = ended
+		}
 		d := store.AccessReviewDecision{ReviewID: id, UserID: req.UserID, Decision: req.Decision, DecidedBy: m.UserID, DecidedAt: now}
 		if err := tx.SetAccessReviewDecision(ctx, m.OrgID, d); err != nil {
 			return err
 		}
 		return x.record(r, tx, audit.Event{Actor: m.UserID, OrgID: m.OrgID, Action: "org.access_review." + req.Decision,
-			Target: "user:" + req.UserID, Metadata: map[string]any{"review": id, "role": target.Role}})
+			Target: "user:" + req.UserID, Metadata: meta})
 	})
 	if err != nil {
 		return orgStoreError(err)

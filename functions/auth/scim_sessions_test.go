@@ -167,3 +167,56 @@ func lastAudit(t testing.TB, te *testEnv, action, userID string) map[string]any 
 	t.Fatalf("no %s event for %s", action, userID)
 	return nil
 }
+
+// An owner who removes a member, or revokes one in an access review, ends
+// that member's sessions from the organization's SSO at once, as SCIM
+// deprovisioning does: the access token is refused in the next request.
+// The member's own sessions (password here) keep their account, no longer
+// the organization's routes, and another organization's SSO session is
+// untouched. The audit event counts the sessions ended.
+//
+// Controls: AUTHZ-5, AUTH-10
+func TestOrgRemovalEndsThatOrgsSSOSessions(t *testing.T) {
+	backends(t, func(t *testing.T, b bootstraptest.Backend) {
+		te := newTestEnv(t, b)
+		w := te.orgSetup(t)
+		owner := w.tokens["ownerA"]
+		orgA := "/orgs/" + w.A + "/members"
+		for _, c := range []struct{ name, user, action string }{
+			{"removal", "viewerA", "org.member.remove"},
+			{"access review", "adminA", "org.access_review.revoke"},
+		} {
+			id := w.ids[c.user]
+			sso := te.signInVia(t, id, w.A, "fed", "sso")
+			other := te.signInVia(t, id, w.B, "fed", "sso")
+			pwd := w.tokens[c.user]
+			te.expectCode(t, c.name+": SSO session before", orgA, sso, http.StatusOK)
+			switch c.name {
+			case "removal":
+				if rec := te.do(t, "DELETE", orgA+"/"+id, nil, bearer(owner.AccessToken)); rec.Code != http.StatusNoContent {
+					t.Fatalf("remove: %d %s", rec.Code, rec.Body)
+				}
+			default:
+				var rep struct {
+					ID string `json:"id"`
+				}
+				extDecodeBody(t, te.do(t, "POST", "/orgs/"+w.A+"/access-reviews", nil, bearer(owner.AccessToken)), http.StatusCreated, &rep)
+				rec := te.do(t, "POST", "/orgs/"+w.A+"/access-reviews/"+rep.ID+"/decisions",
+					map[string]string{"user_id": id, "decision": "revoke"}, bearer(owner.AccessToken))
+				if rec.Code != http.StatusOK {
+					t.Fatalf("revoke: %d %s", rec.Code, rec.Body)
+				}
+			}
+			te.expectCode(t, c.name+": SSO session after", "/me", sso, http.StatusUnauthorized)
+			if rec := te.do(t, "POST", "/token", map[string]string{"refresh_token": sso.RefreshToken}); rec.Code != http.StatusUnauthorized {
+				t.Errorf("%s: SSO refresh after: %d", c.name, rec.Code)
+			}
+			te.expectCode(t, c.name+": password session on the account", "/me", pwd, http.StatusOK)
+			te.expectCode(t, c.name+": password session on the organization", orgA, pwd, http.StatusForbidden)
+			te.expectCode(t, c.name+": another organization's SSO session", "/me", other, http.StatusOK)
+			if got := lastAudit(t, te, c.action, id); got["sessions_ended"] != 1.0 {
+				t.Errorf("%s audit: %v; want sessions_ended 1", c.name, got)
+			}
+		}
+	})
+}
