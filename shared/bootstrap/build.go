@@ -27,8 +27,11 @@ func HTTP(name string, build func(*Deps, *config.Loader) (http.Handler, error)) 
 // [entrypoint.CloudEvent]) whose handler build makes from the Deps and the
 // Loader, as [Build] runs it. Function packages call it from init.
 func CloudEvent(name string, build func(*Deps, *config.Loader) (func(context.Context, event.Event) error, error)) {
-	entrypoint.CloudEvent(name, func(ctx context.Context) (func(context.Context, event.Event) error, error) {
-		return Build(ctx, build)
+	entrypoint.CloudEvent(name, func(ctx context.Context) (entrypoint.Event, error) {
+		return Build(ctx, func(d *Deps, l *config.Loader) (entrypoint.Event, error) {
+			fn, err := build(d, l)
+			return entrypoint.Event{Handle: fn, Health: d.Health()}, err
+		})
 	})
 }
 

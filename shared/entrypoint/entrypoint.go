@@ -50,31 +50,56 @@ func httpHandler(name string, build func(context.Context) (http.Handler, error))
 	return func(w http.ResponseWriter, r *http.Request) {
 		h, err := get()
 		if err != nil {
-			w.Header().Set("Content-Type", "application/json; charset=utf-8")
-			w.Header().Set("Cache-Control", "no-store")
-			w.WriteHeader(http.StatusServiceUnavailable)
-			io.WriteString(w, `{"error":{"code":"unavailable","message":"Service unavailable."}}`)
+			unavailable(w)
 			return
 		}
 		h.ServeHTTP(w, r)
 	}
 }
 
-// CloudEvent registers a CloudEvent function built by build.
-func CloudEvent(name string, build func(context.Context) (func(context.Context, event.Event) error, error)) {
+// Event is a built event function: Handle runs one CloudEvent, and Health
+// answers GET /healthz for what Handle depends on (the database).
+type Event struct {
+	Handle func(context.Context, event.Event) error
+	Health http.Handler
+}
+
+// CloudEvent registers an event function built by build. It is delivered
+// by a Pub/Sub push subscription, so it is registered with the Functions
+// Framework as an HTTP function: GET /healthz answers Health, and every
+// other request is a push, turned into the messagePublished CloudEvent
+// that Handle runs ([pushHandler]). An error from Handle answers 500, and
+// Pub/Sub redelivers.
+func CloudEvent(name string, build func(context.Context) (Event, error)) {
+	functions.HTTP(name, eventHandler(name, build))
+}
+
+func eventHandler(name string, build func(context.Context) (Event, error)) http.HandlerFunc {
 	get := lazy(name, build)
 	if targeted(name) {
 		if _, err := get(); err != nil {
 			startFailed(name, err)
 		}
 	}
-	functions.CloudEvent(name, func(ctx context.Context, e event.Event) error {
+	return func(w http.ResponseWriter, r *http.Request) {
 		fn, err := get()
 		if err != nil {
-			return fmt.Errorf("%s unavailable: %w", name, err) // Pub/Sub redelivers
+			unavailable(w)
+			return
 		}
-		return fn(ctx, e)
-	})
+		if r.Method == http.MethodGet && r.URL.Path == "/healthz" {
+			fn.Health.ServeHTTP(w, r)
+			return
+		}
+		pushHandler(name, fn.Handle).ServeHTTP(w, r)
+	}
+}
+
+func unavailable(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	io.WriteString(w, `{"error":{"code":"unavailable","message":"Service unavailable."}}`)
 }
 
 // lazy builds once; a failed build is retried on the next call so a

@@ -11,8 +11,12 @@ locals {
   runtime_env = merge(var.env, local.secret_refs)
 }
 
-# One Cloud Run function (gen2). The source is the whole repository (one Go
-# module); GOOGLE_BUILDABLE selects the package of this function.
+# One Cloud Run function (gen2). The source is the archive that
+# terraform/functionsource writes: the Go Functions Framework buildpack
+# compiles its root package, which imports all four functions, and the
+# function's entry point (GOOGLE_FUNCTION_TARGET at build time,
+# FUNCTION_TARGET at run time) selects which one this service runs. The
+# buildpack ignores GOOGLE_BUILDABLE for functions, so none is set.
 resource "google_cloudfunctions2_function" "this" {
   project     = var.project_id
   location    = var.region
@@ -24,7 +28,6 @@ resource "google_cloudfunctions2_function" "this" {
     entry_point     = var.entry_point
     service_account = var.build_service_account_id
     environment_variables = {
-      GOOGLE_BUILDABLE       = "./functions/${var.name}"
       GOOGLE_FUNCTION_TARGET = var.entry_point
     }
 
