@@ -86,3 +86,74 @@ func migrationCount() (int, error) {
 	files, err := filepath.Glob("../../shared/store/postgres/migrations/*.sql")
 	return len(files), err
 }
+
+// On a fresh database `gatehouse migrate` creates the application role
+// itself, makes the functions' users members of it and grants it least
+// privilege, so no statement is run by hand; two migrators at once and a
+// third run later all succeed. A member that does not exist fails the run.
+//
+// Controls: INFRA-1, INFRA-9, AUDIT-1
+func TestMigrateCreatesApplicationRole(t *testing.T) {
+	base := pgtest.URL(t)
+	ctx := context.Background()
+	var b [6]byte
+	rand.Read(b[:])
+	suffix := hex.EncodeToString(b[:])
+	schema, role := "m_"+suffix, "gh_app_"+suffix
+	members := []string{"gh-auth-" + suffix + "@p.iam", "gh-rotate-" + suffix + "@p.iam"}
+	admin, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	for _, stmt := range []string{`CREATE SCHEMA ` + schema,
+		`CREATE ROLE ` + pgx.Identifier{members[0]}.Sanitize() + ` NOLOGIN`,
+		`CREATE ROLE ` + pgx.Identifier{members[1]}.Sanitize() + ` NOLOGIN`} {
+		if _, err := admin.Exec(ctx, stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		for _, stmt := range []string{`DROP SCHEMA ` + schema + ` CASCADE`, `DROP ROLE IF EXISTS ` + role,
+			`DROP ROLE ` + pgx.Identifier{members[0]}.Sanitize(), `DROP ROLE ` + pgx.Identifier{members[1]}.Sanitize()} {
+			admin.Exec(context.Background(), stmt)
+		}
+	})
+	sep := "?"
+	if strings.Contains(base, "?") {
+		sep = "&"
+	}
+	t.Setenv("GATEHOUSE_DB_URL", base+sep+"search_path="+schema)
+	t.Setenv("GATEHOUSE_DATA_DIR", t.TempDir())
+
+	args := []string{"migrate", "--app-role", role, "--app-member", members[0] + "," + members[1]}
+	var wg sync.WaitGroup
+	for i := range 2 {
+		wg.Go(func() {
+			if out, err := run(t, args...); err != nil {
+				t.Errorf("migrator %d: %v\n%s", i, err, out)
+			}
+		})
+	}
+	wg.Wait()
+	if out, err := run(t, args...); err != nil || !strings.Contains(out, "up to date") {
+		t.Fatalf("third run: %v\n%s", err, out)
+	}
+	var canLogin bool
+	if err := admin.QueryRow(ctx, `SELECT rolcanlogin FROM pg_roles WHERE rolname = $1`, role).Scan(&canLogin); err != nil || canLogin {
+		t.Fatalf("role %s: login %v, err %v; want an existing NOLOGIN role", role, canLogin, err)
+	}
+	for _, m := range members {
+		var member, insert, update bool
+		if err := admin.QueryRow(ctx, `SELECT pg_has_role($1, $2, 'MEMBER'), has_table_privilege($1, $3, 'INSERT'), has_table_privilege($1, $3, 'UPDATE')`,
+			m, role, schema+".audit_events").Scan(&member, &insert, &update); err != nil {
+			t.Fatal(err)
+		}
+		if !member || !insert || update {
+			t.Fatalf("%s: member %v, insert on audit_events %v, update %v; want member with insert only", m, member, insert, update)
+		}
+	}
+	if out, err := run(t, "migrate", "--app-role", role, "--app-member", "missing-"+suffix+"@p.iam"); err == nil {
+		t.Fatalf("a member that does not exist was accepted:\n%s", out)
+	}
+}

@@ -22,14 +22,19 @@ import (
 
 func newMigrate() *cobra.Command {
 	var appRole string
+	var appMembers []string
 	cmd := &cobra.Command{
 		Use:   "migrate",
 		Short: "Apply pending database migrations (run with an owner role)",
 		Long: `Migrate applies pending migrations. On PostgreSQL, run it as the schema owner
-and name the role the functions connect as with --app-role: that role is granted
-what the application needs, and only SELECT and INSERT on the audit log.
+and name the role the functions connect as with --app-role: the role is created
+(NOLOGIN) when missing, each --app-member (the functions' database users) is made
+a member of it, and it is granted what the application needs, with only SELECT
+and INSERT on the audit log. On Cloud SQL the Cloud Run job gatehouse-migrate
+runs it as the migrator's IAM user (terraform/README.md).
 The embedded SQLite database migrates itself on open.`,
-		Example: `  GATEHOUSE_DB_URL=postgres://owner@10.0.0.5/gatehouse?sslmode=verify-full gatehouse migrate --app-role gatehouse_app
+		Example: `  GATEHOUSE_DB_URL=postgres://owner@10.0.0.5/gatehouse?sslmode=verify-full gatehouse migrate --app-role gatehouse_app \
+    --app-member gh-auth@PROJECT.iam --app-member gh-rotate@PROJECT.iam
   gatehouse migrate --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -47,6 +52,13 @@ The embedded SQLite database migrates itself on open.`,
 				}
 				fmt.Fprintln(out, "SQLite database is up to date:", base.SQLitePath())
 				return nil
+			}
+			if appRole != "" {
+				if err := pg.EnsureAppRole(cmd.Context(), appRole, appMembers); err != nil {
+					return err
+				}
+			} else if len(appMembers) > 0 {
+				return errors.New("--app-member needs --app-role")
 			}
 			applied, err := pg.Migrate(cmd.Context(), appRole)
 			if jsonFlag(cmd) {
@@ -67,7 +79,8 @@ The embedded SQLite database migrates itself on open.`,
 			return err
 		},
 	}
-	cmd.Flags().StringVar(&appRole, "app-role", "", "PostgreSQL role the functions connect as (granted least privilege)")
+	cmd.Flags().StringVar(&appRole, "app-role", "", "PostgreSQL group role the functions act through (created when missing, granted least privilege)")
+	cmd.Flags().StringSliceVar(&appMembers, "app-member", nil, "database user made a member of --app-role (repeat, or separate with commas)")
 	return cmd
 }
 
