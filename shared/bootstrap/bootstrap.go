@@ -145,6 +145,7 @@ func Open(ctx context.Context, base config.Base, logger *slog.Logger) (d *Deps, 
 		return nil, fmt.Errorf("keyring: %w", err)
 	}
 	d.Audit, d.Sequencer = NewAudit(base, d.Store, d.Keyring, logger, d.Now, d.Rand)
+	logger.InfoContext(ctx, "dependencies opened", "env", string(base.Env), "secrets_generation", base.SecretsGeneration)
 	return d, nil
 }
 

@@ -30,6 +30,12 @@ type Base struct {
 	Traces           string   // off, stdout or cloud
 	TraceSampleRatio float64
 	Metrics          string // off, stdout or cloud
+	// SecretsGeneration is the Terraform secrets_generation the instance
+	// was deployed with (GATEHOUSE_SECRETS_GENERATION, 0 when unset).
+	// Raising it deploys a new revision whose instances read every
+	// secret's latest version at start; it is logged at start, so an
+	// operator can see which instances run the rolled secrets.
+	SecretsGeneration int
 }
 
 // DefaultProxyHops is GATEHOUSE_TRUSTED_PROXY_HOPS when unset: 1 on Cloud
@@ -74,6 +80,7 @@ func LoadBase(l *Loader) Base {
 	b.SMTPURL = l.OptionalSecret("GATEHOUSE_SMTP_URL")
 	b.DNSResolver = l.String("GATEHOUSE_DNS_RESOLVER", "")
 	loadTelemetry(l, &b)
+	b.SecretsGeneration = l.Int("GATEHOUSE_SECRETS_GENERATION", 0)
 	validateBase(l, b)
 	return b
 }

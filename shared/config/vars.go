@@ -64,6 +64,7 @@ var sharedVars = []Variable{
 	{"GATEHOUSE_TRACES", "off in dev, cloud elsewhere", false, "Where spans go: off (spans still get ids, which log lines carry), stdout (one JSON document per span) or cloud (Cloud Trace of PROJECT_ID). See docs/operations.md."},
 	{"GATEHOUSE_TRACE_SAMPLE_RATIO", "0.1", false, "Share of new traces recorded, 0 to 1; a request whose caller sampled its trace is always recorded."},
 	{"GATEHOUSE_METRICS", "off in dev, cloud elsewhere", false, "Where metrics go: off, stdout or cloud (Cloud Monitoring of PROJECT_ID, once a minute)."},
+	{"GATEHOUSE_SECRETS_GENERATION", "0", false, "Set by Terraform from secrets_generation: raising it deploys a new revision whose instances read every secret's latest version at start; logged at start."},
 }
 
 var authVars = []Variable{

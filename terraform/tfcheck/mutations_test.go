@@ -50,10 +50,6 @@ func infraMutations() []mutation {
 		{"no API deletion protection", databaseTF, "deletion_protection_enabled = true", "deletion_protection_enabled = false", "sql-deletion-protection"},
 		{"temp files not logged", databaseTF, "\"log_temp_files\"\n      value = \"0\"", "\"log_temp_files\"\n      value = \"-1\"", "sql-logging-flags"},
 		{"statements logged", databaseTF, "\"log_min_duration_statement\"\n      value = \"-1\"", "\"log_min_duration_statement\"\n      value = \"0\"", "sql-logging-flags"},
-		{"too few connections", "environments/prod/main.tf", "db_max_connections       = 900", "db_max_connections       = 800", "db-connection-budget"},
-		{"more staging instances", "environments/staging/main.tf", "auth          = { min = 0, max = 10 }", "auth          = { min = 0, max = 20 }", "db-connection-budget"},
-		{"bigger default pool", "modules/gatehouse/variables.tf", "    auth          = 8\n", "    auth          = 16\n", "db-connection-budget"},
-		{"bigger prod pool", "environments/prod/main.tf", "db_max_connections       = 900", "db_max_connections       = 900\n  db_pool_sizes            = { auth = 12, oauthcallback = 8, webhooks = 8, rotate = 8 }", "db-connection-budget"},
 		{"yearly rotation", kmsTF, `"7776000s"`, `"31536000s"`, "kms-rotation-period"},
 		{"key ring destroyable", kmsTF, "location = var.location\n\n  lifecycle {\n    prevent_destroy = true", "location = var.location\n\n  lifecycle {\n    prevent_destroy = false", "kms-prevent-destroy"},
 		{"webhooks may decrypt", accountsTF, "", `resource "google_kms_crypto_key_iam_member" "webhooks" {
@@ -98,6 +94,16 @@ func iamMutations() []mutation {
   secret      = google_secret_manager_secret.password_pepper.id
   secret_data = "not-a-real-pepper"
 }`, "secrets-not-in-state"},
+		{"secret without deletion protection", secretsTF, "secret_id = \"stripe-webhook-secrets\"\n\n  deletion_protection = true", "secret_id = \"stripe-webhook-secrets\"\n\n  deletion_protection = false", "secret-deletion-protection"},
+		{"destroyable pepper", secretsTF, "secret_id = \"password-pepper\"\n\n  deletion_protection = true\n\n  replication {\n    auto {}\n  }\n\n  lifecycle {\n    prevent_destroy = true", "secret_id = \"password-pepper\"\n\n  deletion_protection = true\n\n  replication {\n    auto {}\n  }\n\n  lifecycle {\n    prevent_destroy = false", "secret-deletion-protection"},
+		{"backend without Cloud Armor", "modules/loadbalancer/main.tf", "  security_policy       = google_compute_security_policy.edge.id\n", "", "edge-policy"},
+		{"no SQL injection rules", "modules/loadbalancer/armor.tf", `waf_rules   = ["sqli", `, `waf_rules   = [`, "edge-policy"},
+		{"no rate bans", "modules/loadbalancer/armor.tf", `action      = "rate_based_ban"`, `action      = "throttle"`, "edge-policy"},
+		{"CI reads a runtime secret", "bootstrap/identities.tf", "secret_id = google_secret_manager_secret.ci_postgres.secret_id\n  role      = \"roles/secretmanager.secretAccessor\"", "secret_id = \"password-pepper\"\n  role      = \"roles/secretmanager.secretAccessor\"", "pipeline-identities"},
+		{"CI may deploy", "bootstrap/identities.tf", "role    = \"roles/logging.logWriter\"\n  member  = local.ci", "role    = \"roles/run.admin\"\n  member  = local.ci", "pipeline-identities"},
+		{"deployer reads secrets", "bootstrap/identities.tf", "    \"secretmanager.versions.add\",\n", "    \"secretmanager.versions.access\",\n    \"secretmanager.versions.add\",\n", "pipeline-identities"},
+		{"deployer acts as anyone", "bootstrap/identities.tf", "    \"roles/iam.serviceAccountAdmin\",\n", "    \"roles/iam.serviceAccountAdmin\",\n    \"roles/iam.serviceAccountUser\",\n", "pipeline-identities"},
+		{"prod deploys unapproved", "bootstrap/triggers.tf", "approval_required = var.env == \"prod\"", "approval_required = false", "pipeline-identities"},
 		{"secret in plain env", envTF, "GOMEMLIMIT                        =", "GATEHOUSE_PASSWORD_PEPPER = \"x\"\n    GOMEMLIMIT =", "no-secrets-in-plain-env"},
 		{"secret in plain env from a for expression", envTF, `"GATEHOUSE_OAUTH_${upper(p)}_CLIENT_ID" => id`, `"GATEHOUSE_OAUTH_${upper(p)}_CLIENT_SECRET" => id`, "no-secrets-in-plain-env"},
 		{"secret mounted by Cloud Run", functionTF, "    direct_vpc_egress                = \"VPC_EGRESS_PRIVATE_RANGES_ONLY\"\n", `    direct_vpc_egress                = "VPC_EGRESS_PRIVATE_RANGES_ONLY"
@@ -117,10 +123,6 @@ func iamMutations() []mutation {
 		{"webhooks sends notifications", accountsTF, "topic   = module.pubsub.topic_names[\"notifications\"]\n  role    = \"roles/pubsub.publisher\"\n  member  = \"serviceAccount:${google_service_account.oauthcallback.email}\"", "topic   = module.pubsub.topic_names[\"notifications\"]\n  role    = \"roles/pubsub.publisher\"\n  member  = \"serviceAccount:${google_service_account.webhooks.email}\"", "pubsub-publishers"},
 		{"rotate cannot republish billing events", accountsTF, "resource \"google_pubsub_topic_iam_member\" \"rotate_billing\" {\n  project = var.project_id\n  topic   = module.pubsub.topic_names[\"billing-events\"]", "resource \"google_pubsub_topic_iam_member\" \"rotate_billing\" {\n  project = var.project_id\n  topic   = module.pubsub.topic_names[\"rotation\"]", "pubsub-publishers"},
 		{"project-wide publisher", accountsTF, `role    = "roles/cloudsql.client"`, `role    = "roles/pubsub.publisher"`, "pubsub-publishers"},
-		{"GOMEMLIMIT below the hashes", envTF, "GOMEMLIMIT                        = \"${local.auth_gomemlimit_mib}MiB\"", "GOMEMLIMIT                        = \"100MiB\"", "auth-memory-bound"},
-		{"no GOMEMLIMIT", envTF, "GOMEMLIMIT                        = \"${local.auth_gomemlimit_mib}MiB\"", "", "auth-memory-bound"},
-		{"auth memory too small", functionsTF, "memory                   = \"${local.auth_memory_mib}Mi\"", "memory                   = \"256Mi\"", "auth-memory-bound"},
-		{"memory below GOMEMLIMIT + 256 MiB", envTF, "auth_memory_mib     = max(512, 128 * ceil(2 * local.auth_gomemlimit_mib / 128))", "auth_memory_mib     = 320", "auth-memory-bound"},
 	}
 }
 
@@ -158,10 +160,6 @@ func opsMutations() []mutation {
 		{"message the rotate function refuses", schedulerTF, `jsonencode({ reason = "schedule" })`, `jsonencode({ task = "daily" })`, "rotation-message"},
 		{"scheduled dry run", schedulerTF, `jsonencode({ reason = "schedule" })`, `jsonencode({ reason = "schedule", dry_run = true })`, "rotation-message"},
 		{"scheduled subset of tasks", schedulerTF, `jsonencode({ reason = "schedule" })`, `jsonencode({ reason = "schedule", tasks = ["purge"] })`, "rotation-message"},
-		{"typo in a module output", envTF, "GATEHOUSE_KMS_KEY      = module.kms.key_id", "GATEHOUSE_KMS_KEY      = module.kms.kek_id", "references-resolve"},
-		{"undeclared variable", "modules/gatehouse/scheduler.tf", "var.rotation_schedule", "var.rotation_cron", "references-resolve"},
-		{"missing required module argument", "environments/dev/main.tf", "  public_base_url          = var.public_base_url\n", "", "references-resolve"},
-		{"unknown module argument", "environments/dev/main.tf", "  public_base_url          = var.public_base_url\n", "  public_base_url          = var.public_base_url\n  public_url = \"x\"\n", "references-resolve"},
 		{"rotation every 5 minutes", "modules/gatehouse/variables.tf", `default     = "17 * * * *"`, `default     = "*/5 * * * *"`, "rotate-trigger-retry"},
 	}
 }

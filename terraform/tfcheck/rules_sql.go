@@ -1,10 +1,7 @@
 package tfcheck
 
 import (
-	"path"
 	"slices"
-
-	"github.com/zclconf/go-cty/cty"
 )
 
 // sqlInstances returns the Cloud SQL instances and an issue if there is none.
@@ -163,68 +160,6 @@ func checkSQLLogFlags(c *Config) []Issue {
 	return issues
 }
 
-// connectionReserve is left for operators, migrations and Cloud SQL itself.
-const connectionReserve = 25
-
-// checkConnectionBudget: in every environment, two revisions' worth of
-// connections (a rollout), each instance holding up to its function's
-// pool size (db_pool_sizes, from the call or the module's default), plus
-// the reserve fit max_connections.
-func checkConnectionBudget(c *Config) []Issue {
-	calls := c.ModuleCalls("gatehouse")
-	issues := requireSome(calls, "module call of modules/gatehouse")
-	for _, b := range calls {
-		limit, ok := literalInt(b.Body, "db_max_connections")
-		scaling, ok2 := literalValue(b.Body, "scaling")
-		if !ok || !ok2 || !scaling.Type().IsObjectType() {
-			issues = append(issues, issuef(b, "db_max_connections and scaling must be literals"))
-			continue
-		}
-		pools, ok := literalValue(b.Body, "db_pool_sizes")
-		if !ok {
-			pools, ok = c.VariableDefault(moduleDir(b), "db_pool_sizes")
-		}
-		if !ok || !pools.Type().IsObjectType() && !pools.Type().IsMapType() {
-			issues = append(issues, issuef(b, "db_pool_sizes must be a literal here or in the module's default"))
-			continue
-		}
-		var total int64
-		for _, fn := range functionNames() {
-			if !scaling.Type().HasAttribute(fn) {
-				issues = append(issues, issuef(b, "scaling has no entry for %s", fn))
-				continue
-			}
-			s := scaling.GetAttr(fn)
-			if !s.Type().IsObjectType() || !s.Type().HasAttribute("max") {
-				issues = append(issues, issuef(b, "scaling.%s has no max", fn))
-				continue
-			}
-			pool, ok := attrInt(pools, fn)
-			if !ok {
-				issues = append(issues, issuef(b, "db_pool_sizes has no entry for %s", fn))
-				continue
-			}
-			maxI, _ := cty2int(s.GetAttr("max"))
-			total += maxI * pool
-		}
-		if need := 2*total + connectionReserve; need > limit {
-			issues = append(issues, issuef(b, "needs %d connections (2 x %d + %d), max_connections is %d", need, total, connectionReserve, limit))
-		}
-	}
-	return issues
-}
-
-// attrInt reads v[name] of an object or map as an integer.
-func attrInt(v cty.Value, name string) (int64, bool) {
-	switch {
-	case v.Type().IsObjectType() && v.Type().HasAttribute(name):
-		return cty2int(v.GetAttr(name))
-	case v.Type().IsMapType() && v.LengthInt() > 0 && v.HasIndex(cty.StringVal(name)).True():
-		return cty2int(v.Index(cty.StringVal(name)))
-	}
-	return 0, false
-}
-
 func sortedKeys(m map[string]string) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
@@ -232,10 +167,4 @@ func sortedKeys(m map[string]string) []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-// moduleDir is the directory of the module a call uses.
-func moduleDir(call *Block) string {
-	src, _ := literalString(call.Body, "source")
-	return path.Join(call.Dir, src)
 }

@@ -8,12 +8,7 @@ output "db_connection_name" {
   value       = module.gatehouse.db_connection_name
 }
 
-output "source_bucket" {
-  description = "Bucket for the zipped source."
-  value       = module.gatehouse.source_bucket
-}
-
-output "worker_pool" {
-  description = "Private worker pool for cloudbuild.yaml."
-  value       = module.gatehouse.worker_pool
+output "load_balancer_address" {
+  description = "Point the A record of auth_domain here; the managed certificate is issued once it resolves."
+  value       = module.gatehouse.load_balancer_address
 }

@@ -8,13 +8,18 @@ variable "region" {
   type        = string
 }
 
-variable "public_base_url" {
-  description = "Public origin of the API."
+variable "auth_domain" {
+  description = "Gatehouse's hostname on the app's site, e.g. auth.example.com (https://auth_domain is the public origin)."
+  type        = string
+}
+
+variable "image" {
+  description = "The gatehouse image by digest; set by Cloud Build (REGION-docker.pkg.dev/PROJECT/gatehouse/gatehouse@sha256:...)."
   type        = string
 }
 
 variable "source_object" {
-  description = "Zipped repository root in the source bucket; set by Cloud Build (gatehouse-<commit>.zip)."
+  description = "Function source archive in the source bucket; set by Cloud Build (gatehouse-<commit>.zip, written by terraform/functionsource)."
   type        = string
 }
 
@@ -54,7 +59,24 @@ variable "standard_webhook_sources" {
 }
 
 variable "notification_channels" {
-  description = "Monitoring notification channel ids."
+  description = "Monitoring notification channel ids; prod requires at least one (terraform/README.md)."
   type        = list(string)
-  default     = []
+}
+
+variable "waf_mode" {
+  description = "Cloud Armor WAF rules: preview (log only) or enforce."
+  type        = string
+  default     = "enforce"
+}
+
+variable "secrets_generation" {
+  description = "Raise to roll secrets: a new revision of every function reads each secret's latest version."
+  type        = number
+  default     = 1
+}
+
+variable "db_instance_name" {
+  description = "Cloud SQL instance name; empty means gatehouse-<env>. Set to a restored clone's name to cut over (README)."
+  type        = string
+  default     = ""
 }

@@ -8,7 +8,11 @@ module "gatehouse" {
   db_tier                  = "db-custom-2-7680"
   db_max_connections       = 400
   kms_protection_level     = "SOFTWARE"
-  public_base_url          = var.public_base_url
+  auth_domain              = var.auth_domain
+  image                    = var.image
+  waf_mode                 = var.waf_mode
+  secrets_generation       = var.secrets_generation
+  db_instance_name         = var.db_instance_name
   allowed_origins          = var.allowed_origins
   source_object            = var.source_object
   oauth_client_ids         = var.oauth_client_ids

@@ -25,6 +25,13 @@ resource "google_sql_database_instance" "main" {
       ssl_mode        = "TRUSTED_CLIENT_CERTIFICATE_REQUIRED"
     }
 
+    # A last backup when the instance is deleted (deletion protection must
+    # be lifted first), kept for a year.
+    final_backup_config {
+      enabled        = true
+      retention_days = 365
+    }
+
     backup_configuration {
       enabled                        = true
       start_time                     = "02:00"
@@ -73,6 +80,17 @@ resource "google_sql_database_instance" "main" {
       name  = "log_temp_files"
       value = "0"
     }
+    # Statement logging (INFRA-2): pgaudit logs every DDL statement and
+    # every role or privilege change (who ran it, as which user), never
+    # the data statements, which carry user data.
+    database_flags {
+      name  = "cloudsql.enable_pgaudit"
+      value = "on"
+    }
+    database_flags {
+      name  = "pgaudit.log"
+      value = "ddl,role"
+    }
     # -1 disables statement-duration logging: statements carry user data.
     database_flags {
       name  = "log_min_duration_statement"
@@ -97,8 +115,9 @@ resource "google_sql_database" "app" {
 }
 
 # IAM database users: the name is the service account email without
-# ".gserviceaccount.com". They log in with short-lived OAuth tokens; grants
-# inside Postgres are made by migrations (see README).
+# ".gserviceaccount.com". They log in with short-lived OAuth tokens; their
+# privileges come from the application role `gatehouse migrate` creates
+# and grants (README).
 resource "google_sql_user" "function" {
   for_each = var.iam_service_accounts
 
@@ -106,4 +125,15 @@ resource "google_sql_user" "function" {
   instance = google_sql_database_instance.main.name
   name     = trimsuffix(each.value, ".gserviceaccount.com")
   type     = "CLOUD_IAM_SERVICE_ACCOUNT"
+}
+
+# The migrator's IAM user: cloudsqlsuperuser, so the migration job can
+# create tables, the application role and its grants. Only the job runs as
+# this service account.
+resource "google_sql_user" "migrator" {
+  project        = var.project_id
+  instance       = google_sql_database_instance.main.name
+  name           = trimsuffix(var.migrator, ".gserviceaccount.com")
+  type           = "CLOUD_IAM_SERVICE_ACCOUNT"
+  database_roles = ["cloudsqlsuperuser"]
 }

@@ -17,3 +17,8 @@ output "iam_users" {
   description = "Function name => IAM database user name for GATEHOUSE_DB_USER."
   value       = { for fn, u in google_sql_user.function : fn => u.name }
 }
+
+output "migrator_user" {
+  description = "IAM database user of the migration job, for its GATEHOUSE_DB_USER."
+  value       = google_sql_user.migrator.name
+}

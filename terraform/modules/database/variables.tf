@@ -38,3 +38,8 @@ variable "iam_service_accounts" {
   description = "Function name => service account email; each becomes an IAM database user."
   type        = map(string)
 }
+
+variable "migrator" {
+  description = "Service account email of the migration job; its IAM database user gets cloudsqlsuperuser."
+  type        = string
+}

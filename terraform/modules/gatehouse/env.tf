@@ -10,6 +10,18 @@ locals {
   # runs with the staging rules (Secret Manager, Cloud KMS, PostgreSQL).
   gatehouse_env = var.env == "prod" ? "prod" : "staging"
 
+  # One origin for browsers (docs/deploy.md): the load balancer answers
+  # https://auth_domain; the tokens' issuer, the links in e-mails, the
+  # OAuth callbacks and the __Host- cookies all live on it.
+  public_base_url     = "https://${var.auth_domain}"
+  oauth_callback_base = "${local.public_base_url}/oauth"
+
+  # Behind the load balancer the public functions admit only it and
+  # internal traffic, and trust the two X-Forwarded-For entries it and
+  # Cloud Run's front end append (trusted_proxy_hops, validated against
+  # load_balancer). tests/edge.tftest.hcl plans both ways.
+  public_ingress = var.load_balancer ? "ALLOW_INTERNAL_AND_GCLB" : "ALLOW_ALL"
+
   # LoadBase requires all of these in staging and prod, for every function:
   # a function that never uses one (rotate and webhooks send no e-mail,
   # webhooks seals nothing) still gets it, but no IAM on it.
@@ -19,8 +31,11 @@ locals {
     GATEHOUSE_DB_INSTANCE  = module.database.connection_name
     GATEHOUSE_DB_NAME      = module.database.database_name
     GATEHOUSE_KMS_KEY      = module.kms.key_id
-    GATEHOUSE_PUBLIC_URL   = var.public_base_url
+    GATEHOUSE_PUBLIC_URL   = local.public_base_url
     GATEHOUSE_NOTIFY_TOPIC = module.pubsub.topic_ids["notifications"]
+    # Raising secrets_generation changes the environment, so every function
+    # gets a new revision whose instances read each secret's latest version.
+    GATEHOUSE_SECRETS_GENERATION = tostring(var.secrets_generation)
   }
 
   # Each function connects as its own IAM database user, with its own pool
@@ -66,10 +81,10 @@ locals {
   oauthcallback_env = merge(
     { for p, id in var.oauth_client_ids : "GATEHOUSE_OAUTH_${upper(p)}_CLIENT_ID" => id },
     { for p, id in var.signin_client_ids : "GATEHOUSE_SIGNIN_${upper(p)}_CLIENT_ID" => id },
-    var.oauth_callback_base == "" ? {} : { GATEHOUSE_OAUTH_CALLBACK_BASE = var.oauth_callback_base },
+    { GATEHOUSE_OAUTH_CALLBACK_BASE = local.oauth_callback_base },
     # ID-token broker authentication; the shared-secret mode is dev only.
     length(var.broker_callers) == 0 ? {} : {
-      GATEHOUSE_BROKER_AUDIENCE                 = coalesce(var.broker_audience, var.public_base_url)
+      GATEHOUSE_BROKER_AUDIENCE                 = coalesce(var.broker_audience, local.public_base_url)
       GATEHOUSE_BROKER_ALLOWED_SERVICE_ACCOUNTS = join(",", var.broker_callers)
     },
   )
@@ -89,4 +104,24 @@ locals {
   # Shopify webhooks are signed with the Shopify app's secret, so they exist
   # only when the Shopify app is configured.
   shopify = contains(keys(var.oauth_client_ids), "shopify")
+}
+
+# The auth function's memory bound (AUTH-1): GOMEMLIMIT covers the hashes
+# that may run at once plus the heap headroom TestLoginMemoryBound allows,
+# and the instance keeps at least 256 MiB beyond that soft limit. Whoever
+# changes the formulas above (issue 15 will set them from measurements)
+# gets a plan error, not an out-of-memory instance.
+resource "terraform_data" "auth_memory_bound" {
+  input = { gomemlimit_mib = local.auth_gomemlimit_mib, memory_mib = local.auth_memory_mib }
+
+  lifecycle {
+    precondition {
+      condition     = local.auth_gomemlimit_mib >= var.argon2_concurrency * local.argon2_hash_mib + 64
+      error_message = "GOMEMLIMIT is below argon2_concurrency x 19 MiB + 64 MiB of heap headroom."
+    }
+    precondition {
+      condition     = local.auth_memory_mib >= local.auth_gomemlimit_mib + 256
+      error_message = "The auth instance memory is below GOMEMLIMIT + 256 MiB for the binary, non-Go memory and overshoot."
+    }
+  }
 }

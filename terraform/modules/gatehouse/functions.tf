@@ -15,13 +15,13 @@ module "auth" {
   name                     = "auth"
   entry_point              = "Auth"
   public                   = true
-  ingress                  = "ALLOW_ALL"
+  ingress                  = local.public_ingress
   service_account_email    = google_service_account.auth.email
   project_id               = var.project_id
   region                   = var.region
   runtime                  = var.go_runtime
   build_service_account_id = google_service_account.build.id
-  source_bucket            = google_storage_bucket.source.name
+  source_bucket            = local.releases_bucket
   source_object            = var.source_object
   memory                   = "${local.auth_memory_mib}Mi"
   cpu                      = "2"
@@ -36,6 +36,8 @@ module "auth" {
   secret_env = {
     GATEHOUSE_PASSWORD_PEPPER = google_secret_manager_secret.password_pepper.secret_id
   }
+
+  depends_on = [google_service_account_iam_member.deployer_act_as, google_secret_manager_secret_version.password_pepper]
 }
 
 # Public: connect/callback/disconnect for platforms, social and SSO sign-in
@@ -46,13 +48,13 @@ module "oauthcallback" {
   name                     = "oauthcallback"
   entry_point              = "OAuthCallback"
   public                   = true
-  ingress                  = "ALLOW_ALL"
+  ingress                  = local.public_ingress
   service_account_email    = google_service_account.oauthcallback.email
   project_id               = var.project_id
   region                   = var.region
   runtime                  = var.go_runtime
   build_service_account_id = google_service_account.build.id
-  source_bucket            = google_storage_bucket.source.name
+  source_bucket            = local.releases_bucket
   source_object            = var.source_object
   memory                   = "512Mi"
   cpu                      = "1"
@@ -68,6 +70,8 @@ module "oauthcallback" {
     { for p, s in google_secret_manager_secret.oauth_client : "GATEHOUSE_OAUTH_${upper(p)}_CLIENT_SECRET" => s.secret_id },
     { for p, s in google_secret_manager_secret.signin_client : "GATEHOUSE_SIGNIN_${upper(p)}_CLIENT_SECRET" => s.secret_id },
   )
+
+  depends_on = [google_service_account_iam_member.deployer_act_as]
 }
 
 # Public: Stripe, Shopify and Standard Webhooks receivers, and the owner's
@@ -81,13 +85,13 @@ module "webhooks" {
   name                     = "webhooks"
   entry_point              = "Webhooks"
   public                   = true
-  ingress                  = "ALLOW_ALL"
+  ingress                  = local.public_ingress
   service_account_email    = google_service_account.webhooks.email
   project_id               = var.project_id
   region                   = var.region
   runtime                  = var.go_runtime
   build_service_account_id = google_service_account.build.id
-  source_bucket            = google_storage_bucket.source.name
+  source_bucket            = local.releases_bucket
   source_object            = var.source_object
   memory                   = "512Mi"
   cpu                      = "1"
@@ -104,6 +108,8 @@ module "webhooks" {
     { for s in google_secret_manager_secret.shopify_webhook : "GATEHOUSE_SHOPIFY_API_SECRET" => s.secret_id },
     { for src, s in google_secret_manager_secret.standard_webhook : "GATEHOUSE_STANDARD_WEBHOOK_SECRET_${upper(replace(src, "-", "_"))}" => s.secret_id },
   )
+
+  depends_on = [google_service_account_iam_member.deployer_act_as]
 }
 
 # Private: runs each rotation message pushed by the rotation subscription
@@ -123,7 +129,7 @@ module "rotate" {
   region                   = var.region
   runtime                  = var.go_runtime
   build_service_account_id = google_service_account.build.id
-  source_bucket            = google_storage_bucket.source.name
+  source_bucket            = local.releases_bucket
   source_object            = var.source_object
   memory                   = "1Gi"
   cpu                      = "1"
@@ -137,4 +143,6 @@ module "rotate" {
 
   env      = merge(local.common_env, local.db_env["rotate"])
   invokers = { rotation_push = google_service_account.rotate_trigger.email }
+
+  depends_on = [google_service_account_iam_member.deployer_act_as]
 }

@@ -6,6 +6,7 @@ locals {
     "cloudkms.googleapis.com",
     "cloudscheduler.googleapis.com",
     "compute.googleapis.com",
+    "containerscanning.googleapis.com",
     "iam.googleapis.com",
     "logging.googleapis.com",
     "monitoring.googleapis.com",
@@ -16,7 +17,14 @@ locals {
     "sqladmin.googleapis.com",
   ]
   name = "gatehouse-${var.env}"
+
+  # Created by terraform/bootstrap, before the pipeline's first run.
+  releases_bucket = "${var.project_id}-gatehouse-releases"
+  deployer        = coalesce(var.deployer, "gatehouse-deployer@${var.project_id}.iam.gserviceaccount.com")
 }
+
+# Every resource below waits for the APIs (directly or through a module
+# that does), so the first apply of a new project needs no -target.
 
 resource "google_project_service" "api" {
   for_each = toset(local.apis)
@@ -42,11 +50,12 @@ module "database" {
 
   project_id           = var.project_id
   region               = var.region
-  instance_name        = local.name
+  instance_name        = coalesce(var.db_instance_name, local.name)
   tier                 = var.db_tier
   max_connections      = var.db_max_connections
   network_id           = module.network.network_id
   iam_service_accounts = { for fn, sa in local.function_accounts : fn => sa.email }
+  migrator             = google_service_account.migrator.email
 
   depends_on = [module.network]
 }
@@ -81,35 +90,33 @@ module "observability" {
   project_id            = var.project_id
   function_services     = keys(local.function_accounts)
   notification_channels = var.notification_channels
+  db_instance           = module.database.instance_name
+  db_max_connections    = var.db_max_connections
+  dead_letter_holds     = module.pubsub.dead_letter_hold_names
 
   depends_on = [google_project_service.api]
 }
 
-# The zipped repository root, one object per commit (uploaded by Cloud Build).
-resource "google_storage_bucket" "source" {
-  project                     = var.project_id
-  name                        = "${var.project_id}-gatehouse-source"
-  location                    = var.region
-  uniform_bucket_level_access = true
-  public_access_prevention    = "enforced"
-  force_destroy               = false
+# The one public origin (INFRA-8) in front of the three public functions.
+module "loadbalancer" {
+  source = "../loadbalancer"
+  count  = var.load_balancer ? 1 : 0
 
-  versioning {
-    enabled = true
+  project_id  = var.project_id
+  region      = var.region
+  name        = local.name
+  domain      = var.auth_domain
+  waf_mode    = var.waf_mode
+  rate_limits = var.edge_rate_limits
+  routes = {
+    auth     = module.auth.name
+    oauth    = module.oauthcallback.name
+    webhooks = module.webhooks.name
   }
 
-  lifecycle_rule {
-    condition {
-      age = 90
-    }
-    action {
-      type = "Delete"
-    }
-  }
+  depends_on = [google_project_service.api]
 }
 
-# Private Cloud Build pool for this environment's pipeline (cloudbuild.yaml
-# _WORKER_POOL). Builds run on workers no other customer shares.
 resource "google_cloudbuild_worker_pool" "ci" {
   project  = var.project_id
   name     = "gatehouse"

@@ -18,12 +18,12 @@ output "kms_key_id" {
   value       = module.kms.key_id
 }
 
-output "source_bucket" {
-  description = "Bucket Cloud Build uploads the zipped source to."
-  value       = google_storage_bucket.source.name
+output "load_balancer_address" {
+  description = "Global IPv4 address of the load balancer: the A record of auth_domain."
+  value       = var.load_balancer ? module.loadbalancer[0].address : null
 }
 
-output "worker_pool" {
-  description = "Private Cloud Build worker pool id for cloudbuild.yaml _WORKER_POOL."
-  value       = google_cloudbuild_worker_pool.ci.id
+output "migrate_job" {
+  description = "Cloud Run job that migrates the schema (executed by the pipeline before each apply)."
+  value       = google_cloud_run_v2_job.migrate.name
 }

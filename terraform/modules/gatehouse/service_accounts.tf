@@ -32,7 +32,9 @@ resource "google_service_account" "rotate_trigger" {
   display_name = "Gatehouse rotation trigger"
 }
 
-# Identity Cloud Build uses to build the function images from source.
+# Identity Cloud Run functions' builds use to build the function images
+# from the source archive (not the pipeline's identities: those are in
+# terraform/bootstrap).
 resource "google_service_account" "build" {
   project      = var.project_id
   account_id   = "gh-function-build"
@@ -155,7 +157,22 @@ resource "google_project_iam_member" "build_images" {
 }
 
 resource "google_storage_bucket_iam_member" "build_source" {
-  bucket = google_storage_bucket.source.name
+  bucket = local.releases_bucket
   role   = "roles/storage.objectViewer"
   member = "serviceAccount:${google_service_account.build.email}"
+}
+
+# The deployer (terraform/bootstrap) holds no project-wide actAs: it may act
+# as exactly the accounts this root runs things as, which deploying a
+# function, a push subscription with an ID token or the job requires.
+resource "google_service_account_iam_member" "deployer_act_as" {
+  for_each = merge(local.function_accounts, {
+    rotate_trigger = google_service_account.rotate_trigger
+    build          = google_service_account.build
+    migrator       = google_service_account.migrator
+  })
+
+  service_account_id = each.value.name
+  role               = "roles/iam.serviceAccountUser"
+  member             = "serviceAccount:${local.deployer}"
 }

@@ -29,8 +29,13 @@ variable "db_tier" {
 }
 
 variable "db_max_connections" {
-  description = "Postgres max_connections; see docs/scaling.md for the budget it must cover."
+  description = "Postgres max_connections. It must cover two revisions' worth (a rollout) of every function's max instances x its pool size, plus a reserve of 25 for migrations, operators and Cloud SQL (docs/scaling.md)."
   type        = number
+
+  validation {
+    condition     = var.db_max_connections >= 2 * sum([for fn, s in var.scaling : s.max * lookup(var.db_pool_sizes, fn, 0)]) + 25
+    error_message = "db_max_connections is below 2 x sum(scaling[f].max x db_pool_sizes[f]) + 25: a rollout could exhaust the database's connections."
+  }
 }
 
 variable "scaling" {
@@ -91,19 +96,91 @@ variable "go_runtime" {
   default     = "go126"
 }
 
+variable "deployer" {
+  description = "E-mail of the account that applies this root; empty means the bootstrap's gatehouse-deployer."
+  type        = string
+  default     = ""
+}
+
 variable "source_object" {
-  description = "Object in the source bucket holding the zipped repository root; Cloud Build uploads one per commit."
+  description = "Object in the releases bucket holding the functions' source archive (terraform/functionsource); the CI build uploads one per commit, releases/<commit>/functions.zip."
   type        = string
 }
 
-variable "public_base_url" {
-  description = "Public origin of the API (GATEHOUSE_PUBLIC_URL, https), e.g. https://auth.example.com. Every function gets the same value: it is the issuer of the access tokens they all verify."
+variable "auth_domain" {
+  description = "The one public hostname of Gatehouse, e.g. auth.example.com, on the same site as the SaaS's app (docs/deploy.md: browser sessions need it). The load balancer answers https://auth_domain; the public URL (GATEHOUSE_PUBLIC_URL, the tokens' issuer), the OAuth callback base and the cookies' origin all follow from it."
   type        = string
 
   validation {
-    condition     = startswith(var.public_base_url, "https://")
-    error_message = "public_base_url must be an https URL."
+    condition     = can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$", var.auth_domain))
+    error_message = "auth_domain must be a lower-case DNS name such as auth.example.com."
   }
+}
+
+variable "load_balancer" {
+  description = "Serve the public functions through the global HTTPS load balancer with Cloud Armor (INFRA-8), their Cloud Run ingress then admitting only the load balancer and internal traffic. Only a throwaway project without a domain turns it off, and then browsers cannot use Gatehouse."
+  type        = bool
+  default     = true
+}
+
+variable "waf_mode" {
+  description = "Cloud Armor's preconfigured WAF rules: preview (log what they would block, to tune first) or enforce (block with 403)."
+  type        = string
+  default     = "enforce"
+
+  validation {
+    condition     = contains(["preview", "enforce"], var.waf_mode)
+    error_message = "waf_mode must be preview or enforce."
+  }
+}
+
+variable "edge_rate_limits" {
+  description = "Cloud Armor bans per client IP (requests per interval above which the address is banned), in front of the functions' own limits. Paths are as browsers call them, under /auth/; at most 5 per entry (Cloud Armor's limit of sub-expressions in one rule)."
+  type = map(object({
+    paths            = list(string)
+    count            = number
+    interval_sec     = number
+    ban_duration_sec = number
+  }))
+
+  validation {
+    condition     = alltrue([for r in values(var.edge_rate_limits) : length(r.paths) >= 1 && length(r.paths) <= 5 && r.count >= 1])
+    error_message = "each edge_rate_limits entry needs 1 to 5 paths and a count of at least 1."
+  }
+
+  default = {
+    sign-in    = { paths = ["/auth/login", "/auth/login/totp", "/auth/login/recovery-code", "/auth/login/webauthn", "/auth/register"], count = 60, interval_sec = 60, ban_duration_sec = 600 }
+    token      = { paths = ["/auth/token"], count = 300, interval_sec = 60, ban_duration_sec = 300 }
+    magic-link = { paths = ["/auth/magic-link", "/auth/magic-link/verify"], count = 20, interval_sec = 60, ban_duration_sec = 900 }
+    reset      = { paths = ["/auth/password/reset", "/auth/password/reset/confirm"], count = 20, interval_sec = 60, ban_duration_sec = 900 }
+  }
+}
+
+variable "image" {
+  description = "The gatehouse image (cmd/gatehouse) by digest, REGION-docker.pkg.dev/PROJECT/gatehouse/gatehouse@sha256:...; Cloud Build passes the digest it built and scanned. The migration job runs it."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z0-9.-]+/[^@:]+@sha256:[0-9a-f]{64}$", var.image))
+    error_message = "image must be a repository path pinned by digest (...@sha256:<64 hex>)."
+  }
+}
+
+variable "secrets_generation" {
+  description = "Raise it to roll secrets: every function restarts on a new revision and reads each secret's latest version (GATEHOUSE_SECRETS_GENERATION). Add the new secret versions first (README, Rotate a secret)."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.secrets_generation >= 1 && floor(var.secrets_generation) == var.secrets_generation
+    error_message = "secrets_generation must be a whole number of at least 1."
+  }
+}
+
+variable "db_instance_name" {
+  description = "Cloud SQL instance name; empty means gatehouse-<env>. Set it to the clone's name when cutting over to a point-in-time restore (README)."
+  type        = string
+  default     = ""
 }
 
 variable "allowed_origins" {
@@ -117,13 +194,13 @@ variable "allowed_origins" {
 }
 
 variable "trusted_proxy_hops" {
-  description = "Proxies that append to X-Forwarded-For in front of the public functions (GATEHOUSE_TRUSTED_PROXY_HOPS): 1 for Cloud Run's front end alone, 2 when public_base_url is served through a Google Cloud load balancer. Wrong, every client shares one address for rate limits and lockouts, or clients choose their own."
+  description = "Proxies that append to X-Forwarded-For in front of the public functions (GATEHOUSE_TRUSTED_PROXY_HOPS, always set): 2 behind the load balancer (it and Cloud Run's front end), 1 without it. Tied to load_balancer by validation: a wrong count lets clients choose the address rate limits key on, or puts everyone behind one."
   type        = number
-  default     = 1
+  default     = 2
 
   validation {
-    condition     = var.trusted_proxy_hops >= 1 && var.trusted_proxy_hops <= 10
-    error_message = "trusted_proxy_hops must be between 1 and 10."
+    condition     = var.trusted_proxy_hops == (var.load_balancer ? 2 : 1)
+    error_message = "trusted_proxy_hops must be 2 with the load balancer (it and Cloud Run's front end each append to X-Forwarded-For) and 1 without it."
   }
 }
 
@@ -149,12 +226,6 @@ variable "signin_client_ids" {
   }
 }
 
-variable "oauth_callback_base" {
-  description = "Public URL of the oauthcallback function (GATEHOUSE_OAUTH_CALLBACK_BASE); empty means public_base_url + /oauth."
-  type        = string
-  default     = ""
-}
-
 variable "broker_callers" {
   description = "Service account e-mails allowed to call the token broker (GATEHOUSE_BROKER_ALLOWED_SERVICE_ACCOUNTS) with a Google-signed ID token. Empty: the broker refuses every call."
   type        = list(string)
@@ -162,7 +233,7 @@ variable "broker_callers" {
 }
 
 variable "broker_audience" {
-  description = "Audience of the broker callers' ID tokens (GATEHOUSE_BROKER_AUDIENCE); empty means public_base_url."
+  description = "Audience of the broker callers' ID tokens (GATEHOUSE_BROKER_AUDIENCE); empty means https://auth_domain."
   type        = string
   default     = ""
 }
@@ -197,9 +268,14 @@ variable "kms_protection_level" {
 }
 
 variable "notification_channels" {
-  description = "Monitoring notification channel ids for the alert policies."
+  description = "Monitoring notification channel ids (projects/P/notificationChannels/N) for the alert policies; required in prod, where an alert that pages nobody is no alert."
   type        = list(string)
   default     = []
+
+  validation {
+    condition     = var.env != "prod" || length(var.notification_channels) > 0
+    error_message = "prod needs at least one notification channel: create one (terraform/README.md) and list it in notification_channels."
+  }
 }
 
 variable "rotation_schedule" {

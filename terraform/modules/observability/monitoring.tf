@@ -39,22 +39,31 @@ resource "google_monitoring_alert_policy" "auth_failures" {
   }
 }
 
+# 5xx as a share of each function's responses, not a count that grows with
+# traffic.
 resource "google_monitoring_alert_policy" "error_rate" {
   project               = var.project_id
-  display_name          = "Gatehouse: 5xx rate"
+  display_name          = "Gatehouse: 5xx ratio"
   combiner              = "OR"
   notification_channels = var.notification_channels
 
   conditions {
-    display_name = "5xx responses above ${var.error_rate_threshold}/s"
+    display_name = "5xx above ${var.error_ratio_threshold * 100}% of responses"
 
     condition_threshold {
-      filter          = "metric.type=\"run.googleapis.com/request_count\" AND resource.type=\"cloud_run_revision\" AND resource.labels.service_name=(${local.services_filter}) AND metric.labels.response_code_class=\"5xx\""
-      comparison      = "COMPARISON_GT"
-      threshold_value = var.error_rate_threshold
-      duration        = "300s"
+      filter             = "metric.type=\"run.googleapis.com/request_count\" AND resource.type=\"cloud_run_revision\" AND resource.labels.service_name=(${local.services_filter}) AND metric.labels.response_code_class=\"5xx\""
+      denominator_filter = "metric.type=\"run.googleapis.com/request_count\" AND resource.type=\"cloud_run_revision\" AND resource.labels.service_name=(${local.services_filter})"
+      comparison         = "COMPARISON_GT"
+      threshold_value    = var.error_ratio_threshold
+      duration           = "300s"
 
       aggregations {
+        alignment_period     = "60s"
+        per_series_aligner   = "ALIGN_RATE"
+        cross_series_reducer = "REDUCE_SUM"
+        group_by_fields      = ["resource.label.service_name"]
+      }
+      denominator_aggregations {
         alignment_period     = "60s"
         per_series_aligner   = "ALIGN_RATE"
         cross_series_reducer = "REDUCE_SUM"
@@ -64,7 +73,7 @@ resource "google_monitoring_alert_policy" "error_rate" {
   }
 
   documentation {
-    content   = "A function returns 5xx: database, KMS or Secret Manager unavailable (the functions fail closed). Check the function logs."
+    content   = "A function answers 5xx to more than the threshold share of requests: database, KMS or Secret Manager unavailable (the functions fail closed). Check the function logs."
     mime_type = "text/markdown"
   }
 }

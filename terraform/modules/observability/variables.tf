@@ -32,14 +32,35 @@ variable "auth_failure_threshold" {
   default     = 60
 }
 
-variable "error_rate_threshold" {
-  description = "5xx responses per second, per function, sustained 5 minutes, that page."
-  type        = number
-  default     = 1
-}
-
 variable "latency_threshold_ms" {
   description = "p99 request latency in ms, sustained 10 minutes, that pages. Sign-in hashes with Argon2id, so keep it above one hash under load."
   type        = number
   default     = 2000
+}
+
+variable "db_instance" {
+  description = "Cloud SQL instance name, for the database alerts and dashboard."
+  type        = string
+}
+
+variable "db_max_connections" {
+  description = "The instance's max_connections; the connections alert fires at db_connection_alert_ratio of it."
+  type        = number
+}
+
+variable "db_connection_alert_ratio" {
+  description = "Share of max_connections in use, sustained 5 minutes, that pages."
+  type        = number
+  default     = 0.8
+}
+
+variable "dead_letter_holds" {
+  description = "Subscriptions that hold dead-lettered messages (rotation's and every consumer's): any message there pages."
+  type        = list(string)
+}
+
+variable "error_ratio_threshold" {
+  description = "Share of a function's responses that are 5xx, sustained 5 minutes, that pages."
+  type        = number
+  default     = 0.02
 }

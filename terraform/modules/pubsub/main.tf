@@ -4,7 +4,11 @@ data "google_project" "this" {
 
 locals {
   # The Pub/Sub service agent moves undeliverable messages to dead-letter
-  # topics; it needs publisher there and subscriber on the source.
+  # topics (publisher there, subscriber on the source) and signs push ID
+  # tokens. Google creates it when the API is enabled; the
+  # google_project_service_identity resource that would create it
+  # explicitly exists only in the google-beta provider, so every binding to
+  # it waits for the API (the caller's depends_on) and for the topics.
   pubsub_agent = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
 }
 

@@ -17,3 +17,8 @@ output "service_agent" {
   description = "IAM member of the project's Pub/Sub service agent (dead-lettering, push ID tokens)."
   value       = local.pubsub_agent
 }
+
+output "dead_letter_hold_names" {
+  description = "Subscriptions holding each topic's dead-lettered messages."
+  value       = [for s in google_pubsub_subscription.dead_letter_hold : s.name]
+}
