@@ -19,7 +19,7 @@ locals {
   # Behind the load balancer the public functions admit only it and
   # internal traffic, and trust the two X-Forwarded-For entries it and
   # Cloud Run's front end append (trusted_proxy_hops, validated against
-  # load_balancer). tests/edge.tftest.hcl plans both ways.
+  # load_balancer). tests/values.tftest.hcl plans both ways.
   public_ingress = var.load_balancer ? "ALLOW_INTERNAL_AND_GCLB" : "ALLOW_ALL"
 
   # LoadBase requires all of these in staging and prod, for every function:
@@ -74,7 +74,7 @@ locals {
     # service accounts, for the admin API's URL; none means no operator.
     length(var.admin_operators) == 0 ? {} : {
       GATEHOUSE_ADMIN_ACCOUNTS = join(",", var.admin_operators)
-      GATEHOUSE_ADMIN_AUDIENCE = coalesce(var.admin_audience, "${trimsuffix(var.public_base_url, "/")}/auth/admin")
+      GATEHOUSE_ADMIN_AUDIENCE = coalesce(var.admin_audience, "${local.public_base_url}/auth/admin")
     },
   )
 
@@ -109,7 +109,7 @@ locals {
 # The auth function's memory bound (AUTH-1): GOMEMLIMIT covers the hashes
 # that may run at once plus the heap headroom TestLoginMemoryBound allows,
 # and the instance keeps at least 256 MiB beyond that soft limit. Whoever
-# changes the formulas above (issue 15 will set them from measurements)
+# changes the formulas above (the defaults are measured, docs/scaling.md)
 # gets a plan error, not an out-of-memory instance.
 resource "terraform_data" "auth_memory_bound" {
   input = { gomemlimit_mib = local.auth_gomemlimit_mib, memory_mib = local.auth_memory_mib }

@@ -245,7 +245,7 @@ variable "admin_operators" {
 }
 
 variable "admin_audience" {
-  description = "Audience of the operators' ID tokens, the admin API's URL (GATEHOUSE_ADMIN_AUDIENCE); empty means public_base_url + /auth/admin."
+  description = "Audience of the operators' ID tokens, the admin API's URL (GATEHOUSE_ADMIN_AUDIENCE); empty means https://auth_domain/auth/admin."
   type        = string
   default     = ""
 }

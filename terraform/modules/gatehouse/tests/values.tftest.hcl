@@ -111,7 +111,8 @@ run "auth_memory_follows_the_hashes" {
   command = plan
 
   variables {
-    argon2_concurrency = 8
+    argon2_concurrency     = 8
+    auth_heap_headroom_mib = 128
   }
 
   assert {
