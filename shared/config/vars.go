@@ -175,5 +175,7 @@ var testVars = []Variable{
 	{"GATEHOUSE_DURABLE_DATABASE_URL", "", false, "Tests: a PostgreSQL server with fsync on, for the tests of commit behaviour (skipped without it)."},
 	{"GATEHOUSE_BENCH_DATABASE_URL", "TEST_DATABASE_URL", false, "gatehouse bench: the PostgreSQL server it measures against."},
 	{"GATEHOUSE_TEST_JSON", ".gatehouse/test.json", false, "scripts/test: where the run's go test -json stream is kept (gatehouse evidence reads it)."},
-	{"GATEHOUSE_REQUIRE_TFSEC", "", false, "Tests: 1 makes the Terraform tests fail when tfsec is missing."},
+	{"GATEHOUSE_REQUIRE_TRIVY", "", false, "Tests: 1 makes the Terraform tests fail when trivy (trivy config) is missing."},
+	{"GATEHOUSE_REQUIRE_TERRAFORM", "", false, "Tests: 1 makes the Terraform tests fail when terraform or the offline google provider is missing."},
+	{"GATEHOUSE_TERRAFORM_MIRROR", "../shared/terraform/mirror beside the clone", false, "Tests: the filesystem mirror terraform init installs the google provider from (terraform validate and terraform test)."},
 }

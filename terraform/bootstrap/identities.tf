@@ -104,7 +104,6 @@ resource "google_project_iam_member" "deployer_secrets" {
 resource "google_project_iam_member" "deployer" {
   for_each = toset([
     "roles/artifactregistry.reader",
-    "roles/cloudbuild.workerPoolOwner",
     "roles/cloudfunctions.admin",
     "roles/cloudkms.admin",
     "roles/cloudscheduler.admin",

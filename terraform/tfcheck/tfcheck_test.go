@@ -11,7 +11,7 @@ import (
 // root is the terraform/ directory of the repository.
 const root = ".."
 
-// Controls: INFRA-1, INFRA-2, INFRA-3, INFRA-4, INFRA-5, INFRA-7, CRED-3, CRED-9, AUDIT-3
+// Controls: INFRA-1, INFRA-2, INFRA-3, INFRA-4, INFRA-5, INFRA-7, INFRA-8, INFRA-9, CRED-3, CRED-9, AUDIT-3
 func TestRepositoryTerraformPassesEveryRule(t *testing.T) {
 	c, err := Load(root)
 	if err != nil {
@@ -47,21 +47,29 @@ func TestTerraformFmt(t *testing.T) {
 	}
 }
 
-// TestTfsec runs the static scanner when it is installed (see
-// terraform/README.md); GATEHOUSE_REQUIRE_TFSEC=1 makes its absence a failure.
+// TestTrivyConfig runs trivy's Terraform checks (its embedded check
+// bundle, offline) at MEDIUM and above; exceptions are in
+// terraform/.trivyignore.yaml, each with its reason. GATEHOUSE_REQUIRE_TRIVY=1
+// (CI) makes a missing trivy a failure.
 //
 // Controls: INFRA-1, INFRA-2, INFRA-3, INFRA-4, INFRA-6
-func TestTfsec(t *testing.T) {
-	bin, err := exec.LookPath("tfsec")
+func TestTrivyConfig(t *testing.T) {
+	bin, err := exec.LookPath("trivy")
 	if err != nil {
-		if os.Getenv("GATEHOUSE_REQUIRE_TFSEC") == "1" {
-			t.Fatal("tfsec not on PATH: go install github.com/aquasecurity/tfsec/cmd/tfsec@v1.26.0")
+		if os.Getenv("GATEHOUSE_REQUIRE_TRIVY") == "1" {
+			t.Fatal("trivy not on PATH: GOEXPERIMENT=jsonv2 go install github.com/aquasecurity/trivy/cmd/trivy@v0.74.0")
 		}
-		t.Skip("tfsec not on PATH")
+		t.Skip("trivy not on PATH")
 	}
-	out, err := exec.Command(bin, root, "--minimum-severity", "HIGH", "--no-color", "--concise-output").CombinedOutput()
+	cmd := exec.Command(bin, "config", "--skip-check-update", "--quiet",
+		"--severity", "MEDIUM,HIGH,CRITICAL", "--exit-code", "1",
+		"--ignorefile", filepath.Join(root, ".trivyignore.yaml"), "--cache-dir", t.TempDir(), root)
+	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("tfsec reported HIGH or CRITICAL findings: %v\n%s", err, out)
+		t.Fatalf("trivy config reported MEDIUM or worse findings: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "environments/prod") || !strings.Contains(string(out), "bootstrap") {
+		t.Fatalf("trivy config did not scan the roots:\n%s", out)
 	}
 }
 
@@ -116,7 +124,7 @@ func mutate(t *testing.T, dir, file, old, new string) {
 	}
 }
 
-// Controls: INFRA-1, INFRA-2, INFRA-3, INFRA-4, INFRA-5, INFRA-7, CRED-3, CRED-9, AUDIT-3
+// Controls: INFRA-1, INFRA-2, INFRA-3, INFRA-4, INFRA-5, INFRA-7, INFRA-8, INFRA-9, CRED-3, CRED-9, AUDIT-3
 func TestEachRuleFailsOnABrokenCopy(t *testing.T) {
 	covered := map[string]bool{}
 	for _, tc := range mutations() {

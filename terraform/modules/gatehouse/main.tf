@@ -116,17 +116,3 @@ module "loadbalancer" {
 
   depends_on = [google_project_service.api]
 }
-
-resource "google_cloudbuild_worker_pool" "ci" {
-  project  = var.project_id
-  name     = "gatehouse"
-  location = var.region
-
-  worker_config {
-    machine_type   = "e2-standard-4"
-    disk_size_gb   = 100
-    no_external_ip = false
-  }
-
-  depends_on = [google_project_service.api]
-}

@@ -13,7 +13,7 @@ locals {
   # Preconfigured WAF rule sets (ModSecurity CRS 3.3) that apply to a JSON
   # API; the PHP, Java, NodeJS and session-fixation sets do not.
   waf_rules   = ["sqli", "xss", "lfi", "rce", "scannerdetection", "protocolattack"]
-  known_paths = "^/(${join("|", local.prefixes)})/"
+  known_paths = "^/(${join("|", local.prefixes)}|[.]well-known)/"
 }
 
 resource "google_compute_security_policy" "edge" {

@@ -101,6 +101,18 @@ resource "google_compute_url_map" "https" {
         }
       }
     }
+
+    # OIDC discovery and RFC 8414 look for the metadata at the origin's
+    # root: /.well-known/ reaches the function of well_known_route as is
+    # (the auth function serves it there and under /auth/.well-known/).
+    route_rules {
+      priority = length(local.prefixes) + 1
+      service  = google_compute_backend_service.fn[var.well_known_route].id
+
+      match_rules {
+        prefix_match = "/.well-known/"
+      }
+    }
   }
 }
 

@@ -28,6 +28,17 @@ variable "routes" {
   type        = map(string)
 }
 
+variable "well_known_route" {
+  description = "The routes key whose function answers /.well-known/ (OIDC discovery, RFC 8414 metadata, JWKS) at the origin's root, unrewritten."
+  type        = string
+  default     = "auth"
+
+  validation {
+    condition     = length(var.well_known_route) > 0
+    error_message = "well_known_route must name a key of routes."
+  }
+}
+
 variable "waf_mode" {
   description = "preview: the preconfigured WAF rules only log what they would block; enforce: they block (403). Rate-based bans always enforce."
   type        = string
