@@ -45,6 +45,7 @@ resource "google_cloudbuild_trigger" "deploy" {
     _BUILD_STATUS = "$(body.message.data.status)"
     _CI_TRIGGER   = "$(body.message.data.buildTriggerId)"
     _COMMIT       = "$(body.message.data.substitutions.COMMIT_SHA)"
+    _CI_BUILD     = "$(body.message.data.id)"
   }
   filter = "_BUILD_STATUS == \"SUCCESS\" && _CI_TRIGGER == \"${google_cloudbuild_trigger.ci.trigger_id}\""
 

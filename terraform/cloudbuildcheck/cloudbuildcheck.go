@@ -1,7 +1,12 @@
-// Package cloudbuildcheck checks the Cloud Build pipeline (cloudbuild.yaml)
-// for the shape INFRA-6 requires: the test and scan stages in order, each
-// able to fail the build, deploy last, pinned images and tools, secrets only
-// through availableSecrets, and a private worker pool.
+// Package cloudbuildcheck checks the Cloud Build pipeline for the shape
+// INFRA-6 and INFRA-9 require. The CI build (cloudbuild.yaml, as the CI
+// account) runs the test and scan stages in order, each able to fail the
+// build, then builds, scans and pushes the image and writes the release
+// last, and deploys nothing. The deploy build (cloudbuild-deploy.yaml, as
+// the deployer) takes that release, updates the migration job to its image
+// digest, executes it and waits, saves a plan and applies exactly that
+// plan, last. Both pin images and tools, take secrets only through
+// availableSecrets and run on the private worker pool.
 package cloudbuildcheck
 
 import (
@@ -95,16 +100,46 @@ func runs(parts ...string) func(Step) bool {
 	}
 }
 
-// Stages returns the required stages, in the order they must run.
+// Stages returns the CI build's required stages, in the order they must
+// run; the last is the release, which must be the last step.
 func Stages() []Stage {
 	return []Stage{
 		{"gofmt and go vet", runs("gofmt -l", "go vet ./...")},
 		{"go test -race with PostgreSQL", runs("go test -race", "./...", TestDatabaseVar+"=", RequirePostgres)},
 		{"govulncheck", runs("govulncheck")},
 		{"gosec", runs("gosec")},
-		{"gitleaks", runs("gitleaks")},
-		{"terraform fmt and validate", runs("terraform fmt -check", "validate")},
-		{"deploy", runs("terraform apply")},
+		{"gitleaks over the history", gitleaksHistory},
+		{"trivy config at MEDIUM", runs("trivy config", "--severity MEDIUM,HIGH,CRITICAL", "--exit-code 1", "terraform")},
+		{"terraform fmt and validate", runs("terraform fmt -check", "validate", "bootstrap", "environments/prod")},
+		{"function source archive", runs("go run ./terraform/functionsource")},
+		{"image build", runs("docker build", "cmd/gatehouse/Dockerfile")},
+		{"image scan at MEDIUM", runs("trivy image", "--severity MEDIUM,HIGH,CRITICAL", "--exit-code 1")},
+		{"image push and digest", runs("docker push", "RepoDigests", "release.env")},
+		{"release", runs("gcloud storage cp", "functions.zip", "release.env", "terraform.tar.gz", "gatehouse-releases/${COMMIT_SHA}/${BUILD_ID}/")},
+	}
+}
+
+// gitleaksHistory: gitleaks scans the git history (gitleaks git), with the
+// whole history fetched, not only the checked-out tree (gitleaks dir) or a
+// range of commits.
+func gitleaksHistory(s Step) bool {
+	text := s.Command()
+	return strings.Contains(text, "gitleaks git") && strings.Contains(text, "--unshallow") &&
+		!strings.Contains(text, "--log-opts") && !strings.Contains(text, "gitleaks dir")
+}
+
+// DeployPlan is the plan file the deploy build saves and applies.
+const DeployPlan = "/workspace/deploy.tfplan"
+
+// DeployStages returns the deploy build's required stages, in order; the
+// last is the apply of the saved plan, which must be the last step.
+func DeployStages() []Stage {
+	return []Stage{
+		{"fetch the release", runs("gatehouse-releases/${_COMMIT}/${_CI_BUILD}/release.env", "terraform.tar.gz")},
+		{"update the migration job to the image digest", runs("gcloud run jobs update gatehouse-migrate", `--image="$$IMAGE"`, "release.env")},
+		{"execute the migration job and wait", runs("gcloud run jobs execute gatehouse-migrate", "--wait")},
+		{"terraform plan -out", runs("terraform plan", `-var="image=$$IMAGE"`, "-out="+DeployPlan)},
+		{"apply the saved plan", runs("terraform apply", DeployPlan)},
 	}
 }
 
@@ -117,13 +152,124 @@ func Parse(data []byte) (*Build, error) {
 	return &b, nil
 }
 
-// Check returns every problem with the config; none means it passes.
+// Check returns every problem with the CI build config; none means it
+// passes.
 func Check(b *Build) []string {
 	var issues []string
 	for _, check := range []func(*Build) []string{
-		checkStageOrder, checkFailFast, checkPostgresService, checkPinned, checkSecrets, checkPoolAndIdentity,
+		func(b *Build) []string { return checkStageOrder(b, Stages()) },
+		checkFailFast, checkPostgresService, checkPinned, checkSecrets, checkPool,
+		func(b *Build) []string { return checkIdentity(b, "${_CI}", "_CI", CIAccount) },
+		checkCIDeploysNothing, checkPublishesAfterChecks,
 	} {
 		issues = append(issues, check(b)...)
+	}
+	return issues
+}
+
+// CheckDeploy returns every problem with the deploy build config.
+func CheckDeploy(b *Build) []string {
+	var issues []string
+	for _, check := range []func(*Build) []string{
+		func(b *Build) []string { return checkStageOrder(b, DeployStages()) },
+		checkFailFast, checkPinned, checkSecrets, checkPool,
+		func(b *Build) []string { return checkIdentity(b, "${_DEPLOYER}", "_DEPLOYER", DeployerAccount) },
+		checkAppliesOnlySavedPlans,
+	} {
+		issues = append(issues, check(b)...)
+	}
+	if len(b.AvailableSecrets.SecretManager) > 0 {
+		issues = append(issues, "the deploy build reads secrets (availableSecrets); the deployer cannot and must not")
+	}
+	return issues
+}
+
+// checkPublishesAfterChecks: a step that pushes an image or writes to the
+// releases bucket runs after every test and scan stage (the stages up to
+// the image scan), whatever its place in the file.
+func checkPublishesAfterChecks(b *Build) []string {
+	var gates []int
+	for _, st := range Stages() {
+		if i := slices.IndexFunc(b.Steps, st.Matches); i >= 0 {
+			gates = append(gates, i)
+		}
+		if strings.HasPrefix(st.Name, "image scan") {
+			break
+		}
+	}
+	after := waitsFor(b)
+	var issues []string
+	for i, s := range b.Steps {
+		if !publishes(s) {
+			continue
+		}
+		for _, g := range gates {
+			if g != i && !after[i][g] {
+				issues = append(issues, fmt.Sprintf("step %s pushes or releases before step %s has passed", s.ID, b.Steps[g].ID))
+			}
+		}
+	}
+	return issues
+}
+
+// publishes reports whether a step pushes an image or writes a release.
+func publishes(s Step) bool {
+	cmd := s.Command()
+	return strings.Contains(cmd, "docker push") || strings.Contains(cmd, "gatehouse-releases") ||
+		(strings.HasPrefix(s.Name, "gcr.io/cloud-builders/docker") && len(s.Args) > 0 && s.Args[0] == "push")
+}
+
+// The account ids terraform/bootstrap creates for the two builds.
+const (
+	CIAccount       = "gatehouse-ci"
+	DeployerAccount = "gatehouse-deployer"
+)
+
+// deployCommands are what only the deploy build may run.
+var deployCommands = []string{"terraform apply", "terraform plan", "terraform import", "gcloud run ", "gcloud functions ", "gcloud beta run", "gcloud secrets "}
+
+// checkCIDeploysNothing: the CI build changes no running system.
+func checkCIDeploysNothing(b *Build) []string {
+	var issues []string
+	for _, s := range b.Steps {
+		for _, c := range deployCommands {
+			if strings.Contains(s.Command(), c) {
+				issues = append(issues, fmt.Sprintf("CI step %s runs %q: the CI build must not deploy", s.ID, strings.TrimSpace(c)))
+			}
+		}
+	}
+	return issues
+}
+
+var applyLine = regexp.MustCompile(`terraform apply[^\n]*`)
+
+// checkAppliesOnlySavedPlans: every terraform apply applies a plan file
+// a step before it saved (-out), with nothing that could change it
+// (-var, -target, -auto-approve, -replace, -destroy): what was planned is
+// what is applied.
+func checkAppliesOnlySavedPlans(b *Build) []string {
+	var issues []string
+	saved := map[string]bool{}
+	for _, s := range b.Steps {
+		for _, line := range strings.Split(strings.ReplaceAll(s.Command(), "\\\n", " "), "\n") {
+			if strings.Contains(line, "terraform plan") {
+				for _, f := range strings.Fields(line) {
+					if out, ok := strings.CutPrefix(f, "-out="); ok {
+						saved[out] = true
+					}
+				}
+			}
+		}
+		for _, m := range applyLine.FindAllString(s.Command(), -1) {
+			f := strings.Fields(m)
+			last := f[len(f)-1]
+			switch {
+			case strings.ContainsAny(m, "$") || strings.Contains(m, "-var") || strings.Contains(m, "-target") || strings.Contains(m, "-auto-approve") || strings.Contains(m, "-replace") || strings.Contains(m, "-destroy"):
+				issues = append(issues, fmt.Sprintf("step %s: %q does not apply exactly a saved plan", s.ID, m))
+			case !saved[last]:
+				issues = append(issues, fmt.Sprintf("step %s: %q applies %s, which no earlier step saved with terraform plan -out", s.ID, m, last))
+			}
+		}
 	}
 	return issues
 }
@@ -169,11 +315,11 @@ func waitsFor(b *Build) []map[int]bool {
 // checkStageOrder: every stage is present, in order, and deploy is last;
 // and the order is real: each stage runs after the ones before it, and the
 // deploy after every other step (waitFor cannot start it early).
-func checkStageOrder(b *Build) []string {
-	issues := checkStageSequence(b)
+func checkStageOrder(b *Build, stages []Stage) []string {
+	issues := checkStageSequence(b, stages)
 	after := waitsFor(b)
 	var found []int
-	for _, st := range Stages() {
+	for _, st := range stages {
 		if i := slices.IndexFunc(b.Steps, st.Matches); i >= 0 {
 			found = append(found, i)
 		}
@@ -186,18 +332,19 @@ func checkStageOrder(b *Build) []string {
 	if last := len(b.Steps) - 1; last >= 0 {
 		for j := range last {
 			if !after[last][j] {
-				issues = append(issues, fmt.Sprintf("the deploy does not wait for step %q (waitFor)", b.Steps[j].ID))
+				issues = append(issues, fmt.Sprintf("the last step does not wait for step %q (waitFor)", b.Steps[j].ID))
 			}
 		}
 	}
 	return issues
 }
 
-// checkStageSequence: every stage is present, in order, and deploy is last.
-func checkStageSequence(b *Build) []string {
+// checkStageSequence: every stage is present, in order, and the last stage
+// is the last step.
+func checkStageSequence(b *Build, stages []Stage) []string {
 	var issues []string
 	prev, prevName := -1, ""
-	for _, st := range Stages() {
+	for _, st := range stages {
 		i := slices.IndexFunc(b.Steps, st.Matches)
 		switch {
 		case i < 0:
@@ -208,8 +355,8 @@ func checkStageSequence(b *Build) []string {
 		}
 		prev, prevName = i, st.Name
 	}
-	if n := len(b.Steps); n > 0 && !Stages()[len(Stages())-1].Matches(b.Steps[n-1]) {
-		issues = append(issues, "the last step must be the deploy")
+	if n := len(b.Steps); n > 0 && !stages[len(stages)-1].Matches(b.Steps[n-1]) {
+		issues = append(issues, "the last step must be the "+stages[len(stages)-1].Name)
 	}
 	return issues
 }

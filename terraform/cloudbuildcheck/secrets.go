@@ -42,15 +42,25 @@ func checkSecrets(b *Build) []string {
 	return issues
 }
 
-// checkPoolAndIdentity: builds run on a private worker pool, as a named
-// service account (not the default Cloud Build account).
-func checkPoolAndIdentity(b *Build) []string {
-	var issues []string
+// checkPool: builds run on a private worker pool.
+func checkPool(b *Build) []string {
 	if !strings.Contains(b.Options.Pool.Name, "/workerPools/") {
-		issues = append(issues, "options.pool.name does not name a private worker pool")
+		return []string{"options.pool.name does not name a private worker pool"}
 	}
-	if b.ServiceAccount == "" || strings.Contains(b.ServiceAccount, "@cloudbuild.gserviceaccount.com") {
-		issues = append(issues, "serviceAccount must name the environment's deployer account")
+	return nil
+}
+
+// checkIdentity: the build runs as the named account of terraform/bootstrap
+// (through the substitution sub, whose default must be account), never as
+// the default Cloud Build account.
+func checkIdentity(b *Build, ref, sub, account string) []string {
+	want := "projects/${PROJECT_ID}/serviceAccounts/" + ref + "@${PROJECT_ID}.iam.gserviceaccount.com"
+	var issues []string
+	if b.ServiceAccount != want {
+		issues = append(issues, fmt.Sprintf("serviceAccount is %q, want the %s account %s", b.ServiceAccount, account, want))
+	}
+	if got := b.Substitutions[sub]; got != account {
+		issues = append(issues, fmt.Sprintf("substitution %s is %q, want %s", sub, got, account))
 	}
 	return issues
 }

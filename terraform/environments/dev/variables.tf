@@ -19,7 +19,7 @@ variable "image" {
 }
 
 variable "source_object" {
-  description = "Function source archive in the source bucket; set by Cloud Build (gatehouse-<commit>.zip, written by terraform/functionsource)."
+  description = "Function source archive in the releases bucket, <commit>/<build>/functions.zip; set by cloudbuild-deploy.yaml from the CI build it deploys."
   type        = string
 }
 

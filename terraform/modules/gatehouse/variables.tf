@@ -103,7 +103,7 @@ variable "deployer" {
 }
 
 variable "source_object" {
-  description = "Object in the releases bucket holding the functions' source archive (terraform/functionsource); the CI build uploads one per commit, releases/<commit>/functions.zip."
+  description = "Object in the releases bucket holding the functions' source archive (terraform/functionsource); the CI build writes one per build, <commit>/<build>/functions.zip (cloudbuild.yaml)."
   type        = string
 }
 
