@@ -136,6 +136,7 @@ const DeployPlan = "/workspace/deploy.tfplan"
 func DeployStages() []Stage {
 	return []Stage{
 		{"fetch the release", runs("gatehouse-releases/${_COMMIT}/${_CI_BUILD}/release.env", "terraform.tar.gz")},
+		{"every secret has a value", runs("gcloud secrets versions list", "state:ENABLED", "exit 1")},
 		{"update the migration job to the image digest", runs("gcloud run jobs update gatehouse-migrate", `--image="$$IMAGE"`, "release.env")},
 		{"execute the migration job and wait", runs("gcloud run jobs execute gatehouse-migrate", "--wait")},
 		{"terraform plan -out", runs("terraform plan", `-var="image=$$IMAGE"`, "-out="+DeployPlan)},

@@ -136,6 +136,7 @@ func TestDeployChecksCatchBreakage(t *testing.T) {
 		{"plan not saved", "-out=/workspace/deploy.tfplan", "", "missing stage: terraform plan -out"},
 		{"plan of another image", `-var="image=$$IMAGE" -var="source_object=${_COMMIT}/${_CI_BUILD}/functions.zip" -out=/workspace/deploy.tfplan`, `-var="image=$${NEW_IMAGE}" -out=/workspace/deploy.tfplan`, "missing stage: terraform plan -out"},
 		{"branch head instead of the release", "gatehouse-releases/${_COMMIT}/${_CI_BUILD}/release.env", "gatehouse-releases/latest/release.env", "missing stage: fetch the release"},
+		{"no secret gate", `--filter="state:ENABLED"`, `--filter="state:DISABLED"`, "missing stage: every secret has a value"},
 		{"step after the apply", "", "  - id: late\n    name: golang:1.26.8\n    args: [version]\n", "last step must be the apply"},
 		{"deploy reads secrets", "timeout: 3600s\n", "timeout: 3600s\navailableSecrets:\n  secretManager:\n    - versionName: projects/p/secrets/pepper/versions/latest\n      env: PEPPER\n", "the deploy build reads secrets"},
 		{"deploy as the CI account", "  _DEPLOYER: gatehouse-deployer\n", "  _DEPLOYER: gatehouse-ci\n", "substitution _DEPLOYER"},
