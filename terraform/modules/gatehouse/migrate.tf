@@ -11,6 +11,8 @@ resource "google_service_account" "migrator" {
   project      = var.project_id
   account_id   = "gh-migrator"
   display_name = "Gatehouse schema migrations (Cloud Run job gatehouse-migrate)"
+
+  depends_on = [google_project_service.api]
 }
 
 resource "google_project_iam_member" "migrator_sql" {

@@ -22,6 +22,8 @@ resource "google_secret_manager_secret" "stripe_webhook" {
   replication {
     auto {}
   }
+
+  depends_on = [google_project_service.api]
 }
 
 resource "google_secret_manager_secret_iam_member" "stripe_webhook_webhooks" {
@@ -47,6 +49,8 @@ resource "google_secret_manager_secret" "shopify_webhook" {
   replication {
     auto {}
   }
+
+  depends_on = [google_project_service.api]
 }
 
 resource "google_secret_manager_secret_iam_member" "shopify_webhook_webhooks" {
@@ -71,6 +75,8 @@ resource "google_secret_manager_secret" "standard_webhook" {
   replication {
     auto {}
   }
+
+  depends_on = [google_project_service.api]
 }
 
 resource "google_secret_manager_secret_iam_member" "standard_webhook_webhooks" {
@@ -95,6 +101,8 @@ resource "google_secret_manager_secret" "oauth_client" {
   replication {
     auto {}
   }
+
+  depends_on = [google_project_service.api]
 }
 
 resource "google_secret_manager_secret_iam_member" "oauth_client_oauthcallback" {
@@ -119,6 +127,8 @@ resource "google_secret_manager_secret" "signin_client" {
   replication {
     auto {}
   }
+
+  depends_on = [google_project_service.api]
 }
 
 resource "google_secret_manager_secret_iam_member" "signin_client_oauthcallback" {
@@ -146,6 +156,8 @@ resource "google_secret_manager_secret" "password_pepper" {
   lifecycle {
     prevent_destroy = true
   }
+
+  depends_on = [google_project_service.api]
 }
 
 # Generated once, at create, into a write-only argument (Terraform >=

@@ -4,24 +4,32 @@ resource "google_service_account" "auth" {
   project      = var.project_id
   account_id   = "gh-auth"
   display_name = "Gatehouse auth function"
+
+  depends_on = [google_project_service.api]
 }
 
 resource "google_service_account" "oauthcallback" {
   project      = var.project_id
   account_id   = "gh-oauthcallback"
   display_name = "Gatehouse oauthcallback function"
+
+  depends_on = [google_project_service.api]
 }
 
 resource "google_service_account" "webhooks" {
   project      = var.project_id
   account_id   = "gh-webhooks"
   display_name = "Gatehouse webhooks function"
+
+  depends_on = [google_project_service.api]
 }
 
 resource "google_service_account" "rotate" {
   project      = var.project_id
   account_id   = "gh-rotate"
   display_name = "Gatehouse rotate function"
+
+  depends_on = [google_project_service.api]
 }
 
 # Identity of the rotation push subscription (scheduler.tf): Pub/Sub signs
@@ -30,6 +38,8 @@ resource "google_service_account" "rotate_trigger" {
   project      = var.project_id
   account_id   = "gh-rotate-trigger"
   display_name = "Gatehouse rotation trigger"
+
+  depends_on = [google_project_service.api]
 }
 
 # Identity Cloud Run functions' builds use to build the function images
@@ -39,6 +49,8 @@ resource "google_service_account" "build" {
   project      = var.project_id
   account_id   = "gh-function-build"
   display_name = "Gatehouse function builds"
+
+  depends_on = [google_project_service.api]
 }
 
 locals {
