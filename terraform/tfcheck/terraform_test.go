@@ -300,3 +300,14 @@ func TestEveryBucketIsVersioned(t *testing.T) {
 		}
 	}
 }
+
+// The alerts page on what an operator must act on: 5xx as a share of each
+// function's responses (not a count), every dead-letter hold, rotation
+// failures, Cloud SQL connections against max_connections, CPU and disk,
+// each to the notification channels; the dashboard charts the four
+// functions (modules/observability/tests/alerts.tftest.hcl).
+//
+// Controls: INFRA-7
+func TestAlertsAndDashboard(t *testing.T) {
+	terraformTest(t, "modules/observability", "tests/alerts.tftest.hcl")
+}
