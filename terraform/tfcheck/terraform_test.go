@@ -183,9 +183,12 @@ func TestLoadBalancerIsTheOnlyOrigin(t *testing.T) {
 }
 
 // How other values flow through modules/gatehouse: the connection budget,
-// the auth memory bound, alert channels in prod, the image by digest.
+// the auth memory bound, alert channels in prod, the image by digest, and
+// the migration job: the release's image, inside the VPC on the functions'
+// subnet and tag, no retries, gatehouse migrate --app-role with the four
+// functions' users.
 //
-// Controls: INFRA-2, INFRA-7, INFRA-9, AUTH-1
+// Controls: INFRA-1, INFRA-2, INFRA-7, INFRA-9, AUTH-1
 func TestTerraformModuleTests(t *testing.T) {
 	terraformTest(t, "modules/gatehouse", "tests/values.tftest.hcl")
 }

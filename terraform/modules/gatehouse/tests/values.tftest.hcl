@@ -82,3 +82,36 @@ run "image_by_digest_only" {
 
   expect_failures = [var.image]
 }
+
+# The migration job runs the release's image inside the VPC exactly as the
+# functions reach Cloud SQL (their subnet and network tag, so their egress
+# rules; private ranges only), never retries a half-applied run, and makes
+# the four functions' IAM users members of the application role.
+# Controls: INFRA-9, INFRA-1
+run "migration_job_in_the_vpc" {
+  command = plan
+
+  assert {
+    condition     = one(google_cloud_run_v2_job.migrate.template[0].template[0].containers).image == var.image
+    error_message = "the migration job does not run the image the pipeline built"
+  }
+  assert {
+    condition = alltrue([
+      for v in google_cloud_run_v2_job.migrate.template[0].template[0].vpc_access : v.egress == "PRIVATE_RANGES_ONLY" && alltrue([
+        for n in v.network_interfaces : n.subnetwork == local.network.subnetwork && tolist(n.tags) == tolist(local.network.tags)
+      ])
+    ]) && length(google_cloud_run_v2_job.migrate.template[0].template[0].vpc_access) == 1
+    error_message = "the migration job does not egress on the functions' subnet with their tag"
+  }
+  assert {
+    condition     = google_cloud_run_v2_job.migrate.template[0].template[0].max_retries == 0
+    error_message = "a failed migration is retried instead of failing the deploy"
+  }
+  assert {
+    condition = (
+      slice(one(google_cloud_run_v2_job.migrate.template[0].template[0].containers).args, 0, 3) == tolist(["migrate", "--app-role", "gatehouse_app"]) &&
+      length(one(google_cloud_run_v2_job.migrate.template[0].template[0].containers).args) == 3 + 4
+    )
+    error_message = "the job does not run gatehouse migrate --app-role with the four functions' users"
+  }
+}
