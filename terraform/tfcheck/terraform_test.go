@@ -314,3 +314,13 @@ func TestEveryBucketIsVersioned(t *testing.T) {
 func TestAlertsAndDashboard(t *testing.T) {
 	terraformTest(t, "modules/observability", "tests/alerts.tftest.hcl")
 }
+
+// The migration job's IAM database user holds cloudsqlsuperuser through
+// database_roles (so no postgres password or VM exists), the functions'
+// users nothing beyond login, pgaudit logs DDL and role changes, and PITR
+// and the final backup are on (modules/database/tests/database.tftest.hcl).
+//
+// Controls: INFRA-2, INFRA-9
+func TestDatabaseForTheMigrationJob(t *testing.T) {
+	terraformTest(t, "modules/database", "tests/database.tftest.hcl")
+}
