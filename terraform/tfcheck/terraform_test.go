@@ -23,9 +23,18 @@ const mirrorBesideClone = "../../../shared/terraform/mirror"
 
 var (
 	cliOnce   sync.Once
+	cliDir    string // the CLI configuration and plugin cache, removed by TestMain
 	cliConfig string
 	cliErr    error
 )
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if cliDir != "" {
+		_ = os.RemoveAll(cliDir)
+	}
+	os.Exit(code)
+}
 
 // terraformCLI returns the terraform binary and the environment that
 // installs the google provider from the offline mirror, with one plugin
@@ -61,6 +70,7 @@ func terraformCLI(t *testing.T) (string, []string) {
 			cliErr = err
 			return
 		}
+		cliDir = dir
 		cache := filepath.Join(dir, "plugins")
 		if err := os.Mkdir(cache, 0o700); err != nil {
 			cliErr = err
