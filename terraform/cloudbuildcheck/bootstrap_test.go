@@ -131,3 +131,36 @@ func TestBootstrapRunsEachBuildAsItsAccount(t *testing.T) {
 		}
 	}
 }
+
+// Every -target of the deploy build's first-run plan names a resource of
+// modules/gatehouse, as the environment roots call it (module.gatehouse):
+// a renamed resource would otherwise leave the job or a secret uncreated
+// and the first deploy stuck.
+//
+// Controls: INFRA-9
+func TestFirstDeployTargetsExist(t *testing.T) {
+	c, err := tfcheck.Load("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	for _, b := range c.Blocks {
+		if b.Dir == "modules/gatehouse" && b.Type == "resource" {
+			have["module.gatehouse."+b.Address()] = true
+		}
+	}
+	targets := regexp.MustCompile(`-target=(\S+)`).FindAllStringSubmatch(loadFile(t, deployPipeline), -1)
+	if len(targets) < 2 {
+		t.Fatalf("cloudbuild-deploy.yaml has %d -target arguments, want the job and the secrets", len(targets))
+	}
+	for _, m := range targets {
+		if !have[m[1]] {
+			t.Errorf("cloudbuild-deploy.yaml targets %s, which modules/gatehouse does not declare", m[1])
+		}
+	}
+	for _, want := range []string{"module.gatehouse.google_cloud_run_v2_job.migrate", "module.gatehouse.google_secret_manager_secret.stripe_webhook"} {
+		if !slices.ContainsFunc(targets, func(m []string) bool { return m[1] == want }) {
+			t.Errorf("the first-run plan does not target %s", want)
+		}
+	}
+}
