@@ -105,7 +105,7 @@ func TestPipelineChecksCatchBreakage(t *testing.T) {
 		{"CI updates the job", "", "  - id: job\n    name: gcr.io/google.com/cloudsdktool/cloud-sdk:558.0.0-slim\n    entrypoint: bash\n    args: [-c, \"set -e; gcloud run jobs execute gatehouse-migrate\"]\n", "the CI build must not deploy"},
 		{"swallowed failure", "go run github.com/securego/gosec/v2/cmd/gosec@v2.30.0 -quiet ./...", "go run github.com/securego/gosec/v2/cmd/gosec@v2.30.0 -quiet ./... || true", "ignores its exit status"},
 		{"allowed failure", "  - id: govulncheck\n", "  - id: govulncheck\n    allowFailure: true\n", "allows failure"},
-		{"no set -e", "        set -eu\n        if [", "        if [", "must start with set -e"},
+		{"no set -e", "        set -eu\n        git config", "        git config", "must start with set -e"},
 		{"latest image", "name: zricethezav/gitleaks:v8.30.1", "name: zricethezav/gitleaks:latest", "not pinned"},
 		{"latest trivy", "name: aquasec/trivy:0.74.0\n    entrypoint: sh\n    args:\n      - -c\n      - |\n        set -eu\n        trivy config", "name: aquasec/trivy:latest\n    entrypoint: sh\n    args:\n      - -c\n      - |\n        set -eu\n        trivy config", "not pinned"},
 		{"unpinned tool", "govulncheck@v1.9.0", "govulncheck@latest", "not pinned to a version"},
