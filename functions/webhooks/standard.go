@@ -22,7 +22,7 @@ import (
 const standardTolerance = 5 * time.Minute
 
 var (
-	errStandardHeaders   = errors.New("missing or malformed webhook-id / webhook-timestamp / webhook-signature")
+	errStandardHeaders   = errors.New("missing or malformed webhook-id / webhook-timestamp / webhook-signature (or svix-*)")
 	errStandardSignature = errors.New("no matching webhook-signature")
 	errStandardTime      = errors.New("webhook-timestamp out of tolerance")
 
@@ -54,6 +54,7 @@ func newStandardVerifier(secrets []config.Secret) (*standardVerifier, error) {
 // message id and timestamp. The reference library's own timestamp check
 // reads the wall clock, so it is done here against now.
 func (v *standardVerifier) verify(body []byte, hd http.Header, now time.Time) (string, time.Time, string, error) {
+	hd = canonicalStandardHeaders(hd)
 	id, ts, err := parseStandardHeaders(hd)
 	if err != nil {
 		return "", time.Time{}, reasonNoSignature, err
@@ -71,6 +72,31 @@ func (v *standardVerifier) verify(body []byte, hd http.Header, now time.Time) (s
 		return "", time.Time{}, reasonTimestamp, errStandardTime
 	}
 	return id, ts, "", nil
+}
+
+// svixHeaders are the names Svix-hosted senders use for the same three
+// values, with the same signing scheme.
+var svixHeaders = [3]string{"svix-id", "svix-timestamp", "svix-signature"}
+
+// canonicalStandardHeaders returns the delivery's three signature headers
+// under their webhook-* names. A delivery that carries any webhook-* header
+// is read by those names alone; otherwise by the svix-* names. The two sets
+// are never mixed, so a value is always checked with its own siblings.
+func canonicalStandardHeaders(hd http.Header) http.Header {
+	names := [3]string{standardwebhooks.HeaderWebhookID, standardwebhooks.HeaderWebhookTimestamp, standardwebhooks.HeaderWebhookSignature}
+	from := svixHeaders
+	for _, n := range names {
+		if _, ok := hd[http.CanonicalHeaderKey(n)]; ok {
+			from = names
+		}
+	}
+	out := http.Header{}
+	for i, n := range names {
+		if vs, ok := hd[http.CanonicalHeaderKey(from[i])]; ok {
+			out[http.CanonicalHeaderKey(n)] = vs
+		}
+	}
+	return out
 }
 
 // parseStandardHeaders validates webhook-id and webhook-timestamp (decimal

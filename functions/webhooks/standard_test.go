@@ -42,6 +42,13 @@ func TestStandardWebhooks(t *testing.T) {
 		bad := standardHeaders(t, body, standardOtherSecret, "msg_2", now).Get("Webhook-Signature")
 		multi.Set("Webhook-Signature", bad+" v1a,xyz "+multi.Get("Webhook-Signature"))
 		set := func(h http.Header, k, v string) http.Header { h = h.Clone(); h.Set(k, v); return h }
+		// svix renames the three headers as Svix-hosted senders send them.
+		svix := func(h http.Header) http.Header {
+			return http.Header{"Svix-Id": h["Webhook-Id"], "Svix-Timestamp": h["Webhook-Timestamp"], "Svix-Signature": h["Webhook-Signature"]}
+		}
+		svixGood := svix(standardHeaders(t, body, standardSecret, "msg_svix_1", now))
+		mixed := svix(standardHeaders(t, body, standardSecret, "msg_svix_2", now))
+		mixed.Set("Webhook-Id", "msg_svix_2") // a webhook-* header present: svix-* are not read
 		for _, tc := range []struct {
 			name   string
 			path   string
@@ -63,6 +70,12 @@ func TestStandardWebhooks(t *testing.T) {
 			{"5 min 1 s old", "/standard/acme", body, standardHeaders(t, body, standardSecret, "msg_6", now.Add(-301*time.Second)), 400, "invalid_signature"},
 			{"5 min 1 s ahead", "/standard/acme", body, standardHeaders(t, body, standardSecret, "msg_7", now.Add(301*time.Second)), 400, "invalid_signature"},
 			{"5 min old", "/standard/acme", body, standardHeaders(t, body, standardSecret, "msg_8", now.Add(-300*time.Second)), 200, `"status":"applied"`},
+			{"svix-* names", "/standard/acme", body, svixGood, 200, `"status":"applied"`},
+			{"svix-* redelivery", "/standard/acme", body, svixGood, 200, `"duplicate":true`},
+			{"svix-* names, another source's secret", "/standard/acme", body, svix(standardHeaders(t, body, standardOtherSecret, "msg_svix_3", now)), 400, "invalid_signature"},
+			{"svix-* id changed after signing", "/standard/acme", body, set(svixGood, "Svix-Id", "msg_svix_4"), 400, "invalid_signature"},
+			{"svix-* 5 min 1 s old", "/standard/acme", body, svix(standardHeaders(t, body, standardSecret, "msg_svix_5", now.Add(-301*time.Second))), 400, "invalid_signature"},
+			{"webhook-id mixed with svix-*", "/standard/acme", body, mixed, 400, "invalid_signature"},
 			{"signed, not JSON", "/standard/acme", []byte("hello"), standardHeaders(t, []byte("hello"), standardSecret, "msg_9", now), 400, "invalid_event"},
 			{"signed, bad type", "/standard/acme", []byte(`{"type":7}`), standardHeaders(t, []byte(`{"type":7}`), standardSecret, "msg_10", now), 400, "invalid_event"},
 		} {
@@ -76,10 +89,10 @@ func TestStandardWebhooks(t *testing.T) {
 			t.Fatalf("recorded event = %+v, %v", ev, err)
 		}
 		sent := e.sender.messages()
-		if len(sent) != 3 || sent[0].ID != "standard:acme/msg_1" || !strings.Contains(sent[0].Data, `"data":{"type":"invoice.created"`) {
+		if len(sent) != 4 || sent[0].ID != "standard:acme/msg_1" || !strings.Contains(sent[0].Data, `"data":{"type":"invoice.created"`) {
 			t.Fatalf("published %+v", sent)
 		}
-		if got := auditActions(t, s); got["webhook.event"] != 3 || got["webhook.rejected"] != 10 {
+		if got := auditActions(t, s); got["webhook.event"] != 4 || got["webhook.rejected"] != 14 {
 			t.Fatalf("audit actions = %v", got)
 		}
 	})
