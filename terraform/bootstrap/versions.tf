@@ -8,9 +8,10 @@ terraform {
     }
   }
 
-  # Local state on the first apply (the bucket does not exist yet); then
+  # Local state on the first apply (the bucket does not exist yet: a
+  # backend_override.tf with backend "local"); then, without the override,
   # `terraform init -migrate-state -backend-config=bucket=<state_bucket>`
-  # moves it into the bucket this root creates (terraform/README.md).
+  # moves it into the bucket this root creates (docs/deploy.md).
   backend "gcs" {
     prefix = "gatehouse/bootstrap"
   }
