@@ -10,6 +10,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/shared/audit"
 	"github.com/gatehouse-dev/gatehouse/shared/authz"
+	"github.com/gatehouse-dev/gatehouse/shared/events"
 	"github.com/gatehouse-dev/gatehouse/shared/notify"
 	"github.com/gatehouse-dev/gatehouse/shared/password"
 	"github.com/gatehouse-dev/gatehouse/shared/ratelimit"
@@ -141,7 +142,10 @@ func (s *Server) createUser(ctx context.Context, r *http.Request, req registerCo
 		}
 		_, err = s.d.Audit.RecordTx(ctx, tx, audit.Event{Actor: u.ID, Action: "auth.register", Target: u.ID,
 			Network: s.network(r)})
-		return err
+		if err != nil {
+			return err
+		}
+		return s.d.Events.Emit(ctx, tx, events.User(events.UserCreated, events.UserData{UserID: u.ID, Email: u.Email, By: "user"}))
 	})
 	return u, keepWebError(err)
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -304,6 +305,24 @@ func TestAdminUserOperations(t *testing.T) {
 			if !seen[a] {
 				t.Errorf("no %s audit event by the operator", a)
 			}
+		}
+		// Each operator change emitted its event exactly once (docs/events.md).
+		got := emitted(t, ae.Env.Store, "user/"+id)
+		slices.Sort(got)
+		want := []string{
+			`mfa.changed {"user_id":"U","change":"reset"}`,
+			`mfa.changed {"user_id":"U","change":"totp_enabled"}`,
+			`session.revoked {"user_id":"U","reason":"admin_disabled"}`,
+			`session.revoked {"user_id":"U","reason":"admin_revoked"}`,
+			`session.revoked {"user_id":"U","reason":"mfa_reset"}`,
+			`session.revoked {"user_id":"U","reason":"revoke_all"}`,
+			`user.created {"user_id":"U","email":"ann@example.com","by":"user"}`,
+			`user.deleted {"user_id":"U","by":"operator"}`,
+			`user.disabled {"user_id":"U","by":"operator"}`,
+			`user.enabled {"user_id":"U","by":"operator"}`,
+		}
+		if strings.ReplaceAll(strings.Join(got, "\n"), id, "U") != strings.Join(want, "\n") {
+			t.Fatalf("events:\n%s", strings.Join(got, "\n"))
 		}
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/shared/events"
 	"github.com/gatehouse-dev/gatehouse/shared/notify"
 	"github.com/gatehouse-dev/gatehouse/shared/session"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
@@ -331,11 +332,18 @@ func (s *Server) handleAdminDelete(w http.ResponseWriter, r *http.Request, c adm
 	return nil
 }
 
-// adminEvent is where an operator's change meets the events outbox of
-// issue 13 section 2 (user.disabled, session.revoked, mfa.changed, ...):
-// it runs inside the change's transaction, so an event would commit
-// exactly with its change. The outbox API has not landed yet; until it
-// does this records nothing beyond the audit event the caller wrote.
+// adminEvent emits the event of an operator's change through tx, the
+// change's transaction, so it commits exactly with the change
+// (docs/events.md). The session.revoked of a disable or a revoke is
+// emitted by the session manager as it ends the sessions.
 func (s *Server) adminEvent(ctx context.Context, tx store.Store, action, userID string) error {
+	switch action {
+	case "admin.user.disable":
+		return s.d.Events.Emit(ctx, tx, events.User(events.UserDisabled, events.UserData{UserID: userID, By: "operator"}))
+	case "admin.user.enable":
+		return s.d.Events.Emit(ctx, tx, events.User(events.UserEnabled, events.UserData{UserID: userID, By: "operator"}))
+	case "admin.user.mfa_reset":
+		return s.d.Events.Emit(ctx, tx, events.MFA(userID, "reset"))
+	}
 	return nil
 }

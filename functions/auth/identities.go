@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/shared/audit"
+	"github.com/gatehouse-dev/gatehouse/shared/events"
 	"github.com/gatehouse-dev/gatehouse/shared/notify"
 	"github.com/gatehouse-dev/gatehouse/shared/session"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
@@ -59,7 +60,10 @@ func (s *Server) handleIdentityDelete(w http.ResponseWriter, r *http.Request) er
 		}
 		_, err = s.d.Audit.RecordTx(ctx, tx, audit.Event{Actor: p.UserID, Action: "auth.identity_unlink", Target: p.UserID,
 			Network: s.network(r), Metadata: map[string]any{"provider": gone.Provider, "identity": gone.ID}})
-		return err
+		if err != nil {
+			return err
+		}
+		return s.d.Events.Emit(ctx, tx, events.Identity(events.IdentityUnlinked, p.UserID, gone.Provider))
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return web.NotFound()
@@ -98,7 +102,15 @@ func (s *Server) proveAddress(ctx context.Context, tx store.Store, r *http.Reque
 	}
 	_, err = s.d.Audit.RecordTx(ctx, tx, audit.Event{Actor: u.ID, Action: "auth.identity_unlink", Target: u.ID,
 		Network: s.network(r), Metadata: map[string]any{"providers": providers, "reason": "address_proven"}})
-	return removed, err
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range removed {
+		if err := s.d.Events.Emit(ctx, tx, events.Identity(events.IdentityUnlinked, u.ID, id.Provider)); err != nil {
+			return nil, err
+		}
+	}
+	return removed, nil
 }
 
 // proveLinkAddress runs [Server.proveAddress] in a transaction of its own

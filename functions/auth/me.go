@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/shared/audit"
+	"github.com/gatehouse-dev/gatehouse/shared/events"
 	"github.com/gatehouse-dev/gatehouse/shared/notify"
 	"github.com/gatehouse-dev/gatehouse/shared/session"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
@@ -224,7 +225,7 @@ func (s *Server) deleteAccount(ctx context.Context, userID string, e audit.Event
 		if err := tx.DeleteUser(ctx, userID); err != nil {
 			return fmt.Errorf("delete user: %w", err)
 		}
-		return nil
+		return s.d.Events.Emit(ctx, tx, events.User(events.UserDeleted, events.UserData{UserID: userID, By: deletedBy(e)}))
 	})
 	if err := keepWebError(err); err != nil {
 		return u, err
@@ -242,4 +243,13 @@ func (s *Server) notifyDeleted(ctx context.Context, email string) {
 	if err != nil {
 		s.d.Logger.ErrorContext(ctx, "deletion notice not sent", "error", err.Error())
 	}
+}
+
+// deletedBy says who deleted an account, from the audit event of the
+// deletion: the user themself or an operator.
+func deletedBy(e audit.Event) string {
+	if e.Actor == e.Target {
+		return "user"
+	}
+	return "operator"
 }

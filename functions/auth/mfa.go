@@ -1,11 +1,13 @@
 package auth
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/shared/audit"
+	"github.com/gatehouse-dev/gatehouse/shared/events"
 	"github.com/gatehouse-dev/gatehouse/shared/mfa"
 	"github.com/gatehouse-dev/gatehouse/shared/ratelimit"
 	"github.com/gatehouse-dev/gatehouse/shared/session"
@@ -56,8 +58,30 @@ func (x *ext) mfaChange(r *http.Request, action string, change func(svc *mfa.Ser
 		if err != nil {
 			return err
 		}
-		return x.record(r, tx, audit.Event{Actor: user, Action: action, Target: "user:" + user, Metadata: meta})
+		if err := x.record(r, tx, audit.Event{Actor: user, Action: action, Target: "user:" + user, Metadata: meta}); err != nil {
+			return err
+		}
+		return x.emitMFA(r.Context(), tx, action, user)
 	})
+}
+
+// mfaEventChanges names the mfa.changed change of each audited factor
+// change that has one (enrolling TOTP is not one until it is confirmed).
+var mfaEventChanges = map[string]string{
+	"mfa.totp.confirm":              "totp_enabled",
+	"mfa.totp.disable":              "totp_disabled",
+	"mfa.recovery_codes.regenerate": "recovery_codes_replaced",
+	"mfa.webauthn.register":         "passkey_added",
+	"mfa.webauthn.delete":           "passkey_removed",
+}
+
+// emitMFA emits mfa.changed through tx for the factor change action.
+func (x *ext) emitMFA(ctx context.Context, tx store.Store, action, userID string) error {
+	change, ok := mfaEventChanges[action]
+	if !ok {
+		return nil
+	}
+	return x.d.Events.Emit(ctx, tx, events.MFA(userID, change))
 }
 
 // mfaRemove is [ext.mfaChange] for a change that removes a way of signing
@@ -71,7 +95,10 @@ func (x *ext) mfaRemove(r *http.Request, action, reason string, change func(svc 
 		if err != nil {
 			return err
 		}
-		return x.record(r, tx, audit.Event{Actor: p.UserID, Action: action, Target: "user:" + p.UserID, Metadata: meta})
+		if err := x.record(r, tx, audit.Event{Actor: p.UserID, Action: action, Target: "user:" + p.UserID, Metadata: meta}); err != nil {
+			return err
+		}
+		return x.emitMFA(r.Context(), tx, action, p.UserID)
 	})
 }
 

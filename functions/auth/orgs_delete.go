@@ -6,6 +6,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/shared/audit"
 	"github.com/gatehouse-dev/gatehouse/shared/authz"
+	"github.com/gatehouse-dev/gatehouse/shared/events"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
 	"github.com/gatehouse-dev/gatehouse/shared/web"
 )
@@ -68,8 +69,13 @@ func (x *ext) orgLeave(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		return x.record(r, tx, audit.Event{Actor: actor.UserID, OrgID: actor.OrgID, Action: "org.member.leave",
+		err = x.record(r, tx, audit.Event{Actor: actor.UserID, OrgID: actor.OrgID, Action: "org.member.leave",
 			Target: "user:" + actor.UserID, Metadata: map[string]any{"role": old.Role}})
+		if err != nil {
+			return err
+		}
+		return x.d.Events.Emit(ctx, tx, events.Member(events.OrgMemberRemoved,
+			events.MemberData{OrgID: actor.OrgID, UserID: actor.UserID, Role: old.Role, By: "user"}))
 	})
 	if errors.Is(err, store.ErrOwner) {
 		return web.Conflict("owner", "The owner cannot leave; transfer ownership or delete the organization.")

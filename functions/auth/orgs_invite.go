@@ -14,6 +14,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/shared/audit"
 	"github.com/gatehouse-dev/gatehouse/shared/authz"
+	"github.com/gatehouse-dev/gatehouse/shared/events"
 	"github.com/gatehouse-dev/gatehouse/shared/notify"
 	"github.com/gatehouse-dev/gatehouse/shared/ratelimit"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
@@ -182,9 +183,14 @@ func (x *ext) orgJoin(r *http.Request, tx store.Store, userID string, inv orgInv
 	} else if err != nil {
 		return err
 	}
-	return x.record(r, tx, audit.Event{Actor: userID, OrgID: inv.OrgID, Action: "org.member.add",
+	err = x.record(r, tx, audit.Event{Actor: userID, OrgID: inv.OrgID, Action: "org.member.add",
 		Target: "user:" + userID, Metadata: map[string]any{"role": inv.Role, "invited_by": inv.InvitedBy,
 			"invitation": inv.ID}})
+	if err != nil {
+		return err
+	}
+	return x.d.Events.Emit(ctx, tx, events.Member(events.OrgMemberAdded,
+		events.MemberData{OrgID: inv.OrgID, UserID: userID, Role: inv.Role, By: "api"}))
 }
 
 type orgInvitationJSON struct {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/shared/audit"
 	"github.com/gatehouse-dev/gatehouse/shared/authz"
+	"github.com/gatehouse-dev/gatehouse/shared/events"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
 	"github.com/gatehouse-dev/gatehouse/shared/web"
 )
@@ -137,8 +138,13 @@ func (x *ext) orgSetRole(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		return x.record(r, tx, audit.Event{Actor: actor.UserID, OrgID: actor.OrgID, Action: "org.member.role_change",
+		err = x.record(r, tx, audit.Event{Actor: actor.UserID, OrgID: actor.OrgID, Action: "org.member.role_change",
 			Target: "user:" + target, Metadata: map[string]any{"from": old.Role, "to": req.Role}})
+		if err != nil {
+			return err
+		}
+		return x.d.Events.Emit(ctx, tx, events.Member(events.OrgMemberRoleChanged,
+			events.MemberData{OrgID: actor.OrgID, UserID: target, Role: req.Role, PreviousRole: old.Role, By: "api"}))
 	})
 	if err != nil {
 		return orgStoreError(err)
@@ -165,8 +171,19 @@ func (x *ext) orgRemoveMember(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		return x.record(r, tx, audit.Event{Actor: actor.UserID, OrgID: actor.OrgID, Action: "org.member.remove",
+		err = x.record(r, tx, audit.Event{Actor: actor.UserID, OrgID: actor.OrgID, Action: "org.member.remove",
 			Target: "user:" + target, Metadata: map[string]any{"role": old.Role, "sessions_ended": ended}})
+		if err != nil {
+			return err
+		}
+		if ended > 0 {
+			err := x.d.Events.Emit(ctx, tx, events.SessionsRevoked(events.SessionRevokedData{UserID: target, Reason: "member_removed"}))
+			if err != nil {
+				return err
+			}
+		}
+		return x.d.Events.Emit(ctx, tx, events.Member(events.OrgMemberRemoved,
+			events.MemberData{OrgID: actor.OrgID, UserID: target, Role: old.Role, By: "api"}))
 	})
 	if err != nil {
 		return orgStoreError(err)

@@ -74,6 +74,17 @@ func TestOrgFlow(t *testing.T) {
 		if rec := te.do(t, "GET", "/orgs/"+w.A+"/members", nil, bearer(late.AccessToken)); rec.Code != http.StatusForbidden {
 			t.Fatalf("removed member still reads: %d", rec.Code)
 		}
+		// One event per committed membership change; the refused ones emit none.
+		got := emitted(t, te.Env.Store, "org/"+w.A+"/member/"+late.UserID)
+		slices.Sort(got)
+		want := []string{
+			`org.member.added {"org_id":"A","user_id":"L","role":"viewer","by":"api"}`,
+			`org.member.removed {"org_id":"A","user_id":"L","role":"auditor","by":"api"}`,
+			`org.member.role_changed {"org_id":"A","user_id":"L","role":"auditor","previous_role":"viewer","by":"api"}`,
+		}
+		if r := strings.NewReplacer(w.A, "A", late.UserID, "L").Replace(strings.Join(got, "\n")); r != strings.Join(want, "\n") {
+			t.Fatalf("events:\n%s", r)
+		}
 
 		// Transfer needs a recent sign-in, then moves the owner role.
 		te.Env.Clock.Advance(11 * time.Minute)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/gatehouse-dev/gatehouse/shared/audit"
+	"github.com/gatehouse-dev/gatehouse/shared/events"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
 	"github.com/gatehouse-dev/gatehouse/shared/web"
 )
@@ -58,6 +59,10 @@ func (x *ext) BeforeDelete(ctx context.Context, tx store.Store, userID string) e
 	for _, o := range orgs {
 		if _, err := x.d.Audit.RecordTx(ctx, tx, audit.Event{Actor: userID, OrgID: o.ID, Action: "org.member.remove",
 			Target: "user:" + userID, Metadata: map[string]any{"role": o.Role, "reason": "account_deleted"}}); err != nil {
+			return err
+		}
+		if err := x.d.Events.Emit(ctx, tx, events.Member(events.OrgMemberRemoved,
+			events.MemberData{OrgID: o.ID, UserID: userID, Role: o.Role, By: "user"})); err != nil {
 			return err
 		}
 	}

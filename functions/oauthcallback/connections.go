@@ -14,6 +14,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/shared/audit"
 	"github.com/gatehouse-dev/gatehouse/shared/authz"
 	"github.com/gatehouse-dev/gatehouse/shared/broker"
+	"github.com/gatehouse-dev/gatehouse/shared/events"
 	"github.com/gatehouse-dev/gatehouse/shared/oauthstate"
 	"github.com/gatehouse-dev/gatehouse/shared/provider"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
@@ -75,7 +76,11 @@ func (s *server) save(ctx context.Context, r *http.Request, p *provider.Provider
 		}
 		_, err = s.d.Audit.RecordTx(ctx, tx, audit.Event{Actor: st.UserID, OrgID: st.OrgID, Action: "credential.connect",
 			Target: id, Network: s.network(r), Metadata: map[string]any{"platform": st.Platform, "reauthorized": existing.ID != ""}})
-		return err
+		if err != nil {
+			return err
+		}
+		return s.d.Events.Emit(ctx, tx, events.Connection(events.ConnectionCreated,
+			events.ConnectionData{ConnectionID: id, UserID: st.UserID, OrgID: st.OrgID, Provider: p.Name}))
 	})
 	switch {
 	case errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound):

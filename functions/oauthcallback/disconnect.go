@@ -11,6 +11,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/shared/authz"
 	"github.com/gatehouse-dev/gatehouse/shared/broker"
 	"github.com/gatehouse-dev/gatehouse/shared/envelope"
+	"github.com/gatehouse-dev/gatehouse/shared/events"
 	"github.com/gatehouse-dev/gatehouse/shared/provider"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
 	"github.com/gatehouse-dev/gatehouse/shared/web"
@@ -53,7 +54,11 @@ func (s *server) disconnect(w http.ResponseWriter, r *http.Request) error {
 		}
 		_, err := s.d.Audit.RecordTx(ctx, tx, audit.Event{Actor: m.UserID, OrgID: c.OrgID, Action: "credential.revoke",
 			Target: c.ID, Network: s.network(r), Metadata: map[string]any{"platform": c.Platform}})
-		return err
+		if err != nil {
+			return err
+		}
+		return s.d.Events.Emit(ctx, tx, events.Connection(events.ConnectionRevoked,
+			events.ConnectionData{ConnectionID: c.ID, UserID: m.UserID, OrgID: c.OrgID, Provider: c.Platform, Reason: "disconnected"}))
 	})
 	var refused *web.Error
 	switch {

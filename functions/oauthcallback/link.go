@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse-dev/gatehouse/shared/dnsproof"
+	"github.com/gatehouse-dev/gatehouse/shared/events"
 	"github.com/gatehouse-dev/gatehouse/shared/notify"
 	"github.com/gatehouse-dev/gatehouse/shared/oauthstate"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
@@ -105,6 +106,9 @@ func (s *server) linkIdentity(ctx context.Context, r *http.Request, p *idp, id w
 	}
 	err = s.d.Store.Tx(ctx, func(tx store.Store) error {
 		if err := tx.LinkIdentity(ctx, link); err != nil {
+			return err
+		}
+		if err := s.d.Events.Emit(ctx, tx, events.Identity(events.IdentityLinked, u.ID, p.name)); err != nil {
 			return err
 		}
 		return s.auditSignIn(ctx, tx, r, "auth.identity_link", u.ID, p.name)

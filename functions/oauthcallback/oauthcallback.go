@@ -135,7 +135,7 @@ func newServer(d *bootstrap.Deps, cfg Config) (*server, error) {
 	if s.resolver, err = dnsproof.NewResolver(d.Config.DNSResolver); err != nil {
 		return nil, err
 	}
-	s.broker = broker.New(d.Store, d.Keyring, reg, d.Audit, d.Logger, broker.Options{Client: client, Now: d.Now, Metrics: d.Telemetry.Metrics})
+	s.broker = broker.New(d.Store, d.Keyring, reg, d.Audit, d.Logger, broker.Options{Client: client, Now: d.Now, Metrics: d.Telemetry.Metrics, Events: d.Events})
 	s.signin = newSignIn(cfg, client, d.Now)
 	return s, nil
 }

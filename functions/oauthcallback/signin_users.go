@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/shared/authz"
+	"github.com/gatehouse-dev/gatehouse/shared/events"
 	"github.com/gatehouse-dev/gatehouse/shared/notify"
 	"github.com/gatehouse-dev/gatehouse/shared/oauthstate"
 	"github.com/gatehouse-dev/gatehouse/shared/ratelimit"
@@ -248,6 +249,12 @@ func (s *server) createConfirmed(r *http.Request, tok string) (string, pendingCo
 		if err := tx.LinkIdentity(ctx, link); errors.Is(err, store.ErrConflict) {
 			return errInvalidLink.WithCause(err) // the identity was linked meanwhile
 		} else if err != nil {
+			return err
+		}
+		if err := s.d.Events.Emit(ctx, tx, events.User(events.UserCreated, events.UserData{UserID: userID, Email: u.Email, By: "user"})); err != nil {
+			return err
+		}
+		if err := s.d.Events.Emit(ctx, tx, events.Identity(events.IdentityLinked, userID, pc.Provider)); err != nil {
 			return err
 		}
 		return s.auditSignIn(ctx, tx, r, "auth.register", userID, pc.Provider)

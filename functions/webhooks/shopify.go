@@ -16,6 +16,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/shared/audit"
 	"github.com/gatehouse-dev/gatehouse/shared/config"
+	"github.com/gatehouse-dev/gatehouse/shared/events"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
 )
 
@@ -112,7 +113,11 @@ func (h *handlers) revokeShop(ctx context.Context, tx store.Store, r *http.Reque
 	_, err = h.d.Audit.RecordTx(ctx, tx, audit.Event{Actor: providerShopify, OrgID: c.OrgID, Action: "credential.revoke",
 		Target: c.ID, Network: h.network(r), Metadata: map[string]any{"platform": store.PlatformShopify,
 			"account": shop, "reason": "app_uninstalled"}})
-	return err
+	if err != nil {
+		return err
+	}
+	return h.d.Events.Emit(ctx, tx, events.Connection(events.ConnectionRevoked,
+		events.ConnectionData{ConnectionID: c.ID, OrgID: c.OrgID, Provider: store.PlatformShopify, Reason: "app_uninstalled"}))
 }
 
 // verifyShopify checks that header is the base64 HMAC-SHA256 of body under

@@ -11,6 +11,7 @@ import (
 	"github.com/stripe/stripe-go/v85/webhook"
 
 	"github.com/gatehouse-dev/gatehouse/shared/config"
+	"github.com/gatehouse-dev/gatehouse/shared/events"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
 	"github.com/gatehouse-dev/gatehouse/shared/web"
 )
@@ -64,11 +65,24 @@ func (h *handlers) applyStripe(ctx context.Context, tx store.Store, ev stripeEve
 	if err != nil {
 		return nil, err
 	}
+	if err := h.emitSubscription(ctx, tx, ev, e, a); err != nil {
+		return nil, err
+	}
 	switch e.Status {
 	case store.WebhookApplied, store.WebhookSuperseded:
 		return viewBilling(a), nil
 	}
 	return nil, nil
+}
+
+// emitSubscription emits billing.subscription.updated through tx when the
+// event was applied and moved the account's subscription.
+func (h *handlers) emitSubscription(ctx context.Context, tx store.Store, ev stripeEvent, e *store.WebhookEvent, a store.BillingAccount) error {
+	if e.Status != store.WebhookApplied || a.SubscriptionID == "" || a.SubscriptionVersion.EventID != ev.ID {
+		return nil
+	}
+	return h.d.Events.Emit(ctx, tx, events.Subscription(events.SubscriptionData{OrgID: a.OrgID,
+		SubscriptionID: a.SubscriptionID, Plan: a.PriceID, Status: a.Status, PeriodEnd: a.CurrentPeriodEnd}))
 }
 
 // verifyStripe checks a Stripe-Signature header against each secret with

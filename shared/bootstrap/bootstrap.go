@@ -23,6 +23,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/shared/envelope"
 	"github.com/gatehouse-dev/gatehouse/shared/envelope/filekek"
 	"github.com/gatehouse-dev/gatehouse/shared/envelope/kmskek"
+	"github.com/gatehouse-dev/gatehouse/shared/events"
 	"github.com/gatehouse-dev/gatehouse/shared/logging"
 	"github.com/gatehouse-dev/gatehouse/shared/notify"
 	"github.com/gatehouse-dev/gatehouse/shared/ratelimit"
@@ -48,8 +49,11 @@ type Deps struct {
 	Notifier  notify.Notifier
 	// Telemetry records traces and metrics; bootstraptest gives a no-op one.
 	Telemetry *telemetry.Telemetry
-	Now       func() time.Time
-	Rand      io.Reader
+	// Events writes the events to the SaaS (docs/events.md) in the
+	// transaction of each change; with no GATEHOUSE_EVENTS_TOPIC it writes none.
+	Events *events.Emitter
+	Now    func() time.Time
+	Rand   io.Reader
 
 	closers []func()
 }
@@ -121,6 +125,7 @@ func StoreFromEnv(ctx context.Context) (store.Store, config.Base, error) {
 // `gatehouse migrate`, run with an owner role, never by the functions.
 func Open(ctx context.Context, base config.Base, logger *slog.Logger) (d *Deps, err error) {
 	d = &Deps{Config: base, Logger: logger, Now: time.Now, Rand: rand.Reader}
+	d.Events = &events.Emitter{Topic: base.EventsTopic, Env: string(base.Env), Now: d.Now, Rand: d.Rand}
 	defer func() {
 		if err != nil {
 			d.Close()

@@ -19,6 +19,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/shared/audit"
 	"github.com/gatehouse-dev/gatehouse/shared/envelope"
+	"github.com/gatehouse-dev/gatehouse/shared/events"
 	"github.com/gatehouse-dev/gatehouse/shared/logging"
 	"github.com/gatehouse-dev/gatehouse/shared/outbound"
 	"github.com/gatehouse-dev/gatehouse/shared/provider"
@@ -59,6 +60,7 @@ type Broker struct {
 	client   *outbound.Client
 	metrics  *telemetry.Metrics
 	now      func() time.Time
+	events   *events.Emitter
 }
 
 // Options configure [New]. Client calls the platforms' token endpoints
@@ -67,11 +69,13 @@ type Options struct {
 	Client  *outbound.Client
 	Now     func() time.Time
 	Metrics *telemetry.Metrics // refreshes by platform and outcome; none when nil
+	Events  *events.Emitter    // connection.invalid (docs/events.md); none when nil
 }
 
 // New returns a Broker.
 func New(s store.Store, sealer Sealer, reg *provider.Registry, log *audit.Log, logger *slog.Logger, o Options) *Broker {
-	b := &Broker{store: s, sealer: sealer, registry: reg, audit: log, logger: logger, client: o.Client, metrics: o.Metrics, now: o.Now}
+	b := &Broker{store: s, sealer: sealer, registry: reg, audit: log, logger: logger, client: o.Client, metrics: o.Metrics, now: o.Now,
+		events: o.Events}
 	if b.metrics == nil {
 		b.metrics = telemetry.Nop().Metrics
 	}
@@ -149,5 +153,9 @@ func (b *Broker) invalidate(ctx context.Context, tx store.Store, c store.Connect
 	}
 	_, err := b.audit.RecordTx(ctx, tx, audit.Event{Actor: "system", OrgID: c.OrgID, Action: "credential.invalidate",
 		Target: c.ID, Outcome: store.OutcomeFailure, Metadata: map[string]any{"platform": c.Platform, "reason": reason}})
-	return err
+	if err != nil {
+		return err
+	}
+	return b.events.Emit(ctx, tx, events.Connection(events.ConnectionInvalid,
+		events.ConnectionData{ConnectionID: c.ID, OrgID: c.OrgID, Provider: c.Platform, Reason: reason}))
 }

@@ -25,6 +25,7 @@ type Base struct {
 	AllowedOrigins   []string
 	PublicURL        *url.URL // never nil when the Loader reports no error
 	NotifyTopic      string   // "" means the development mailbox (dev only)
+	EventsTopic      string   // events to the SaaS (docs/events.md); "" emits none
 	SMTPURL          Secret   // zero when unset
 	DNSResolver      string   // IP:port of the DNS resolver for domain verification; "" means the system's
 	Traces           string   // off, stdout or cloud
@@ -77,6 +78,7 @@ func LoadBase(l *Loader) Base {
 	b.AllowedOrigins = l.List("GATEHOUSE_ALLOWED_ORIGINS", nil)
 	loadPublicURL(l, &b)
 	b.NotifyTopic = l.String("GATEHOUSE_NOTIFY_TOPIC", "")
+	b.EventsTopic = l.String("GATEHOUSE_EVENTS_TOPIC", "")
 	b.SMTPURL = l.OptionalSecret("GATEHOUSE_SMTP_URL")
 	b.DNSResolver = l.String("GATEHOUSE_DNS_RESOLVER", "")
 	loadTelemetry(l, &b)
@@ -228,6 +230,9 @@ func validateBase(l *Loader, b Base) {
 		validateOrigin(l, "GATEHOUSE_ALLOWED_ORIGINS", o)
 	}
 	validateTopic(l, b.NotifyTopic)
+	if b.EventsTopic != "" {
+		checkTopicName(l, "GATEHOUSE_EVENTS_TOPIC", b.EventsTopic)
+	}
 	validateResolver(l, b.DNSResolver)
 	if !b.SMTPURL.IsZero() {
 		u, err := url.Parse(b.SMTPURL.Reveal())
@@ -276,6 +281,12 @@ func validateTopic(l *Loader, topic string) {
 		}
 		return
 	}
+	checkTopicName(l, name, topic)
+}
+
+// checkTopicName records a failure for name unless topic is projects/P/topics/T
+// or a topic ID.
+func checkTopicName(l *Loader, name, topic string) {
 	id := topic
 	if strings.HasPrefix(topic, "projects/") {
 		parts := strings.Split(topic, "/")

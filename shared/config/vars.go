@@ -59,6 +59,7 @@ var sharedVars = []Variable{
 	{"GATEHOUSE_ALLOWED_ORIGINS", "", false, "Comma-separated browser origins (scheme://host[:port]) allowed to make state-changing requests; https only in staging and prod."},
 	{"GATEHOUSE_PUBLIC_URL", "http://localhost:8080 in dev (gatehouse serve: the address it listens on)", false, "Public base URL: the issuer, and the hosted pages (/auth/ui) that e-mailed links point at; https and required in staging and prod."},
 	{"GATEHOUSE_NOTIFY_TOPIC", "", false, "Pub/Sub topic for outbound messages, projects/P/topics/T or a topic ID. Required in staging and prod; in dev, empty means the local mailbox."},
+	{"GATEHOUSE_EVENTS_TOPIC", "", false, "Pub/Sub topic for the events Gatehouse announces to the SaaS (docs/events.md), projects/P/topics/T or a topic ID. Empty emits no events."},
 	{"GATEHOUSE_SMTP_URL", "", true, "Optional SMTP relay, smtp://user:pass@host:port?from=address (STARTTLS required)."},
 	{"GATEHOUSE_DNS_RESOLVER", "", false, "DNS resolver (IP or IP:port) that single sign-on domain verification asks for TXT records; empty means the system's resolver."},
 	{"GATEHOUSE_TRACES", "off in dev, cloud elsewhere", false, "Where spans go: off (spans still get ids, which log lines carry), stdout (one JSON document per span) or cloud (Cloud Trace of PROJECT_ID). See docs/operations.md."},

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/shared/audit"
 	"github.com/gatehouse-dev/gatehouse/shared/envelope"
+	"github.com/gatehouse-dev/gatehouse/shared/events"
 	"github.com/gatehouse-dev/gatehouse/shared/notify"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
 	"github.com/gatehouse-dev/gatehouse/shared/token"
@@ -214,7 +215,10 @@ func (m *Manager) revokeReused(ctx context.Context, tx store.Store, s store.Sess
 	_, err := m.audit.RecordTx(ctx, tx, audit.Event{Actor: s.UserID, Action: "auth.refresh_reuse", Target: s.UserID,
 		Outcome: store.OutcomeDenied, Network: web.Network(web.ClientIP(r, m.cfg.TrustedProxyHops)).String(),
 		Metadata: map[string]any{"session": s.ID}})
-	return err
+	if err != nil {
+		return err
+	}
+	return m.emitRevoked(ctx, tx, 1, events.SessionRevokedData{UserID: s.UserID, SessionID: s.ID, Reason: "refresh_token_reuse"})
 }
 
 // alertReuse tells the user a session was ended because its refresh token
@@ -245,7 +249,10 @@ func (m *Manager) Logout(w http.ResponseWriter, r *http.Request) error {
 		}
 		_, err := m.audit.RecordTx(r.Context(), tx, audit.Event{Actor: p.UserID, Action: "auth.logout",
 			Target: p.UserID, Metadata: map[string]any{"session": p.SessionID}})
-		return err
+		if err != nil {
+			return err
+		}
+		return m.emitRevoked(r.Context(), tx, 1, events.SessionRevokedData{UserID: p.UserID, SessionID: p.SessionID, Reason: "logout"})
 	})
 	if err != nil {
 		return unavailable(err)
@@ -287,7 +294,10 @@ func (m *Manager) revokeAll(ctx context.Context, tx store.Store, userID, reason 
 	}
 	_, err = m.audit.RecordTx(ctx, tx, audit.Event{Actor: userID, Action: "auth.sessions_revoked", Target: userID,
 		Metadata: map[string]any{"reason": reason, "count": n}})
-	return err
+	if err != nil {
+		return err
+	}
+	return m.emitRevoked(ctx, tx, n, events.SessionRevokedData{UserID: userID, Reason: reason})
 }
 
 // MinRecordedIdle is the shortest gap between refreshes a session records

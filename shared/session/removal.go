@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/gatehouse-dev/gatehouse/shared/audit"
+	"github.com/gatehouse-dev/gatehouse/shared/events"
 	"github.com/gatehouse-dev/gatehouse/shared/notify"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
 )
@@ -74,9 +75,19 @@ func (m *Manager) RevokeOtherSessions(ctx context.Context, tx store.Store, userI
 			n++
 		}
 	}
-	_, err := m.audit.RecordTx(ctx, tx, audit.Event{Actor: userID, Action: "auth.sessions_revoked", Target: userID,
-		Metadata: map[string]any{"reason": reason, "count": n, "kept": keep != ""}})
-	return err
+	if _, err := m.audit.RecordTx(ctx, tx, audit.Event{Actor: userID, Action: "auth.sessions_revoked", Target: userID,
+		Metadata: map[string]any{"reason": reason, "count": n, "kept": keep != ""}}); err != nil {
+		return err
+	}
+	return m.emitRevoked(ctx, tx, n, events.SessionRevokedData{UserID: userID, Reason: reason})
+}
+
+// emitRevoked emits session.revoked through tx when n sessions ended.
+func (m *Manager) emitRevoked(ctx context.Context, tx store.Store, n int64, d events.SessionRevokedData) error {
+	if n == 0 {
+		return nil
+	}
+	return m.events.Emit(ctx, tx, events.SessionsRevoked(d))
 }
 
 // RemoveSignInMethod runs remove (the removal of a way of signing in: a

@@ -22,6 +22,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/shared/audit"
 	"github.com/gatehouse-dev/gatehouse/shared/bootstrap"
 	"github.com/gatehouse-dev/gatehouse/shared/envelope"
+	"github.com/gatehouse-dev/gatehouse/shared/events"
 	"github.com/gatehouse-dev/gatehouse/shared/notify"
 	"github.com/gatehouse-dev/gatehouse/shared/ratelimit"
 	"github.com/gatehouse-dev/gatehouse/shared/sessioncache"
@@ -132,6 +133,7 @@ type Manager struct {
 	now      func() time.Time
 	rand     io.Reader
 	cache    *sessioncache.Cache // nil when the store has no session feed
+	events   *events.Emitter
 }
 
 // New returns a Manager on d, signing access tokens with signer. When the
@@ -148,7 +150,8 @@ func New(d *bootstrap.Deps, signer *token.Signer, cfg Config) (*Manager, error) 
 		t = telemetry.Nop()
 	}
 	m := &Manager{cfg: cfg, store: d.Store, signer: signer, keyring: d.Keyring, audit: d.Audit,
-		limiter: d.Limiter, notifier: d.Notifier, logger: d.Logger, metrics: t.Metrics, now: d.Now, rand: d.Rand}
+		limiter: d.Limiter, notifier: d.Notifier, logger: d.Logger, metrics: t.Metrics, now: d.Now, rand: d.Rand,
+		events: d.Events}
 	if feed, ok := d.Store.(store.SessionFeed); ok {
 		m.cache = sessioncache.New(0, nil)
 		feed.WatchSessions(m.cache)

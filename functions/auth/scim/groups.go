@@ -10,6 +10,7 @@ import (
 	filter "github.com/scim2/filter-parser/v2"
 
 	"github.com/gatehouse-dev/gatehouse/shared/authz"
+	"github.com/gatehouse-dev/gatehouse/shared/events"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
 )
 
@@ -244,6 +245,9 @@ func (s *Service) setRoles(r *http.Request, role string, add, remove []string) e
 				return nil
 			}
 			if _, err := tx.SetMemberRole(ctx, org, userID, to, s.d.Now()); err != nil {
+				return err
+			}
+			if err := s.emit(r, tx, events.Member(events.OrgMemberRoleChanged, events.MemberData{OrgID: org, UserID: userID, Role: to, PreviousRole: m.Role, By: "scim"})); err != nil {
 				return err
 			}
 			return s.record(r, tx, "org.member.role", userID, map[string]any{"from": m.Role, "role": to, "via": "scim"})

@@ -14,6 +14,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/shared/audit"
 	"github.com/gatehouse-dev/gatehouse/shared/authz"
 	"github.com/gatehouse-dev/gatehouse/shared/dnsproof"
+	"github.com/gatehouse-dev/gatehouse/shared/events"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
 	"github.com/gatehouse-dev/gatehouse/shared/web"
 )
@@ -102,6 +103,9 @@ func (s *Service) account(r *http.Request, tx store.Store, p profile) (store.Use
 	if err := tx.CreateUser(r.Context(), u); err != nil {
 		return u, fmt.Errorf("create provisioned user: %w", err)
 	}
+	if err := s.emit(r, tx, events.User(events.UserCreated, events.UserData{UserID: u.ID, Email: u.Email, By: "scim"})); err != nil {
+		return u, err
+	}
 	return u, s.record(r, tx, "scim.user.create", u.ID, nil)
 }
 
@@ -119,6 +123,9 @@ func (s *Service) addMember(r *http.Request, tx store.Store, userID string) erro
 		return err
 	}
 	if err := tx.AddMember(ctx, store.Member{OrgID: org, UserID: userID, Role: role, CreatedAt: s.d.Now()}); err != nil {
+		return err
+	}
+	if err := s.emit(r, tx, events.Member(events.OrgMemberAdded, events.MemberData{OrgID: org, UserID: userID, Role: role, By: "scim"})); err != nil {
 		return err
 	}
 	return s.record(r, tx, "org.member.add", userID, map[string]any{"role": role, "via": "scim"})
@@ -190,6 +197,9 @@ func (s *Service) deprovision(r *http.Request, rec store.SCIMUser, forget bool) 
 				Detail: "The organization's owner cannot be deprovisioned; transfer ownership first."}
 		case err == nil:
 			if _, err := tx.RemoveMember(ctx, rec.OrgID, rec.UserID); err != nil {
+				return err
+			}
+			if err := s.emit(r, tx, events.Member(events.OrgMemberRemoved, events.MemberData{OrgID: rec.OrgID, UserID: rec.UserID, Role: m.Role, By: "scim"})); err != nil {
 				return err
 			}
 		case !errors.Is(err, store.ErrNotFound):

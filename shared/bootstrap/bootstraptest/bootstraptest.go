@@ -19,6 +19,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/shared/config"
 	"github.com/gatehouse-dev/gatehouse/shared/envelope"
 	"github.com/gatehouse-dev/gatehouse/shared/envelope/filekek"
+	"github.com/gatehouse-dev/gatehouse/shared/events"
 	"github.com/gatehouse-dev/gatehouse/shared/logging/logtest"
 	"github.com/gatehouse-dev/gatehouse/shared/notify"
 	"github.com/gatehouse-dev/gatehouse/shared/ratelimit"
@@ -85,6 +86,10 @@ func Postgres(t testing.TB) store.Store {
 	return pgtest.New(t).Store
 }
 
+// EventsTopic is the events topic of the Deps New returns: flow tests see
+// every event their changes emit in the outbox.
+const EventsTopic = "projects/gatehouse-test/topics/events"
+
 // New returns Deps on s, in the dev environment, with AllowedOrigins set
 // to https://app.example.com and PublicURL https://gatehouse.example.com.
 func New(t testing.TB, s store.Store) *Env {
@@ -111,7 +116,8 @@ func New(t testing.TB, s store.Store) *Env {
 	return &Env{
 		Deps: &bootstrap.Deps{Config: base, Logger: logger, Store: s, Keyring: kr, KEK: kek,
 			Audit: auditLog, Sequencer: seq, Limiter: ratelimit.New(s, clock.Now),
-			Notifier: mb, Telemetry: telemetry.Nop(), Now: clock.Now, Rand: rand.Reader},
+			Notifier: mb, Telemetry: telemetry.Nop(), Now: clock.Now, Rand: rand.Reader,
+			Events: &events.Emitter{Topic: EventsTopic, Env: string(config.EnvDev), Now: clock.Now}},
 		Clock: clock, Logs: logs, Mailbox: mb,
 	}
 }
