@@ -12,7 +12,8 @@ import (
 
 // SCIM provisioning emits its events in the transaction of each change:
 // the user's creation, the membership, each group (role) change and the
-// deprovisioning, once each; a refused deprovisioning emits nothing.
+// deprovisioning with the end of the user's SSO sessions, once each; a
+// refused deprovisioning emits nothing.
 func TestSCIMEmitsEvents(t *testing.T) {
 	backends(t, func(t *testing.T, b bootstraptest.Backend) {
 		w := newSCIMWorld(t, b)
@@ -27,6 +28,7 @@ func TestSCIMEmitsEvents(t *testing.T) {
 		if code, _ := w.scim(t, w.tokA, w.a, "PATCH", "/Groups/admin", patch(fmt.Sprintf(`{"op":"Remove","path":"members[value eq \"%s\"]"}`, id))); code != 200 {
 			t.Fatalf("group remove: %d", code)
 		}
+		w.te.signInVia(t, id, w.a, "fed", "sso")
 		if code, _ := w.scim(t, w.tokA, w.a, "PATCH", "/Users/"+id, oktaDeactivate); code != 200 {
 			t.Fatalf("deactivate: %d", code)
 		}
@@ -44,6 +46,7 @@ func TestSCIMEmitsEvents(t *testing.T) {
 			`org.member.removed {"org_id":"A","user_id":"U","role":"viewer","by":"scim"}`,
 			`org.member.role_changed {"org_id":"A","user_id":"U","role":"admin","previous_role":"viewer","by":"scim"}`,
 			`org.member.role_changed {"org_id":"A","user_id":"U","role":"viewer","previous_role":"admin","by":"scim"}`,
+			`session.revoked {"user_id":"U","reason":"scim_deprovisioned"}`,
 			`user.created {"user_id":"U","email":"alice@corp.example.com","by":"scim"}`,
 		}
 		if r := strings.NewReplacer(w.a, "A", id, "U").Replace(strings.Join(got, "\n")); r != strings.Join(want, "\n") {

@@ -218,6 +218,11 @@ func (s *Service) deprovision(r *http.Request, rec store.SCIMUser, forget bool) 
 		if err != nil {
 			return err
 		}
+		if n > 0 {
+			if err := s.emit(r, tx, events.SessionsRevoked(events.SessionRevokedData{UserID: rec.UserID, Reason: RevokeReason})); err != nil {
+				return err
+			}
+		}
 		return s.record(r, tx, "scim.user.deprovision", rec.UserID, map[string]any{"sessions_ended": n, "deleted": forget})
 	})
 	return s.scimError(r, err)
