@@ -177,11 +177,10 @@ func TestEmitWithoutTopic(t *testing.T) {
 	}
 }
 
-// The outbox relay publishes a committed event to Pub/Sub (pstest, the
-// real client library) once, as a CloudEvent with its type in the
-// attributes; consumers deduplicate on message_id.
-func TestEventsReachPubSub(t *testing.T) {
-	env := bootstraptest.New(t, bootstraptest.SQLite(t))
+// newPubSub starts a pstest server with the events topic and returns a
+// sender on it, through the real client library.
+func newPubSub(t *testing.T) (*outbox.PubSub, *pstest.Server) {
+	t.Helper()
 	srv := pstest.NewServer()
 	t.Cleanup(func() { _ = srv.Close() })
 	if _, err := srv.GServer.CreateTopic(context.Background(), &pubsubpb.Topic{Name: topic}); err != nil {
@@ -196,8 +195,63 @@ func TestEventsReachPubSub(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = p.Close() })
+	return p, srv
+}
+
+// Many relays sweeping at once against PostgreSQL publish each committed
+// event exactly once: each message is leased by one relay only.
+func TestRelaysPublishEachEventOnce(t *testing.T) {
+	env := bootstraptest.New(t, bootstraptest.Postgres(t))
+	p, srv := newPubSub(t)
 	ctx := context.Background()
-	err = env.Store.Tx(ctx, func(tx store.Store) error {
+	const n, relays = 40, 8
+	for i := range n {
+		err := env.Store.Tx(ctx, func(tx store.Store) error {
+			return env.Events.Emit(ctx, tx, events.MFA(fmt.Sprintf("u_%d", i), "reset"))
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	for range relays {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := outbox.NewRelay(env.Store, p, env.Logger, outbox.Options{Now: env.Clock.Now})
+			for range 3 {
+				if _, err := r.Sweep(ctx, n); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	seen := map[string]int{}
+	for _, m := range srv.Messages() {
+		seen[m.Attributes["message_id"]]++
+	}
+	if len(seen) != n {
+		t.Fatalf("%d distinct events published, want %d", len(seen), n)
+	}
+	for id, c := range seen {
+		if c != 1 {
+			t.Fatalf("%s published %d times", id, c)
+		}
+	}
+	if due := outboxEvents(t, env.Store, env.Clock.Now()); len(due) != 0 {
+		t.Fatalf("%d events still due", len(due))
+	}
+}
+
+// The outbox relay publishes a committed event to Pub/Sub (pstest, the
+// real client library) once, as a CloudEvent with its type in the
+// attributes; consumers deduplicate on message_id.
+func TestEventsReachPubSub(t *testing.T) {
+	env := bootstraptest.New(t, bootstraptest.SQLite(t))
+	p, srv := newPubSub(t)
+	ctx := context.Background()
+	err := env.Store.Tx(ctx, func(tx store.Store) error {
 		return env.Events.Emit(ctx, tx, events.Key("data", "dk_2"))
 	})
 	if err != nil {
