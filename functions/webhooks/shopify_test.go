@@ -155,6 +155,19 @@ func TestShopifyDeliveries(t *testing.T) {
 		if got := auditActions(t, s); got["webhook.event"] != 5 || got["credential.revoke"] != 1 {
 			t.Fatalf("audit actions = %v", got)
 		}
+		due, err := s.DueOutbox(ctx, now.Add(time.Hour), 100)
+		var revoked []string
+		for _, m := range due {
+			if m.Attributes["ce-type"] == "com.gatehouse.connection.revoked.v1" {
+				revoked = append(revoked, m.Attributes["ce-subject"])
+				if !strings.Contains(m.Data, `"reason":"app_uninstalled"`) || !strings.Contains(m.Data, `"org_id":"org_1"`) {
+					t.Fatalf("connection.revoked %s", m.Data)
+				}
+			}
+		}
+		if err != nil || len(revoked) != 1 || revoked[0] != "connection/"+conn.ID {
+			t.Fatalf("connection.revoked events %v, %v", revoked, err)
+		}
 		sent := e.sender.messages()
 		if len(sent) != 3 || sent[0].Topic != eventTopic || sent[0].ID != "shopify/ev-1" || !strings.Contains(sent[0].Data, `"total_price":"10.00"`) {
 			t.Fatalf("published %+v; want ev-1, ev-2, ev-5 on the event topic with their payloads", sent)

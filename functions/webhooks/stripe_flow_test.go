@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -185,7 +186,35 @@ func TestStripeOutOfOrder(t *testing.T) {
 		if a := deliverStripe(t, e, sub("evt_4", "active", t0.Add(3*time.Second))); a.Status != "applied" {
 			t.Fatalf("same second, larger id: %+v, want applied", a)
 		}
+		// Only the events that moved the subscription announce it.
+		if got := strings.Join(subscriptionEvents(t, s), "\n"); got != `{"org_id":"org_a","subscription_id":"sub_A","plan":"price_pro","status":"active","period_end":"`+end.UTC().Format(time.RFC3339)+`"}`+"\n"+
+			`{"org_id":"org_a","subscription_id":"sub_A","plan":"price_pro","status":"canceled","period_end":"`+end.UTC().Format(time.RFC3339)+`"}` {
+			t.Fatalf("billing.subscription.updated events:\n%s", got)
+		}
 	})
+}
+
+// subscriptionEvents returns the data of the billing.subscription.updated
+// events in s's outbox, sorted.
+func subscriptionEvents(t *testing.T, s store.Store) []string {
+	t.Helper()
+	due, err := s.DueOutbox(context.Background(), time.Now().Add(100*365*24*time.Hour), 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, m := range due {
+		if m.Attributes["ce-type"] != "com.gatehouse.billing.subscription.updated.v1" {
+			continue
+		}
+		var ce struct {
+			Data json.RawMessage `json:"data"`
+		}
+		decodeJSON(t, []byte(m.Data), &ce)
+		out = append(out, string(ce.Data))
+	}
+	slices.Sort(out)
+	return out
 }
 
 // Within one second the lifecycle orders events whatever their random ids:
