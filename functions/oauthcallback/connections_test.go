@@ -110,7 +110,29 @@ func TestDisconnect(t *testing.T) {
 		if !slices.Contains(actions, "credential.revoke") || !slices.Contains(actions, "credential.revoke_at_provider") {
 			t.Fatalf("audit %v", actions)
 		}
+		// One event per committed change; the refused disconnects emit none.
+		if got := subjectEvents(t, e.Store, "connection/"+c.ID); strings.Join(got, " ") != "connection.created connection.revoked" {
+			t.Fatalf("events %v", got)
+		}
 	})
+}
+
+// subjectEvents returns the kinds of the events about subject in s's
+// outbox (docs/events.md), sorted.
+func subjectEvents(t *testing.T, s store.Store, subject string) []string {
+	t.Helper()
+	due, err := s.DueOutbox(context.Background(), time.Now().Add(100*365*24*time.Hour), 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, m := range due {
+		if m.Attributes["ce-subject"] == subject {
+			out = append(out, strings.TrimSuffix(strings.TrimPrefix(m.Attributes["ce-type"], "com.gatehouse."), ".v1"))
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // A platform that fails to revoke does not block the disconnect.

@@ -106,6 +106,9 @@ func TestLinkNeedsMatchingEmail(t *testing.T) {
 		if !slices.Contains(auditActions(t, e), "auth.identity_link") {
 			t.Fatal("link not audited")
 		}
+		if got := subjectEvents(t, e.Store, "user/user-admin"); !slices.Equal(got, []string{"identity.linked"}) {
+			t.Fatalf("events %v: want one identity.linked, none for the refused links", got)
+		}
 		e.stale(t, e.users["admin"])
 		if rec := e.do(t, http.MethodPost, "/link/google?return_to=/settings", "", admin...); rec.Code != http.StatusForbidden ||
 			!strings.Contains(rec.Body.String(), "reauthentication_required") {

@@ -95,6 +95,9 @@ func TestSignIn(t *testing.T) {
 			if ids, _ := e.Store.UserIdentities(context.Background(), userID); len(ids) != 1 {
 				t.Fatalf("%s: second sign-in linked again: %+v", tc.provider, ids)
 			}
+			if got := subjectEvents(t, e.Store, "user/"+userID); !slices.Equal(got, []string{"identity.linked", "user.created"}) {
+				t.Fatalf("%s: events %v", tc.provider, got)
+			}
 		}
 		if !slices.Contains(auditActions(t, e), "auth.register") {
 			t.Fatal("account creation not audited")
