@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -98,6 +99,19 @@ func TestIdentitiesListAndUnlink(t *testing.T) {
 		}
 		assertAudited(t, te, "auth.identity_unlink")
 		assertAudited(t, te, "auth.sessions_revoked")
+		// One identity.unlinked and one session.revoked (the refused and
+		// repeated unlinks emit nothing); linkIdentity writes to the store
+		// directly, so no identity.linked here.
+		got := emitted(t, te.Env.Store, "user/"+tk.UserID)
+		slices.Sort(got)
+		want := []string{
+			`identity.unlinked {"user_id":"U","provider":"google"}`,
+			`session.revoked {"user_id":"U","reason":"identity_unlinked"}`,
+			`user.created {"user_id":"U","email":"una@example.com","by":"user"}`,
+		}
+		if r := strings.ReplaceAll(strings.Join(got, "\n"), tk.UserID, "U"); r != strings.Join(want, "\n") {
+			t.Fatalf("events:\n%s", r)
+		}
 	})
 }
 
