@@ -42,18 +42,21 @@ func publicRoutes() []string { return []string{"auth", "oauthcallback", "webhook
 // publishers returns, per Pub/Sub topic, the functions that publish to it:
 // auth (e-mails, alerts) and oauthcallback (the new-device alert of a
 // social sign-in) send notifications; webhooks (its outbox relay) and
-// rotate (the outbox task) publish billing and webhook events.
+// rotate (the outbox task) publish billing and webhook events; rotate alone
+// publishes the events to the SaaS (saas-events), which every function
+// writes to the outbox.
 func publishers() map[string][]string {
 	return map[string][]string{
 		"notifications":  {"auth", "oauthcallback"},
 		"billing-events": {"rotate", "webhooks"},
 		"webhook-events": {"rotate", "webhooks"},
+		"saas-events":    {"rotate"},
 	}
 }
 
 // topics returns the Pub/Sub topics Gatehouse needs.
 func topics() []string {
-	return []string{"notifications", "billing-events", "webhook-events", "rotation"}
+	return []string{"notifications", "billing-events", "webhook-events", "saas-events", "rotation"}
 }
 
 // Rules returns every check, in a stable order. What real tools check is

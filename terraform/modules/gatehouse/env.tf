@@ -33,6 +33,9 @@ locals {
     GATEHOUSE_KMS_KEY      = module.kms.key_id
     GATEHOUSE_PUBLIC_URL   = local.public_base_url
     GATEHOUSE_NOTIFY_TOPIC = module.pubsub.topic_ids["notifications"]
+    # Every function writes events to the SaaS (docs/events.md) to the
+    # outbox; rotate's outbox task publishes them.
+    GATEHOUSE_EVENTS_TOPIC = module.pubsub.topic_ids["saas-events"]
     # Raising secrets_generation changes the environment, so every function
     # gets a new revision whose instances read each secret's latest version.
     GATEHOUSE_SECRETS_GENERATION = tostring(var.secrets_generation)

@@ -116,7 +116,8 @@ module "webhooks" {
 # (scheduler.tf), with retry and a dead-letter topic; one instance at a
 # time (it also takes a lease in the database). It seals and opens (data
 # keys, re-encryption, re-wrap after probing the KEK version with Encrypt)
-# and republishes outbox messages to billing-events and webhook-events.
+# and republishes outbox messages to billing-events, webhook-events and
+# saas-events.
 module "rotate" {
   source = "../function"
 

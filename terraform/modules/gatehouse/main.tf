@@ -74,11 +74,12 @@ module "pubsub" {
   source = "../pubsub"
 
   project_id = var.project_id
-  topics     = ["notifications", "billing-events", "webhook-events", "rotation"]
+  topics     = ["notifications", "billing-events", "webhook-events", "saas-events", "rotation"]
   subscriptions = {
     "notifications-delivery"  = "notifications"
     "billing-events-consumer" = "billing-events"
     "webhook-events-consumer" = "webhook-events"
+    "saas-events-consumer"    = "saas-events"
   }
 
   depends_on = [google_project_service.api]

@@ -149,6 +149,15 @@ resource "google_pubsub_topic_iam_member" "rotate_events" {
   member  = "serviceAccount:${google_service_account.rotate.email}"
 }
 
+# saas-events (docs/events.md): every function writes its events to the
+# outbox; only rotate's outbox task publishes them.
+resource "google_pubsub_topic_iam_member" "rotate_saas_events" {
+  project = var.project_id
+  topic   = module.pubsub.topic_names["saas-events"]
+  role    = "roles/pubsub.publisher"
+  member  = "serviceAccount:${google_service_account.rotate.email}"
+}
+
 # Pub/Sub mints the push subscription's ID tokens for rotate_trigger.
 resource "google_service_account_iam_member" "rotate_trigger_token" {
   service_account_id = google_service_account.rotate_trigger.name
