@@ -161,10 +161,14 @@ func testAuditLog(t *testing.T, open Opener) {
 	if _, err := s.AuditNodes(ctx, []store.AuditNodeID{{Level: 1, Index: 1}}); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("AuditNodes of an incomplete subtree: err = %v, want ErrNotFound", err)
 	}
-	heads, err := s.AuditTreeHeads(ctx, 0, 10)
-	if err != nil || len(heads) != 1 || heads[0].Size != 3 {
-		t.Fatalf("AuditTreeHeads = %v, %v", heads, err)
+	// One head per batch: under load (other tests' open transactions hold
+	// back what a batch may integrate) the three events can take more than
+	// one batch, so only the newest head must cover all three.
+	all, err := s.AuditTreeHeads(ctx, 0, 10)
+	if err != nil || len(all) == 0 || all[len(all)-1].Size != 3 {
+		t.Fatalf("AuditTreeHeads = %v, %v", all, err)
 	}
+	heads := all[len(all)-1:]
 	if h, err := s.AuditTreeHeadAt(ctx, 3); err != nil || h.Root != heads[0].Root {
 		t.Fatalf("AuditTreeHeadAt(3) = %+v, %v", h, err)
 	}
