@@ -97,41 +97,6 @@ provider_installation {
 	return bin, env
 }
 
-// copyTerraform copies this terraform/ tree's configuration and tests
-// (not .terraform/ or lock files) into a temporary directory, so runs
-// never write into the checkout and never collide.
-func copyTerraform(t *testing.T) string {
-	t.Helper()
-	dst := t.TempDir()
-	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() && d.Name() == ".terraform" {
-			return filepath.SkipDir
-		}
-		if d.IsDir() || !(strings.HasSuffix(p, ".tf") || strings.HasSuffix(p, ".tfvars") || strings.HasSuffix(p, ".tftest.hcl")) {
-			return nil
-		}
-		rel, err := filepath.Rel(root, p)
-		if err != nil {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		if err := os.MkdirAll(filepath.Join(dst, filepath.Dir(rel)), 0o750); err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dst, rel), b, 0o600)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dst
-}
-
 // terraform runs one terraform command in dir and fails the test with its
 // output if it fails.
 func terraform(t *testing.T, bin string, env []string, dir string, args ...string) string {
@@ -153,7 +118,7 @@ var runBlock = regexp.MustCompile(`(?m)^run "[^"]+"`)
 func terraformTest(t *testing.T, module, file string) {
 	t.Helper()
 	bin, env := terraformCLI(t)
-	tree := copyTerraform(t)
+	tree := copyTree(t, root)
 	dir := filepath.Join(tree, module)
 	src, err := os.ReadFile(filepath.Join(dir, file))
 	if err != nil {
@@ -209,7 +174,7 @@ func TestTerraformModuleTests(t *testing.T) {
 // Controls: INFRA-5, INFRA-6, INFRA-9
 func TestTerraformValidateEveryRoot(t *testing.T) {
 	bin, env := terraformCLI(t)
-	tree := copyTerraform(t)
+	tree := copyTree(t, root)
 	for _, r := range []string{"bootstrap", "environments/dev", "environments/staging", "environments/prod"} {
 		t.Run(r, func(t *testing.T) {
 			dir := filepath.Join(tree, r)

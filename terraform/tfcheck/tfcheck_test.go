@@ -73,14 +73,22 @@ func TestTrivyConfig(t *testing.T) {
 	}
 }
 
-// copyTree copies the .tf and .tfvars files under src into a new temporary
-// directory and returns it.
+// copyTree copies the configuration under src (.tf, .tfvars and
+// .tftest.hcl files, not .terraform/ or lock files) into a new temporary
+// directory and returns it, so runs never write into the checkout and
+// never collide.
 func copyTree(t *testing.T, src string) string {
 	t.Helper()
 	dst := t.TempDir()
 	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !(strings.HasSuffix(p, ".tf") || strings.HasSuffix(p, ".tfvars")) {
+		if err != nil {
 			return err
+		}
+		if d.IsDir() && d.Name() == ".terraform" {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !(strings.HasSuffix(p, ".tf") || strings.HasSuffix(p, ".tfvars") || strings.HasSuffix(p, ".tftest.hcl")) {
+			return nil
 		}
 		rel, err := filepath.Rel(src, p)
 		if err != nil {
