@@ -15,8 +15,9 @@ import (
 // authenticated, deletes the organization. confirm must be its name, so a
 // request aimed at the wrong id deletes nothing. Members, custom roles,
 // OAuth connections (with their sealed tokens) and the SSO configuration
-// go in the transaction that records org.delete; billing records and audit
-// events stay for their retention. Pending invitations are deleted too.
+// go in the transaction that records org.delete, and every session the
+// organization's SSO started ends; billing records and audit events stay
+// for their retention. Pending invitations are deleted too.
 func (x *ext) orgDelete(w http.ResponseWriter, r *http.Request) error {
 	var req struct {
 		Confirm string `json:"confirm"`
@@ -36,14 +37,31 @@ func (x *ext) orgDelete(w http.ResponseWriter, r *http.Request) error {
 		if req.Confirm != org.Name {
 			return web.Invalid(map[string]string{"confirm": "must be the organization's name"})
 		}
+		// The organization's identity provider no longer vouches for
+		// anyone: the sessions it started end with it (before the
+		// memberships go, which attribute the unattributed ones).
+		ended, err := tx.RevokeOrgSSOSessions(ctx, actor.OrgID, x.d.Now(), "org_deleted")
+		if err != nil {
+			return err
+		}
 		gone, err := tx.DeleteOrg(ctx, actor.OrgID, actor.UserID)
 		if err != nil {
 			return err
 		}
-		return x.record(r, tx, audit.Event{Actor: actor.UserID, OrgID: actor.OrgID, Action: "org.delete",
+		err = x.record(r, tx, audit.Event{Actor: actor.UserID, OrgID: actor.OrgID, Action: "org.delete",
 			Target: "org:" + actor.OrgID, Metadata: map[string]any{"name": org.Name, "members": gone.Members,
 				"roles": gone.Roles, "connections": gone.Connections, "invitations": gone.Tokens, "sso": gone.SSO,
-				"sso_domains": gone.Domains}})
+				"sso_domains": gone.Domains, "sso_session_users": len(ended)}})
+		if err != nil {
+			return err
+		}
+		for _, userID := range ended {
+			err := x.d.Events.Emit(ctx, tx, events.SessionsRevoked(events.SessionRevokedData{UserID: userID, Reason: "org_deleted"}))
+			if err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if errors.Is(err, store.ErrOwner) {
 		// A transfer committed after authz checked the caller.
@@ -57,8 +75,9 @@ func (x *ext) orgDelete(w http.ResponseWriter, r *http.Request) error {
 }
 
 // orgLeave answers POST /orgs/{org}/leave: the caller gives up their own
-// membership. The owner cannot leave; they transfer ownership or delete
-// the organization.
+// membership, and their sessions from the organization's SSO end (the
+// one making this request too, if it is one). The owner cannot leave;
+// they transfer ownership or delete the organization.
 func (x *ext) orgLeave(w http.ResponseWriter, r *http.Request) error {
 	actor, ctx := orgMember(r), r.Context()
 	if actor.Role == authz.RoleOwner {
@@ -69,10 +88,22 @@ func (x *ext) orgLeave(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		err = x.record(r, tx, audit.Event{Actor: actor.UserID, OrgID: actor.OrgID, Action: "org.member.leave",
-			Target: "user:" + actor.UserID, Metadata: map[string]any{"role": old.Role}})
+		// As when an owner removes a member: the sessions the
+		// organization's SSO started end, the caller's other ones stay.
+		ended, err := tx.RevokeSSOSessions(ctx, actor.UserID, actor.OrgID, x.d.Now(), "member_left")
 		if err != nil {
 			return err
+		}
+		err = x.record(r, tx, audit.Event{Actor: actor.UserID, OrgID: actor.OrgID, Action: "org.member.leave",
+			Target: "user:" + actor.UserID, Metadata: map[string]any{"role": old.Role, "sessions_ended": ended}})
+		if err != nil {
+			return err
+		}
+		if ended > 0 {
+			err := x.d.Events.Emit(ctx, tx, events.SessionsRevoked(events.SessionRevokedData{UserID: actor.UserID, Reason: "member_left"}))
+			if err != nil {
+				return err
+			}
 		}
 		return x.d.Events.Emit(ctx, tx, events.Member(events.OrgMemberRemoved,
 			events.MemberData{OrgID: actor.OrgID, UserID: actor.UserID, Role: old.Role, By: "user"}))

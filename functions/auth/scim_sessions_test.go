@@ -170,7 +170,8 @@ func lastAudit(t testing.TB, te *testEnv, action, userID string) map[string]any 
 
 // An owner who removes a member, or revokes one in an access review, ends
 // that member's sessions from the organization's SSO at once, as SCIM
-// deprovisioning does: the access token is refused in the next request.
+// deprovisioning does, and so does a member who leaves: the access token
+// is refused in the next request. (Before, leaving kept them.)
 // The member's own sessions (password here) keep their account, no longer
 // the organization's routes, and another organization's SSO session is
 // untouched. The audit event counts the sessions ended.
@@ -185,6 +186,7 @@ func TestOrgRemovalEndsThatOrgsSSOSessions(t *testing.T) {
 		for _, c := range []struct{ name, user, action string }{
 			{"removal", "viewerA", "org.member.remove"},
 			{"access review", "adminA", "org.access_review.revoke"},
+			{"leave", "operatorA", "org.member.leave"},
 		} {
 			id := w.ids[c.user]
 			sso := te.signInVia(t, id, w.A, "fed", "sso")
@@ -192,6 +194,10 @@ func TestOrgRemovalEndsThatOrgsSSOSessions(t *testing.T) {
 			pwd := w.tokens[c.user]
 			te.expectCode(t, c.name+": SSO session before", orgA, sso, http.StatusOK)
 			switch c.name {
+			case "leave":
+				if rec := te.do(t, "POST", "/orgs/"+w.A+"/leave", nil, bearer(pwd.AccessToken)); rec.Code != http.StatusNoContent {
+					t.Fatalf("leave: %d %s", rec.Code, rec.Body)
+				}
 			case "removal":
 				if rec := te.do(t, "DELETE", orgA+"/"+id, nil, bearer(owner.AccessToken)); rec.Code != http.StatusNoContent {
 					t.Fatalf("remove: %d %s", rec.Code, rec.Body)
@@ -216,6 +222,61 @@ func TestOrgRemovalEndsThatOrgsSSOSessions(t *testing.T) {
 			te.expectCode(t, c.name+": another organization's SSO session", "/me", other, http.StatusOK)
 			if got := lastAudit(t, te, c.action, id); got["sessions_ended"] != 1.0 {
 				t.Errorf("%s audit: %v; want sessions_ended 1", c.name, got)
+			}
+		}
+	})
+}
+
+// Deleting an organization ends every session its SSO started, a
+// member's and a former member's alike (the former member's from before
+// the leave fix), at once; the members' other sessions and another
+// organization's SSO sessions stay. The audit event counts the users,
+// and each gets one session.revoked event. (Before, the sessions outlived
+// the organization.)
+//
+// Controls: AUTHZ-5, AUTH-10
+func TestOrgDeletionEndsItsSSOSessions(t *testing.T) {
+	backends(t, func(t *testing.T, b bootstraptest.Backend) {
+		te := newTestEnv(t, b)
+		w := te.orgSetup(t)
+		viewer, memberB := w.ids["viewerA"], w.ids["memberB"]
+		sso := te.signInVia(t, viewer, w.A, "fed", "sso")
+		strayA := te.signInVia(t, memberB, w.A, "fed", "sso") // not a member of A now
+		ssoB := te.signInVia(t, memberB, w.B, "fed", "sso")
+		te.expectCode(t, "SSO session before", "/me", sso, http.StatusOK)
+		rec := te.do(t, "DELETE", "/orgs/"+w.A, map[string]string{"confirm": "Alpha"}, bearer(w.tokens["ownerA"].AccessToken))
+		if rec.Code != http.StatusNoContent {
+			t.Fatalf("delete: %d %s", rec.Code, rec.Body)
+		}
+		te.expectCode(t, "member's SSO session after", "/me", sso, http.StatusUnauthorized)
+		te.expectCode(t, "former member's SSO session after", "/me", strayA, http.StatusUnauthorized)
+		te.expectCode(t, "member's password session", "/me", w.tokens["viewerA"], http.StatusOK)
+		te.expectCode(t, "another organization's SSO session", "/me", ssoB, http.StatusOK)
+		events, err := te.Env.Store.AuditEvents(t.Context(), 0, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var meta map[string]any
+		for _, e := range events {
+			if e.Action == "org.delete" {
+				if err := json.Unmarshal([]byte(e.Metadata), &meta); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if meta["sso_session_users"] != 2.0 {
+			t.Errorf("org.delete audit: %v; want sso_session_users 2", meta)
+		}
+		for _, u := range []string{viewer, memberB} {
+			got := emitted(t, te.Env.Store, "user/"+u)
+			n := 0
+			for _, e := range got {
+				if e == `session.revoked {"user_id":"`+u+`","reason":"org_deleted"}` {
+					n++
+				}
+			}
+			if n != 1 {
+				t.Errorf("events about %s: %q; want one session.revoked for org_deleted", u, got)
 			}
 		}
 	})

@@ -90,6 +90,12 @@ type Sessions interface {
 	// orgID's single sign-on started (SSOOrgID orgID, or [SSOOrgUnknown])
 	// and returns how many; the user's other sessions stay.
 	RevokeSSOSessions(ctx context.Context, userID, orgID string, now time.Time, reason string) (int64, error)
+	// RevokeOrgSSOSessions revokes every unrevoked session that orgID's
+	// single sign-on started, whoever holds it, and the unattributed ones
+	// ([SSOOrgUnknown]) of orgID's current members, for an organization
+	// that is about to be deleted. It returns the users whose sessions
+	// ended, sorted, each once.
+	RevokeOrgSSOSessions(ctx context.Context, orgID string, now time.Time, reason string) ([]string, error)
 	// SetSessionAuth records a fresh authentication (step-up). Returns
 	// ErrNotFound for an unknown or revoked session.
 	SetSessionAuth(ctx context.Context, id string, methods []string, level int, at time.Time) error

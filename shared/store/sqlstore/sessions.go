@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -162,6 +163,43 @@ func (db *DB) RevokeSSOSessions(ctx context.Context, userID, orgID string, now t
 		return []store.SessionChange{{UserID: userID}}, nil
 	})
 	return n, err
+}
+
+// RevokeOrgSSOSessions implements [store.Sessions].
+func (db *DB) RevokeOrgSSOSessions(ctx context.Context, orgID string, now time.Time, reason string) ([]string, error) {
+	var users []string
+	err := db.changeSessions(ctx, func(c Conn) ([]store.SessionChange, error) {
+		rows, err := c.Query(ctx, `UPDATE sessions SET revoked_at = $2, revoke_reason = $3
+			WHERE revoked_at IS NULL AND (sso_org_id = $1
+				OR sso_org_id = $4 AND user_id IN (SELECT user_id FROM org_members WHERE org_id = $1))
+			RETURNING user_id`, orgID, now, reason, store.SSOOrgUnknown)
+		if err != nil {
+			return nil, fmt.Errorf("revoke single sign-on sessions of org %s: %w", orgID, err)
+		}
+		defer rows.Close()
+		users = users[:0]
+		for rows.Next() {
+			var u string
+			if err := rows.Scan(&u); err != nil {
+				return nil, fmt.Errorf("revoke single sign-on sessions of org %s: %w", orgID, err)
+			}
+			users = append(users, u)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("revoke single sign-on sessions of org %s: %w", orgID, err)
+		}
+		slices.Sort(users)
+		users = slices.Compact(users)
+		changes := make([]store.SessionChange, len(users))
+		for i, u := range users {
+			changes[i] = store.SessionChange{UserID: u}
+		}
+		return changes, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return users, nil
 }
 
 // SetSessionAuth implements [store.Sessions].

@@ -67,6 +67,59 @@ func testSSOSessions(t *testing.T, open Opener) {
 	}
 }
 
+// Deleting an organization ends every session its single sign-on started,
+// whoever holds it (a member or someone who has since left), and the
+// unattributed SSO sessions of its members only: password sessions,
+// another organization's SSO sessions and a non-member's unattributed
+// session stay.
+//
+// Controls: AUTHZ-5, AUTH-13
+func testOrgSSOSessions(t *testing.T, open Opener) {
+	s, ctx := open(t), context.Background()
+	for _, u := range []store.User{authUser("u1", "a@example.com"), authUser("u2", "b@example.com"),
+		authUser("u3", "c@example.com")} {
+		if err := s.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.CreateOrg(ctx, store.Org{ID: "orgA", Name: "A", CreatedAt: epoch}, "u1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddMember(ctx, store.Member{OrgID: "orgA", UserID: "u3", Role: "viewer", CreatedAt: epoch, UpdatedAt: epoch}); err != nil {
+		t.Fatal(err)
+	}
+	ended := map[string]bool{}
+	for _, c := range []struct {
+		id, user, org string
+		ends          bool
+	}{
+		{"u1-pwd", "u1", "", false}, {"u1-ssoA", "u1", "orgA", true}, {"u1-ssoA2", "u1", "orgA", true},
+		{"u1-legacy", "u1", store.SSOOrgUnknown, true}, {"u1-ssoB", "u1", "orgB", false},
+		{"u2-ssoA", "u2", "orgA", true}, {"u2-legacy", "u2", store.SSOOrgUnknown, false},
+		{"u3-legacy", "u3", store.SSOOrgUnknown, true}, {"u3-ssoB", "u3", "orgB", false},
+	} {
+		sess, rt := authSession(c.id, c.user)
+		sess.SSOOrgID = c.org
+		if err := s.CreateSession(ctx, sess, rt); err != nil {
+			t.Fatal(err)
+		}
+		ended[c.id] = c.ends
+	}
+	users, err := s.RevokeOrgSSOSessions(ctx, "orgA", epoch.Add(time.Minute), "org_deleted")
+	if err != nil || fmt.Sprint(users) != "[u1 u2 u3]" {
+		t.Fatalf("RevokeOrgSSOSessions = %v, %v; want [u1 u2 u3]", users, err)
+	}
+	for id, want := range ended {
+		got, err := s.Session(ctx, id)
+		if err != nil || got.RevokedAt.IsZero() == want || want && got.RevokeReason != "org_deleted" {
+			t.Errorf("session %s: revoked at %v (%q), %v; want ended %v", id, got.RevokedAt, got.RevokeReason, err, want)
+		}
+	}
+	if users, err := s.RevokeOrgSSOSessions(ctx, "orgA", epoch.Add(2*time.Minute), "again"); err != nil || len(users) != 0 {
+		t.Fatalf("RevokeOrgSSOSessions again = %v, %v; want none", users, err)
+	}
+}
+
 // A refresh racing the deprovisioning cannot keep an organization's SSO
 // session alive: in every round 20 refreshes of the session's token (one
 // wins) run at once with RevokeSSOSessions, and afterwards the session is

@@ -41,6 +41,7 @@ func Run(t *testing.T, newStore Opener) {
 		{"Lockouts", testLockouts},
 		{"Sessions", testSessions},
 		{"SSOSessions", testSSOSessions},
+		{"OrgSSOSessions", testOrgSSOSessions},
 		{"SSOSessionRevokeRace", testSSOSessionRevokeRace},
 		{"SessionAnnouncements", testSessionAnnouncements},
 		{"Profile", testProfile},
