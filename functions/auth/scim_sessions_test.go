@@ -244,6 +244,18 @@ func TestOrgDeletionEndsItsSSOSessions(t *testing.T) {
 		strayA := te.signInVia(t, memberB, w.A, "fed", "sso") // not a member of A now
 		ssoB := te.signInVia(t, memberB, w.B, "fed", "sso")
 		te.expectCode(t, "SSO session before", "/me", sso, http.StatusOK)
+		// The owner sees which organization's SSO started each session.
+		var list struct {
+			Sessions []sessionJSON `json:"sessions"`
+		}
+		extDecodeBody(t, te.do(t, "GET", "/sessions", nil, bearer(sso.AccessToken)), http.StatusOK, &list)
+		byCurrent := map[bool]string{}
+		for _, s := range list.Sessions {
+			byCurrent[s.Current] = s.SSOOrgID
+		}
+		if len(list.Sessions) != 2 || byCurrent[true] != w.A || byCurrent[false] != "" {
+			t.Errorf("GET /sessions: %+v; want the SSO session with sso_org_id %s and the password one without", list.Sessions, w.A)
+		}
 		rec := te.do(t, "DELETE", "/orgs/"+w.A, map[string]string{"confirm": "Alpha"}, bearer(w.tokens["ownerA"].AccessToken))
 		if rec.Code != http.StatusNoContent {
 			t.Fatalf("delete: %d %s", rec.Code, rec.Body)

@@ -25,6 +25,10 @@ type sessionJSON struct {
 	AuthMethods       []string  `json:"auth_methods"`
 	AuthLevel         int       `json:"auth_level"`
 	AuthTime          time.Time `json:"auth_time"`
+	// SSOOrgID is the organization whose single sign-on started the
+	// session; absent for any other sign-in and for SSO sessions from
+	// before sessions recorded it.
+	SSOOrgID string `json:"sso_org_id,omitempty"`
 	// In the data export only, for sessions that ended.
 	RevokedAt    *time.Time `json:"revoked_at,omitempty"`
 	RevokeReason string     `json:"revoke_reason,omitempty"`
@@ -35,6 +39,9 @@ func toSessionJSON(s store.Session, current string) sessionJSON {
 		IdleExpiresAt: s.IdleExpiresAt.UTC(), AbsoluteExpiresAt: s.AbsoluteExpiresAt.UTC(), Network: s.Network,
 		UserAgent: s.UserAgent, AuthMethods: nonNil(s.AuthMethods), AuthLevel: s.AuthLevel, AuthTime: s.AuthTime.UTC(),
 		RevokeReason: s.RevokeReason}
+	if s.SSOOrgID != store.SSOOrgUnknown {
+		out.SSOOrgID = s.SSOOrgID
+	}
 	if !s.RevokedAt.IsZero() {
 		at := s.RevokedAt.UTC()
 		out.RevokedAt = &at
