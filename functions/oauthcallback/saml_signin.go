@@ -91,8 +91,12 @@ func (s *server) samlAuthURL(w http.ResponseWriter, r *http.Request, orgID, retu
 // organization's verified domains, AUTH-13); then the same ending as an
 // OIDC SSO sign-in: link, or the linked user's session after the
 // organization's policy and just-in-time provisioning, or the e-mailed
-// confirmation of a first sign-in. Every refusal is a structured 4xx
-// (5xx only when the store is unavailable), audited.
+// confirmation of a first sign-in. Every refusal is audited. One before
+// the flow is known (rate limit, form, configuration, RelayState and
+// cookie) is a structured 4xx (5xx only when the store is unavailable);
+// one after it (the response, the address, the policy) sends the browser
+// to the flow's return URL with ?signin_error=<code>, as the OIDC
+// callback does.
 func (s *server) samlACS(w http.ResponseWriter, r *http.Request) error {
 	web.NoStore(w)
 	ctx := r.Context()
@@ -126,7 +130,14 @@ func (s *server) samlACS(w http.ResponseWriter, r *http.Request) error {
 		}
 		s.logger.InfoContext(ctx, "saml sign-in refused", "org_id", orgID, "error_code", fe.code, "error", fe.cause.Error())
 		s.auditSignInFailure(r, st, fe.code)
-		return samlRefusal(fe.code, fe.cause)
+		if st.ReturnTo == "" {
+			return samlRefusal(fe.code, fe.cause)
+		}
+		// The flow is trusted: the browser goes back to the app with the
+		// code, as an OIDC callback's refusal does, so the pages can say
+		// what happened.
+		http.Redirect(w, r, withParams(st.ReturnTo, "signin_error", fe.code), http.StatusSeeOther)
+		return nil
 	}
 	http.Redirect(w, r, location, http.StatusSeeOther)
 	return nil

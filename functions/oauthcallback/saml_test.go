@@ -113,6 +113,19 @@ func refused(t *testing.T, rec *httptest.ResponseRecorder, status int, code stri
 	}
 }
 
+// sentBack fails t unless the ACS refused a response of a trusted flow by
+// sending the browser back to the app with ?signin_error=code, and signed
+// no one in.
+func sentBack(t *testing.T, rec *httptest.ResponseRecorder, code string) {
+	t.Helper()
+	if got := landed(t, rec).Get("signin_error"); got != code {
+		t.Fatalf("ACS sent the browser back with signin_error %q, want %q", got, code)
+	}
+	if sessionCookie(rec) != "" {
+		t.Fatal("a refused response set a session cookie")
+	}
+}
+
 // landed returns the query of the ACS's redirect to the app.
 func landed(t *testing.T, rec *httptest.ResponseRecorder) url.Values {
 	t.Helper()
@@ -194,8 +207,9 @@ func TestSAMLSignIn(t *testing.T) {
 	})
 }
 
-// Each forged or misdirected response is refused with a structured 4xx and
-// signs no one in: unsigned, signed by another key, for another audience
+// Each forged or misdirected response is refused (back to the app with
+// signin_error once the flow is known, a structured 4xx before) and signs
+// no one in: unsigned, signed by another key, for another audience
 // or recipient, expired, replayed, for a domain the organization has not
 // verified, without the browser's flow cookie, and unsolicited while
 // IdP-initiated sign-in is off.
@@ -209,20 +223,18 @@ func TestSAMLRefusals(t *testing.T) {
 		other := newTestIdP(t, idpEntityID, e.Clock.Now) // same entity id, another key
 
 		req, cookie := s.start(t)
-		refused(t, s.post(t, orgA, s.idp.respond(t, req, assertionSpec{email: victim, unsigned: true}), req.RelayState, cookie),
-			http.StatusBadRequest, "saml_signature_invalid")
-		refused(t, s.post(t, orgA, other.respond(t, req, assertionSpec{email: victim}), req.RelayState, cookie),
-			http.StatusBadRequest, "saml_signature_invalid")
-		refused(t, s.post(t, orgA, s.idp.respond(t, req, assertionSpec{email: victim, audience: callbackBase + "/saml/org-b/metadata"}),
-			req.RelayState, cookie), http.StatusBadRequest, "saml_audience_mismatch")
-		refused(t, s.post(t, orgA, s.idp.respond(t, req, assertionSpec{email: victim, recipient: callbackBase + "/saml/org-b/acs"}),
-			req.RelayState, cookie), http.StatusBadRequest, "saml_audience_mismatch")
-		refused(t, s.post(t, orgA, s.idp.respond(t, req, assertionSpec{email: victim, inResponseTo: "_another_request"}),
-			req.RelayState, cookie), http.StatusForbidden, "saml_unsolicited")
+		sentBack(t, s.post(t, orgA, s.idp.respond(t, req, assertionSpec{email: victim, unsigned: true}), req.RelayState, cookie), "saml_signature_invalid")
+		sentBack(t, s.post(t, orgA, other.respond(t, req, assertionSpec{email: victim}), req.RelayState, cookie), "saml_signature_invalid")
+		sentBack(t, s.post(t, orgA, s.idp.respond(t, req, assertionSpec{email: victim, audience: callbackBase + "/saml/org-b/metadata"}),
+			req.RelayState, cookie), "saml_audience_mismatch")
+		sentBack(t, s.post(t, orgA, s.idp.respond(t, req, assertionSpec{email: victim, recipient: callbackBase + "/saml/org-b/acs"}),
+			req.RelayState, cookie), "saml_audience_mismatch")
+		sentBack(t, s.post(t, orgA, s.idp.respond(t, req, assertionSpec{email: victim, inResponseTo: "_another_request"}),
+			req.RelayState, cookie), "saml_unsolicited")
 
 		expiring := s.idp.respond(t, req, assertionSpec{email: victim, validFor: time.Minute})
 		e.Clock.Advance(2 * time.Minute)
-		refused(t, s.post(t, orgA, expiring, req.RelayState, cookie), http.StatusBadRequest, "saml_expired")
+		sentBack(t, s.post(t, orgA, expiring, req.RelayState, cookie), "saml_expired")
 
 		req, cookie = s.start(t)
 		good := s.idp.respond(t, req, assertionSpec{email: victim})
@@ -231,17 +243,15 @@ func TestSAMLRefusals(t *testing.T) {
 		if rec := s.post(t, orgA, good, req.RelayState, cookie); sessionCookie(rec) == "" {
 			t.Fatalf("honest response: %d %s", rec.Code, rec.Body)
 		}
-		refused(t, s.post(t, orgA, good, req.RelayState, cookie), http.StatusBadRequest, "saml_replayed")
+		sentBack(t, s.post(t, orgA, good, req.RelayState, cookie), "saml_replayed")
 
 		// The IdP signs for an address outside the organization's verified
 		// domains: refused before any account is looked up (AUTH-13).
 		req, cookie = s.start(t)
-		refused(t, s.post(t, orgA, s.idp.respond(t, req, assertionSpec{email: "ceo@unverified.example.org"}), req.RelayState, cookie),
-			http.StatusForbidden, "domain_not_allowed")
+		sentBack(t, s.post(t, orgA, s.idp.respond(t, req, assertionSpec{email: "ceo@unverified.example.org"}), req.RelayState, cookie), "domain_not_allowed")
 		// Another organization's verified domain is not this one's.
 		s.claimDomain(t, s.users["ownerB"], orgB, "orgb.example.com")
-		refused(t, s.post(t, orgA, s.idp.respond(t, req, assertionSpec{email: "x@orgb.example.com"}), req.RelayState, cookie),
-			http.StatusForbidden, "domain_not_allowed")
+		sentBack(t, s.post(t, orgA, s.idp.respond(t, req, assertionSpec{email: "x@orgb.example.com"}), req.RelayState, cookie), "domain_not_allowed")
 		// Org A's response posted to org B's ACS: org B has no SAML.
 		if rec := s.post(t, orgB, good, req.RelayState, cookie); rec.Code != http.StatusNotFound {
 			t.Fatalf("other organization's ACS: %d %s", rec.Code, rec.Body)
@@ -331,16 +341,8 @@ func TestSAMLSignatureWrapping(t *testing.T) {
 				evil := s.idp.assertion(t, assertionSpec{email: "emp@corp.example.com", audience: req.Issuer,
 					recipient: req.ACS, inResponseTo: req.ID, unsigned: true})
 				rec := s.post(t, orgA, encodeDoc(t, tc.forge(req, signed, evil)), req.RelayState, cookie)
-				if rec.Code < 400 || rec.Code >= 500 || sessionCookie(rec) != "" {
-					t.Fatalf("wrapped response: %d %s", rec.Code, rec.Body)
-				}
-				var body struct {
-					Error struct {
-						Code string `json:"code"`
-					} `json:"error"`
-				}
-				if json.Unmarshal(rec.Body.Bytes(), &body) != nil || !strings.HasPrefix(body.Error.Code, "saml_") {
-					t.Fatalf("wrapped response body %s", rec.Body)
+				if code := landed(t, rec).Get("signin_error"); !strings.HasPrefix(code, "saml_") || sessionCookie(rec) != "" {
+					t.Fatalf("wrapped response: %d Location %q", rec.Code, rec.Header().Get("Location"))
 				}
 			})
 		}
@@ -366,7 +368,7 @@ func TestSAMLIdPInitiated(t *testing.T) {
 		if landed(t, rec); sessionCookie(rec) == "" || rec.Header().Get("Location") != "https://app.example.com/" {
 			t.Fatalf("IdP-initiated: %d %q", rec.Code, rec.Header().Get("Location"))
 		}
-		refused(t, s.post(t, orgA, resp, "", ""), http.StatusBadRequest, "saml_replayed")
+		sentBack(t, s.post(t, orgA, resp, "", ""), "saml_replayed")
 	})
 }
 
@@ -540,7 +542,7 @@ func TestSAMLLink(t *testing.T) {
 		if rec := link("user-outsider", "outsider@corp.example.com"); rec.Code != http.StatusForbidden {
 			t.Fatalf("non-member starts a link: %d %s", rec.Code, rec.Body)
 		}
-		refused(t, link("user-dana", "someone.else@corp.example.com"), http.StatusForbidden, "email_mismatch")
+		sentBack(t, link("user-dana", "someone.else@corp.example.com"), "email_mismatch")
 		if q := landed(t, link("user-dana", "dana@corp.example.com")); q.Get("signin_linked") != signInSAML {
 			t.Fatalf("link: %v", q)
 		}
@@ -576,8 +578,8 @@ func TestSAMLReplayRace(t *testing.T) {
 			switch {
 			case rec.Code == http.StatusSeeOther && sessionCookie(rec) != "":
 				won++
-			case rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), `"saml_replayed"`) || sessionCookie(rec) != "":
-				t.Fatalf("racer: %d %s", rec.Code, rec.Body)
+			case rec.Code != http.StatusSeeOther || !strings.Contains(rec.Header().Get("Location"), "signin_error=saml_replayed") || sessionCookie(rec) != "":
+				t.Fatalf("racer: %d %q", rec.Code, rec.Header().Get("Location"))
 			}
 		}
 		if won != 1 {
