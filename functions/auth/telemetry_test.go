@@ -94,6 +94,9 @@ func TestSignInSpanTreeAndMetrics(t *testing.T) {
 		for _, s := range rec.Spans.Ended()[:before] {
 			if s.Name() == "kek.wrap" || s.Name() == "kek.unwrap" {
 				kek++
+				if !hasAttr(s.Attributes(), "kek.system") || s.SpanKind() != trace.SpanKindClient {
+					t.Errorf("KEK span %q: kind %v, attributes %v", s.Name(), s.SpanKind(), s.Attributes())
+				}
 			}
 		}
 		if kek == 0 {

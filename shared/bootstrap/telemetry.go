@@ -46,7 +46,8 @@ func (d *Deps) Instrument(t *telemetry.Telemetry) error {
 		if tk, ok := d.KEK.(*tracedKEK); ok {
 			d.KEK = tk.KEK
 		}
-		d.KEK = &tracedKEK{KEK: d.KEK, tr: t.Tracer("github.com/gatehouse-dev/gatehouse/shared/envelope"), m: t.Metrics, system: kekSystem(d.Config)}
+		d.KEK = &tracedKEK{KEK: d.KEK, tr: t.Tracer("github.com/gatehouse-dev/gatehouse/shared/envelope"), m: t.Metrics,
+			attrs: []attribute.KeyValue{attribute.String("kek.system", kekSystem(d.Config))}}
 		kr, err := envelope.New(d.Store, d.KEK, envelope.Options{Now: d.Now, Rand: d.Rand, CacheLookup: t.Metrics.DataKeyCache})
 		if err != nil {
 			return err
@@ -76,28 +77,34 @@ func kekSystem(c config.Base) string {
 // tracedKEK makes each KEK call a span and counts it.
 type tracedKEK struct {
 	envelope.KEK
-	tr     trace.Tracer
-	m      *telemetry.Metrics
-	system string
+	tr    trace.Tracer
+	m     *telemetry.Metrics
+	attrs []attribute.KeyValue // kek.system
 }
 
+// kekSpan are the start options of a KEK call's span, built once.
+var kekSpan = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient)}
+
 func (k *tracedKEK) Wrap(ctx context.Context, plaintext, aad []byte) ([]byte, string, error) {
-	ctx, span := k.start(ctx, "wrap")
+	ctx, span := k.start(ctx, "kek.wrap")
 	w, v, err := k.KEK.Wrap(ctx, plaintext, aad)
 	k.end(ctx, span, "wrap", err)
 	return w, v, err
 }
 
 func (k *tracedKEK) Unwrap(ctx context.Context, wrapped, aad []byte) ([]byte, error) {
-	ctx, span := k.start(ctx, "unwrap")
+	ctx, span := k.start(ctx, "kek.unwrap")
 	p, err := k.KEK.Unwrap(ctx, wrapped, aad)
 	k.end(ctx, span, "unwrap", err)
 	return p, err
 }
 
-func (k *tracedKEK) start(ctx context.Context, op string) (context.Context, trace.Span) {
-	return k.tr.Start(ctx, "kek."+op, trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithAttributes(attribute.String("kek.system", k.system)))
+func (k *tracedKEK) start(ctx context.Context, name string) (context.Context, trace.Span) {
+	ctx, span := k.tr.Start(ctx, name, kekSpan...)
+	if span.IsRecording() {
+		span.SetAttributes(k.attrs...)
+	}
+	return ctx, span
 }
 
 func (k *tracedKEK) end(ctx context.Context, span trace.Span, op string, err error) {

@@ -36,13 +36,11 @@ type Metrics struct {
 	webhookEvents, brokerRefresh, kmsCalls, cacheLooks metric.Int64Counter
 	rotationItems, rotationRuns                        metric.Int64Counter
 	latency                                            metric.Float64Histogram
-	// requestAttrs caches the attribute set of each (route, method,
-	// status): all three are bounded (route patterns, standard methods),
-	// and building the set is most of a recording's cost on the hot path.
-	requestAttrs sync.Map // requestKey -> metric.MeasurementOption
+	cacheHit, cacheMiss                                []metric.AddOption
+	requestAttrs                                       sync.Map // latencyKey -> []metric.RecordOption, see requestOptions
 }
 
-type requestKey struct {
+type latencyKey struct {
 	route, method string
 	status        int
 }
@@ -73,6 +71,8 @@ func NewMetrics(mp metric.MeterProvider) (*Metrics, error) {
 		rotationItems: counter(MetricRotationItems, "{record}", "Records a rotation task processed, by task and kind."),
 		rotationRuns:  counter(MetricRotationRuns, "{task}", "Rotation task runs by task and status."),
 	}
+	x.cacheHit = []metric.AddOption{attrs(attribute.String("result", "hit"))}
+	x.cacheMiss = []metric.AddOption{attrs(attribute.String("result", "miss"))}
 	var err error
 	x.latency, err = m.Float64Histogram(MetricRequestLatency, metric.WithUnit("s"),
 		metric.WithDescription("Duration of HTTP requests by route pattern, method and status."),
@@ -129,11 +129,11 @@ func (m *Metrics) KMSCall(ctx context.Context, op, outcome string) {
 
 // DataKeyCache counts an unwrapped-data-key cache lookup.
 func (m *Metrics) DataKeyCache(ctx context.Context, hit bool) {
-	result := "miss"
+	opts := m.cacheMiss
 	if hit {
-		result = "hit"
+		opts = m.cacheHit
 	}
-	m.cacheLooks.Add(ctx, 1, attrs(attribute.String("result", result)))
+	m.cacheLooks.Add(ctx, 1, opts...)
 }
 
 // Rotation counts a finished rotation task run by its status (done,
@@ -151,11 +151,19 @@ func (m *Metrics) Rotation(ctx context.Context, task, status string, counts map[
 // Request records an HTTP request's duration by route pattern ("POST
 // /login"; "unmatched" when no route matched), method and status.
 func (m *Metrics) Request(ctx context.Context, route, method string, status int, d time.Duration) {
-	k := requestKey{route, method, status}
-	opt, ok := m.requestAttrs.Load(k)
-	if !ok {
-		opt, _ = m.requestAttrs.LoadOrStore(k, attrs(attribute.String("http.route", route),
-			attribute.String("http.request.method", method), attribute.Int("http.response.status_code", status)))
+	m.latency.Record(ctx, d.Seconds(), m.requestOptions(route, method, status)...)
+}
+
+// requestOptions returns the latency histogram's attribute set for a
+// (route, method, status), built once: all three are bounded, and building
+// the set is most of a recording's cost on the hot path. The slice is
+// shared: callers pass it on and never change it.
+func (m *Metrics) requestOptions(route, method string, status int) []metric.RecordOption {
+	k := latencyKey{route, method, status}
+	if opts, ok := m.requestAttrs.Load(k); ok {
+		return opts.([]metric.RecordOption)
 	}
-	m.latency.Record(ctx, d.Seconds(), opt.(metric.MeasurementOption))
+	opts, _ := m.requestAttrs.LoadOrStore(k, []metric.RecordOption{attrs(attribute.String("http.route", route),
+		attribute.String("http.request.method", method), attribute.Int("http.response.status_code", status))})
+	return opts.([]metric.RecordOption)
 }

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	mexporter "github.com/GoogleCloudPlatform/opentelemetry-operations-go/exporter/metric"
@@ -58,7 +59,8 @@ type Telemetry struct {
 	Propagator     propagation.TextMapPropagator
 	Metrics        *Metrics
 	shutdown       []func(context.Context) error
-	nop            bool // Middleware and Routes add nothing
+	seriesCache    sync.Map // seriesKey -> *series, see Telemetry.series
+	nop            bool     // Middleware and Routes add nothing
 }
 
 // Propagator extracts a W3C traceparent, or failing that Google's

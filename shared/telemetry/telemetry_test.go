@@ -2,6 +2,7 @@ package telemetry_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -96,10 +97,44 @@ func TestPropagationAndServerSpan(t *testing.T) {
 					}
 				}
 			}
-			if !hasAttr(srv.Attributes(), "http.route", "/users/{id}") {
-				t.Errorf("server span has no http.route: %v", srv.Attributes())
+			for k, v := range map[string]string{"http.route": "/users/{id}", "http.request.method": "GET",
+				"url.scheme": "http", "http.response.status_code": "418"} {
+				if !hasAttr(srv.Attributes(), k, v) {
+					t.Errorf("server span lacks %s=%s: %v", k, v, srv.Attributes())
+				}
 			}
 		})
+	}
+}
+
+// The handler's context is the server span's and otherwise the request's:
+// values, cancellation and deadlines pass through, and what the handler
+// writes reaches the client.
+func TestHandlerContext(t *testing.T) {
+	tel, rec, _ := recording(t)
+	type key struct{}
+	var sawValue, sawCancel bool
+	var handlerSpan trace.SpanContext
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /x", func(w http.ResponseWriter, r *http.Request) {
+		handlerSpan = trace.SpanContextFromContext(r.Context())
+		sawValue = r.Context().Value(key{}) == "v"
+		ctx, cancel := context.WithTimeout(r.Context(), time.Minute)
+		defer cancel()
+		<-ctx.Done() // the client's cancellation below ends the wait
+		sawCancel = errors.Is(ctx.Err(), context.Canceled)
+		w.WriteHeader(http.StatusAccepted)
+	})
+	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), key{}, "v"))
+	cancel()
+	w := httptest.NewRecorder()
+	tel.Middleware(tel.Routes(mux)).ServeHTTP(w, httptest.NewRequest("GET", "/x", nil).WithContext(ctx))
+	spans := rec.Ended()
+	if len(spans) != 1 || !handlerSpan.Equal(spans[0].SpanContext()) {
+		t.Errorf("handler saw span %v, want the server span of %d", handlerSpan, len(spans))
+	}
+	if !sawValue || !sawCancel || w.Code != http.StatusAccepted {
+		t.Errorf("value passed %v, cancellation passed %v, status %d", sawValue, sawCancel, w.Code)
 	}
 }
 

@@ -3,6 +3,8 @@ package sqlstore
 import (
 	"context"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -22,13 +24,16 @@ func (db *DB) Instrument(tp trace.TracerProvider, system string) {
 	if tp, ok := pool.(*tracedPool); ok {
 		pool = tp.Pool
 	}
-	p := &tracedPool{Pool: pool, t: tracer{tr: tr, system: system}}
+	p := &tracedPool{Pool: pool, t: tracer{tr: tr, system: system, stmts: &statements{},
+		txAttrs: []attribute.KeyValue{attribute.String("db.system.name", system)}}}
 	db.pool, db.conn = p, p
 }
 
 type tracer struct {
-	tr     trace.Tracer
-	system string
+	tr      trace.Tracer
+	system  string
+	stmts   *statements
+	txAttrs []attribute.KeyValue // a transaction span's
 }
 
 // maxStatement bounds the SQL text recorded on a span.
@@ -37,23 +42,62 @@ const maxStatement = 2000
 // noSpan is the no-op span, returned where no span is worth starting.
 var noSpan = trace.SpanFromContext(context.Background())
 
+// clientSpan are the start options of every span here, built once: each
+// option built per call would be an allocation.
+var clientSpan = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient)}
+
+// unsampled reports whether ctx carries a span that is not recorded: its
+// children would not be either (the sampler follows the parent), so none
+// is started, with its context and row wrapper, on the hot path.
+func unsampled(ctx context.Context) bool {
+	parent := trace.SpanFromContext(ctx)
+	return parent.SpanContext().IsValid() && !parent.IsRecording()
+}
+
 func (t tracer) start(ctx context.Context, sql string) (context.Context, trace.Span) {
-	// Inside a request whose trace is not sampled, the statement's span
-	// would not be recorded either (the sampler follows its parent): skip
-	// it, its context and its row wrapper on the hot path.
-	if parent := trace.SpanFromContext(ctx); parent.SpanContext().IsValid() && !parent.IsRecording() {
+	if unsampled(ctx) {
 		return ctx, noSpan
 	}
-	op := strings.ToUpper(firstWord(sql))
-	ctx, span := t.tr.Start(ctx, op, trace.WithSpanKind(trace.SpanKindClient))
-	if span.IsRecording() { // unsampled spans skip the attributes' cost
-		if len(sql) > maxStatement {
-			sql = sql[:maxStatement]
-		}
-		span.SetAttributes(attribute.String("db.system.name", t.system), attribute.String("db.operation.name", op),
-			attribute.String("db.query.text", sql))
+	st := t.stmts.get(sql, t.system)
+	ctx, span := t.tr.Start(ctx, st.op, clientSpan...)
+	if span.IsRecording() {
+		span.SetAttributes(st.attrs...)
 	}
 	return ctx, span
+}
+
+// statements holds each statement's span name and attributes, built once
+// per SQL text: the texts are constants of the code, so they are few, and
+// building them per call would allocate on every sampled statement. Past
+// maxCached distinct texts (SQL built at run time) the rest are built per
+// call, so the cache stays bounded.
+type statements struct {
+	m sync.Map // SQL text -> *statement
+	n atomic.Int32
+}
+
+const maxCached = 1024
+
+type statement struct {
+	op    string
+	attrs []attribute.KeyValue
+}
+
+func (s *statements) get(sql, system string) *statement {
+	if st, ok := s.m.Load(sql); ok {
+		return st.(*statement)
+	}
+	op := strings.ToUpper(firstWord(sql))
+	text := sql
+	if len(text) > maxStatement {
+		text = text[:maxStatement]
+	}
+	st := &statement{op: op, attrs: []attribute.KeyValue{attribute.String("db.system.name", system),
+		attribute.String("db.operation.name", op), attribute.String("db.query.text", text)}}
+	if s.n.Add(1) <= maxCached {
+		s.m.Store(sql, st)
+	}
+	return st
 }
 
 func end(span trace.Span, err error) {
@@ -164,8 +208,13 @@ func (p *tracedPool) QueryRow(ctx context.Context, sql string, args ...any) Row 
 
 // InTx makes the transaction a span; its statements are children of it.
 func (p *tracedPool) InTx(ctx context.Context, fn func(Conn) error) error {
-	ctx, span := p.t.tr.Start(ctx, "transaction", trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithAttributes(attribute.String("db.system.name", p.t.system)))
+	if unsampled(ctx) {
+		return p.Pool.InTx(ctx, func(c Conn) error { return fn(&tracedConn{Conn: c, t: p.t}) })
+	}
+	ctx, span := p.t.tr.Start(ctx, "transaction", clientSpan...)
+	if span.IsRecording() {
+		span.SetAttributes(p.t.txAttrs...)
+	}
 	err := p.Pool.InTx(ctx, func(c Conn) error {
 		return fn(&tracedConn{Conn: c, t: p.t, parent: span})
 	})
