@@ -1,8 +1,10 @@
 // Package events is the schema of the events Gatehouse announces to the
 // SaaS it serves, and their emission through the transactional outbox
-// ([store.Outbox]): an event is written in the same transaction as the
-// change it announces, so it exists exactly when that change commits, and
-// is published to Pub/Sub at least once by the outbox relay.
+// ([store.Outbox]) and the webhook deliveries ([store.EventDeliveries]): an
+// event is written in the same transaction as the change it announces, so
+// it exists exactly when that change commits; the outbox relay publishes
+// it to Pub/Sub at least once, and package eventhooks delivers it to each
+// configured endpoint as a Standard Webhook.
 //
 // Every event is a CloudEvents 1.0 envelope (structured JSON mode) whose
 // type names its version: com.gatehouse.<kind>.v1. A breaking change to a
@@ -17,6 +19,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -63,52 +66,92 @@ type Event struct {
 // Source is the CloudEvents source of every event.
 const Source = "//gatehouse"
 
-// Emitter writes events to the outbox. The zero Topic keeps emission off
-// (development without a topic): nothing is written.
+// Emitter writes events to the outbox and to the webhook deliveries. With
+// neither a Topic nor Webhooks emission is off (development): nothing is
+// written.
 type Emitter struct {
-	Topic string           // Pub/Sub topic, projects/P/topics/T
-	Env   string           // the environment, sent as the "gatehouseenv" extension
-	Now   func() time.Time // default time.Now
-	Rand  io.Reader        // event ids; default crypto/rand
+	Topic    string           // Pub/Sub topic, projects/P/topics/T; "" publishes none
+	Webhooks []Endpoint       // endpoints every event is delivered to as a Standard Webhook
+	Env      string           // the environment, sent as the "gatehouseenv" extension
+	Now      func() time.Time // default time.Now
+	Rand     io.Reader        // event and delivery ids; default crypto/rand
 }
 
-// Emit writes ev to the outbox through tx, which must be the transaction
-// that makes the change ev announces: the event then commits or rolls back
-// with it. The outbox message id is "event/<id>" and the event is due for
-// publishing at once.
-func (e *Emitter) Emit(ctx context.Context, tx store.Outbox, ev Event) error {
-	if e == nil || e.Topic == "" {
+// Endpoint is a URL of the SaaS that receives events as Standard Webhooks.
+type Endpoint struct {
+	URL   string
+	Types []Type // the types it receives; every type when empty
+}
+
+// Wants reports whether the endpoint receives events of type t.
+func (p Endpoint) Wants(t Type) bool {
+	return len(p.Types) == 0 || slices.Contains(p.Types, t)
+}
+
+// Tx is what Emit writes through: a transaction-bound store.
+type Tx interface {
+	store.Outbox
+	store.EventDeliveries
+}
+
+// Emit writes ev through tx, which must be the transaction that makes the
+// change ev announces, so the event commits or rolls back with it: one
+// outbox message "event/<id>" when a Topic is set, and one pending
+// delivery per webhook endpoint that wants ev's type. Both are due at once.
+func (e *Emitter) Emit(ctx context.Context, tx Tx, ev Event) error {
+	if e == nil || e.Topic == "" && len(e.Webhooks) == 0 {
 		return nil
 	}
-	m, err := e.message(ev)
+	id, err := e.newID("evt_")
 	if err != nil {
 		return err
 	}
-	if err := tx.EnqueueOutbox(ctx, m); err != nil {
-		return fmt.Errorf("emit %s: %w", ev.Type, err)
+	at := e.now()
+	body, err := Envelope(id, at, e.Env, ev)
+	if err != nil {
+		return err
+	}
+	if e.Topic != "" {
+		if err := tx.EnqueueOutbox(ctx, e.message(id, at, body, ev)); err != nil {
+			return fmt.Errorf("emit %s: %w", ev.Type, err)
+		}
+	}
+	for _, p := range e.Webhooks {
+		if !p.Wants(ev.Type) {
+			continue
+		}
+		if err := e.enqueueDelivery(ctx, tx, p, id, at, body, ev); err != nil {
+			return fmt.Errorf("emit %s: %w", ev.Type, err)
+		}
 	}
 	return nil
 }
 
-// message builds the outbox message carrying ev's CloudEvents envelope.
-func (e *Emitter) message(ev Event) (store.OutboxMessage, error) {
-	id, err := e.newID()
-	if err != nil {
-		return store.OutboxMessage{}, err
-	}
-	now := time.Now
+func (e *Emitter) now() time.Time {
 	if e.Now != nil {
-		now = e.Now
+		return e.Now().UTC()
 	}
-	at := now().UTC()
-	body, err := Envelope(id, at, e.Env, ev)
-	if err != nil {
-		return store.OutboxMessage{}, err
-	}
+	return time.Now().UTC()
+}
+
+// message builds the outbox message carrying ev's CloudEvents envelope.
+func (e *Emitter) message(id string, at time.Time, body []byte, ev Event) store.OutboxMessage {
 	attrs := map[string]string{"message_id": "event/" + id, "ce-id": id, "ce-type": string(ev.Type),
 		"ce-subject": ev.Subject, "content-type": event.ApplicationCloudEventsJSON}
 	return store.OutboxMessage{ID: "event/" + id, Topic: e.Topic, Data: string(body), Attributes: attrs,
-		CreatedAt: at, NextAttemptAt: at}, nil
+		CreatedAt: at, NextAttemptAt: at}
+}
+
+// enqueueDelivery writes the delivery of event id to p. Delivery ids start
+// with the time in microseconds, so they sort in creation order.
+func (e *Emitter) enqueueDelivery(ctx context.Context, tx Tx, p Endpoint, id string, at time.Time, body []byte, ev Event) error {
+	rnd, err := e.newID("")
+	if err != nil {
+		return err
+	}
+	did := fmt.Sprintf("dlv_%014x%s", at.UnixMicro(), rnd[:16])
+	return tx.EnqueueEventDelivery(ctx, store.EventDelivery{ID: did, EventID: id, EventType: string(ev.Type),
+		Endpoint: p.URL, Body: string(body), CreatedAt: at, NextAttemptAt: at})
 }
 
 // Envelope encodes ev as a CloudEvents 1.0 structured JSON event.
@@ -135,7 +178,7 @@ func Envelope(id string, at time.Time, env string, ev Event) ([]byte, error) {
 	return b, nil
 }
 
-func (e *Emitter) newID() (string, error) {
+func (e *Emitter) newID(prefix string) (string, error) {
 	r := e.Rand
 	if r == nil {
 		r = rand.Reader
@@ -144,5 +187,5 @@ func (e *Emitter) newID() (string, error) {
 	if _, err := io.ReadFull(r, b[:]); err != nil {
 		return "", fmt.Errorf("event id: %w", err)
 	}
-	return "evt_" + hex.EncodeToString(b[:]), nil
+	return prefix + hex.EncodeToString(b[:]), nil
 }

@@ -11,6 +11,7 @@ type Webhooks interface {
 	WebhookEvents
 	BillingAccounts
 	Outbox
+	EventDeliveries
 }
 
 // WebhookStatus is what processing a claimed event did.

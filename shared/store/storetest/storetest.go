@@ -64,6 +64,8 @@ func Run(t *testing.T, newStore Opener) {
 		{"WebAuthnCounterRace", testWebAuthnCounterRace},
 		{"DeleteUserMFA", testDeleteUserMFA},
 		{"Webhooks", testWebhooks},
+		{"EventDeliveries", testEventDeliveries},
+		{"EventDeliveryLeaseRace", testEventDeliveryLeaseRace},
 		{"Connections", testConnections},
 		{"ShopConnections", testShopConnections},
 		{"OAuthNonces", testOAuthNonces},
