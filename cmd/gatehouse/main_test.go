@@ -17,6 +17,8 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite"
+
+	"github.com/gatehouse-dev/gatehouse/shared/eventhooks"
 )
 
 // run executes the CLI with args and returns its output.
@@ -290,5 +292,38 @@ func TestServePublicURLFollowsTheListener(t *testing.T) {
 				t.Fatalf("GATEHOUSE_PUBLIC_URL = %q, %v; want %q, %v", got, ok, tc.want, tc.ok)
 			}
 		})
+	}
+}
+
+// In dev, event webhook URLs without a secret get one generated for the
+// run, printed in the banner: the secret the local receiver verifies with.
+func TestServePrintsEventWebhookSecret(t *testing.T) {
+	t.Setenv("GATEHOUSE_DATA_DIR", t.TempDir())
+	t.Setenv("GATEHOUSE_EVENT_WEBHOOK_URLS", "http://localhost:9/gatehouse-events")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var out bytes.Buffer
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, ln, &out, true) }()
+	for range 100 {
+		if resp, err := http.Get("http://" + ln.Addr().String() + "/rotate/healthz"); err == nil {
+			resp.Body.Close()
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	var banner serveBanner
+	if err := json.Unmarshal(out.Bytes(), &banner); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eventhooks.ParseSecret(banner.EventWebhookSecret); err != nil {
+		t.Fatalf("banner secret %q: %v", banner.EventWebhookSecret, err)
 	}
 }

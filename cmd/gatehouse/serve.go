@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -104,11 +105,18 @@ func loopback(a net.Addr) bool {
 // serve runs the local server on ln until ctx ends. It first writes where
 // it serves what to out: lines for people, or one JSON object (asJSON).
 func serve(ctx context.Context, ln net.Listener, out io.Writer, asJSON bool) error {
-	d, l, err := bootstrap.FromLookup(ctx, localDefaults(ln.Addr()))
+	hookSecret, err := newEventWebhookSecret(rand.Reader)
+	if err != nil {
+		return err
+	}
+	d, l, err := bootstrap.FromLookup(ctx, withDevSecret(localDefaults(ln.Addr()), hookSecret))
 	if err != nil {
 		return err
 	}
 	defer d.Close()
+	if _, set := os.LookupEnv("GATEHOUSE_EVENT_WEBHOOK_SECRET"); set || d.Config.Env.Deployed() || len(d.Config.EventWebhooks) == 0 {
+		hookSecret = ""
+	}
 	authCfg := auth.LoadConfig(l)
 	var adminToken string
 	if !d.Config.Env.Deployed() {
@@ -126,7 +134,7 @@ func serve(ctx context.Context, ln net.Listener, out io.Writer, asJSON bool) err
 	}
 	d.StartSequencer()
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	banner := serveBanner{URL: "http://" + ln.Addr().String(), Mounts: mounts, AdminToken: adminToken,
+	banner := serveBanner{URL: "http://" + ln.Addr().String(), Mounts: mounts, AdminToken: adminToken, EventWebhookSecret: hookSecret,
 		TrustedProxyHops: d.Config.TrustedProxyHops, ClientAddresses: web.ClientIPRule(d.Config.TrustedProxyHops),
 		PublicURL: d.Config.PublicURL.String(), Pages: d.Config.PublicURL.JoinPath(auth.UIPath, "signup").String()}
 	if err := banner.write(out, asJSON); err != nil {
@@ -152,13 +160,16 @@ func serve(ctx context.Context, ln net.Listener, out io.Writer, asJSON bool) err
 
 // serveBanner is what serve says at start.
 type serveBanner struct {
-	URL              string   `json:"url"`
-	Mounts           []string `json:"mounts"`
-	AdminToken       string   `json:"admin_token,omitempty"` // dev only
-	TrustedProxyHops int      `json:"trusted_proxy_hops"`
-	ClientAddresses  string   `json:"client_addresses"`
-	PublicURL        string   `json:"public_url"` // GATEHOUSE_PUBLIC_URL, by default this server's address
-	Pages            string   `json:"pages"`      // the hosted sign-up page, where a quickstart begins
+	URL        string   `json:"url"`
+	Mounts     []string `json:"mounts"`
+	AdminToken string   `json:"admin_token,omitempty"` // dev only
+	// EventWebhookSecret is the signing secret generated for this run's
+	// event webhooks: dev, GATEHOUSE_EVENT_WEBHOOK_URLS set and no secret.
+	EventWebhookSecret string `json:"event_webhook_secret,omitempty"`
+	TrustedProxyHops   int    `json:"trusted_proxy_hops"`
+	ClientAddresses    string `json:"client_addresses"`
+	PublicURL          string `json:"public_url"` // GATEHOUSE_PUBLIC_URL, by default this server's address
+	Pages              string `json:"pages"`      // the hosted sign-up page, where a quickstart begins
 }
 
 func (b serveBanner) write(out io.Writer, asJSON bool) error {
@@ -173,8 +184,38 @@ func (b serveBanner) write(out io.Writer, asJSON bool) error {
 	if b.AdminToken != "" {
 		fmt.Fprintf(out, "local admin token (this run only; gatehouse admin reads GATEHOUSE_ADMIN_TOKEN):\n  %s\n", b.AdminToken)
 	}
+	if b.EventWebhookSecret != "" {
+		fmt.Fprintf(out, "event webhook signing secret (this run only; set GATEHOUSE_EVENT_WEBHOOK_SECRET to keep one):\n  %s\n", b.EventWebhookSecret)
+	}
 	_, err := fmt.Fprintf(out, "client addresses (GATEHOUSE_TRUSTED_PROXY_HOPS=%d): %s\n", b.TrustedProxyHops, b.ClientAddresses)
 	return err
+}
+
+// newEventWebhookSecret returns a fresh Standard Webhooks secret: whsec_
+// and the base64 of 32 random bytes.
+func newEventWebhookSecret(rand io.Reader) (string, error) {
+	var b [32]byte
+	if _, err := io.ReadFull(rand, b[:]); err != nil {
+		return "", fmt.Errorf("event webhook secret: %w", err)
+	}
+	return "whsec_" + base64.StdEncoding.EncodeToString(b[:]), nil
+}
+
+// withDevSecret makes lookup answer GATEHOUSE_EVENT_WEBHOOK_SECRET with
+// secret when the variable is unset and the environment is dev, so that
+// the rotate function mounted here signs the event webhooks with the
+// secret the banner prints.
+func withDevSecret(lookup func(string) (string, bool), secret string) func(string) (string, bool) {
+	return func(name string) (string, bool) {
+		v, ok := lookup(name)
+		if ok || name != "GATEHOUSE_EVENT_WEBHOOK_SECRET" {
+			return v, ok
+		}
+		if env, _ := lookup(config.EnvVar); env != "" && env != string(config.EnvDev) {
+			return "", false
+		}
+		return secret, true
+	}
 }
 
 // newAdminToken returns a fresh local admin token: 32 random bytes,

@@ -61,7 +61,7 @@ const staleAfter = time.Hour
 // (reset, magic-link, confirmation), used OAuth state nonces and SAML
 // assertion ids, rate-limit
 // buckets that limit nothing, old lockout state, published outbox rows,
-// and the ciphertexts of revoked and invalid credentials past the grace
+// event webhooks delivered or dead for 30 days, and the ciphertexts of revoked and invalid credentials past the grace
 // period (the rows, and their audit trail, stay).
 func defaultPurgers(s store.Store, cfg Config) []Purger {
 	return []Purger{
@@ -72,6 +72,7 @@ func defaultPurgers(s store.Store, cfg Config) []Purger {
 		PurgeFunc("rate_limits", s.PurgeRates),
 		Older("lockouts", 24*time.Hour, s.PurgeLockouts),
 		Older("outbox_published", 7*24*time.Hour, s.PurgeOutbox),
+		Older("event_deliveries", 30*24*time.Hour, s.PurgeEventDeliveries),
 		Older("revoked_connections_cleared", cfg.CredentialGrace, s.PurgeRevokedCredentials),
 	}
 }

@@ -23,6 +23,8 @@ import (
 	"github.com/gatehouse-dev/gatehouse/shared/config"
 	"github.com/gatehouse-dev/gatehouse/shared/dnsproof"
 	"github.com/gatehouse-dev/gatehouse/shared/envelope"
+	"github.com/gatehouse-dev/gatehouse/shared/eventhooks"
+	"github.com/gatehouse-dev/gatehouse/shared/outbound"
 	"github.com/gatehouse-dev/gatehouse/shared/outbox"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
 	"github.com/gatehouse-dev/gatehouse/shared/token"
@@ -55,6 +57,11 @@ type Config struct {
 	// the database (OAuth state, at most 10 minutes) still open. A
 	// suspected exposure waits only KeyPrimaryTTL.
 	DestroyDelay time.Duration
+	// EventWebhookSecret signs the event webhooks (docs/events.md), which
+	// the outbox task delivers to the base configuration's
+	// EventWebhooks; EventWebhookMaxAttempts attempts make one dead.
+	EventWebhookSecret      config.Secret
+	EventWebhookMaxAttempts int
 }
 
 // LoadConfig reads the function's settings, recording problems in l.
@@ -68,6 +75,17 @@ func LoadConfig(l *config.Loader) Config {
 		MaxMessageAge:    l.Duration("GATEHOUSE_ROTATE_MAX_MESSAGE_AGE", 6*time.Hour),
 		KeyPrimaryTTL:    time.Minute,
 		DestroyDelay:     l.Duration("GATEHOUSE_ROTATE_DESTROY_DELAY", 15*time.Minute),
+
+		EventWebhookSecret:      l.OptionalSecret("GATEHOUSE_EVENT_WEBHOOK_SECRET"),
+		EventWebhookMaxAttempts: l.Int("GATEHOUSE_EVENT_WEBHOOK_MAX_ATTEMPTS", eventhooks.DefaultMaxAttempts),
+	}
+	if c.EventWebhookMaxAttempts < 1 || c.EventWebhookMaxAttempts > 100 {
+		l.Fail("GATEHOUSE_EVENT_WEBHOOK_MAX_ATTEMPTS", "must be between 1 and 100")
+	}
+	if s := c.EventWebhookSecret; !s.IsZero() {
+		if _, err := eventhooks.ParseSecret(s.Reveal()); err != nil {
+			l.Fail("GATEHOUSE_EVENT_WEBHOOK_SECRET", "not a whsec_ secret (whsec_ and the base64 of 24 to 64 bytes)")
+		}
 	}
 	for _, p := range []struct {
 		name string
@@ -113,6 +131,7 @@ type Rotator struct {
 	rand     io.Reader
 	closers  []func()
 	ownOut   bool // WithOutbox was given
+	hookHTTP eventhooks.Doer
 
 	// Test seams: how a run waits, how often the lease is renewed, and a
 	// hook after each re-encrypted batch.
@@ -142,6 +161,10 @@ func WithRetention(ps ...Purger) Option { return func(r *Rotator) { r.retain = p
 
 // WithOutbox replaces the republishers the outbox task runs.
 func WithOutbox(ps ...Purger) Option { return func(r *Rotator) { r.outbox, r.ownOut = ps, true } }
+
+// WithEventHookClient sets the client event webhooks are sent through
+// (tests: outboundtest's), instead of the outbound client.
+func WithEventHookClient(c eventhooks.Doer) Option { return func(r *Rotator) { r.hookHTTP = c } }
 
 // WithSigningKeys sets the token-signing keys the signing-keys task rotates.
 func WithSigningKeys(s SigningKeys) Option {
@@ -191,6 +214,10 @@ func New(d *bootstrap.Deps, cfg Config, opts ...Option) (*Rotator, error) {
 			r.Close()
 			return nil, err
 		}
+	}
+	if err := r.openEventHooks(); err != nil {
+		r.Close()
+		return nil, err
 	}
 	for _, c := range r.columns {
 		if _, err := purposeOf(c); err != nil || !c.Valid() {
@@ -274,6 +301,49 @@ func (r *Rotator) openOutbox() error {
 
 // outboxSweepLimit bounds the messages one run republishes.
 const outboxSweepLimit = 1000
+
+// eventHookLimit bounds the event webhooks one run attempts: at the
+// deliverer's default 8 at a time and 15 s each at worst, well inside the
+// function's 540 s timeout.
+const eventHookLimit = 200
+
+// openEventHooks adds the event webhook deliverer to the outbox task when
+// endpoints are configured (also beside [WithOutbox]'s republishers). Without a signing secret it is a start
+// failure in staging and prod; in dev the deliveries wait in the store
+// (gatehouse serve generates a secret).
+func (r *Rotator) openEventHooks() error {
+	base := r.d.Config
+	if len(base.EventWebhooks) == 0 {
+		return nil
+	}
+	if r.cfg.EventWebhookSecret.IsZero() {
+		if base.Env.Deployed() {
+			return errors.New("rotate: GATEHOUSE_EVENT_WEBHOOK_URLS needs GATEHOUSE_EVENT_WEBHOOK_SECRET")
+		}
+		r.d.Logger.Warn("event webhooks configured without GATEHOUSE_EVENT_WEBHOOK_SECRET: deliveries wait in the store")
+		return nil
+	}
+	client := r.hookHTTP
+	if client == nil {
+		client = outbound.New(outbound.Options{Timeout: eventhooks.DefaultTimeout, MaxResponse: 64 << 10})
+		if !base.Env.Deployed() {
+			client = eventhooks.DevClient(client, eventhooks.DefaultTimeout)
+		}
+	}
+	o := eventhooks.Options{Endpoints: base.EventWebhooks, MaxAttempts: r.cfg.EventWebhookMaxAttempts, Now: r.now}
+	if m := r.d.Telemetry; m != nil && m.Metrics != nil {
+		o.Observe = m.Metrics.EventDelivery
+	}
+	hooks, err := eventhooks.New(r.store, client, r.cfg.EventWebhookSecret, r.d.Logger, o)
+	if err != nil {
+		return fmt.Errorf("rotate: event webhooks: %w", err)
+	}
+	r.outbox = append(r.outbox, PurgeFunc("webhooks_delivered", func(ctx context.Context, _ time.Time) (int64, error) {
+		rep, err := hooks.Run(ctx, eventHookLimit)
+		return int64(rep.Delivered), err
+	}))
+	return nil
+}
 
 // tokenSigner opens the access-token signer over the store, as the auth
 // function does; Rotate and Purge need only its key set and TTL (the

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
@@ -26,6 +27,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/shared/events"
 	"github.com/gatehouse-dev/gatehouse/shared/logging"
 	"github.com/gatehouse-dev/gatehouse/shared/notify"
+	"github.com/gatehouse-dev/gatehouse/shared/outbound"
 	"github.com/gatehouse-dev/gatehouse/shared/ratelimit"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
 	"github.com/gatehouse-dev/gatehouse/shared/store/postgres"
@@ -125,7 +127,9 @@ func StoreFromEnv(ctx context.Context) (store.Store, config.Base, error) {
 // `gatehouse migrate`, run with an owner role, never by the functions.
 func Open(ctx context.Context, base config.Base, logger *slog.Logger) (d *Deps, err error) {
 	d = &Deps{Config: base, Logger: logger, Now: time.Now, Rand: rand.Reader}
-	d.Events = &events.Emitter{Topic: base.EventsTopic, Env: string(base.Env), Now: d.Now, Rand: d.Rand}
+	if d.Events, err = NewEmitter(base, d.Now, d.Rand); err != nil {
+		return nil, err
+	}
 	defer func() {
 		if err != nil {
 			d.Close()
@@ -152,6 +156,36 @@ func Open(ctx context.Context, base config.Base, logger *slog.Logger) (d *Deps, 
 	d.Audit, d.Sequencer = NewAudit(base, d.Store, d.Keyring, logger, d.Now, d.Rand)
 	logger.InfoContext(ctx, "dependencies opened", "env", string(base.Env), "secrets_generation", base.SecretsGeneration)
 	return d, nil
+}
+
+// NewEmitter returns the event emitter of base: its topic, and its
+// webhook endpoints, each of which the outbound client must be able to
+// request (APP-7): an endpoint it would refuse stops the start rather
+// than failing every delivery. In dev a plain-http loopback endpoint (a
+// receiver on the developer's machine) is exempt.
+func NewEmitter(base config.Base, now func() time.Time, rnd io.Reader) (*events.Emitter, error) {
+	types, err := events.ParseKinds(base.EventWebhookTypes)
+	if err != nil {
+		return nil, fmt.Errorf("GATEHOUSE_EVENT_WEBHOOK_TYPES: %w", err)
+	}
+	e := &events.Emitter{Topic: base.EventsTopic, Env: string(base.Env), Now: now, Rand: rnd}
+	client := outbound.New(outbound.Options{})
+	for _, raw := range base.EventWebhooks {
+		if !DevLoopback(base, raw) {
+			if _, err := client.CheckURL(raw); err != nil {
+				return nil, fmt.Errorf("GATEHOUSE_EVENT_WEBHOOK_URLS: %w", err)
+			}
+		}
+		e.Webhooks = append(e.Webhooks, events.Endpoint{URL: raw, Types: types})
+	}
+	return e, nil
+}
+
+// DevLoopback reports whether raw is an endpoint on the developer's own
+// machine that dev may reach outside the outbound client's rules.
+func DevLoopback(base config.Base, raw string) bool {
+	u, err := url.Parse(raw)
+	return err == nil && !base.Env.Deployed() && config.IsLoopbackHost(u.Hostname())
 }
 
 // NewAudit returns the audit log and its sequencer, which the log wakes on

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"log/slog"
 	"net"
 	"net/url"
@@ -25,12 +26,17 @@ type Base struct {
 	AllowedOrigins   []string
 	PublicURL        *url.URL // never nil when the Loader reports no error
 	NotifyTopic      string   // "" means the development mailbox (dev only)
-	EventsTopic      string   // events to the SaaS (docs/events.md); "" emits none
-	SMTPURL          Secret   // zero when unset
-	DNSResolver      string   // IP:port of the DNS resolver for domain verification; "" means the system's
-	Traces           string   // off, stdout or cloud
-	TraceSampleRatio float64
-	Metrics          string // off, stdout or cloud
+	EventsTopic      string   // events to the SaaS (docs/events.md); "" publishes none
+	// EventWebhooks are the SaaS's URLs that receive every event as a
+	// Standard Webhook (docs/events.md); EventWebhookTypes, when not
+	// empty, the event kinds ("user.created") they receive.
+	EventWebhooks     []string
+	EventWebhookTypes []string
+	SMTPURL           Secret // zero when unset
+	DNSResolver       string // IP:port of the DNS resolver for domain verification; "" means the system's
+	Traces            string // off, stdout or cloud
+	TraceSampleRatio  float64
+	Metrics           string // off, stdout or cloud
 	// SecretsGeneration is the Terraform secrets_generation the instance
 	// was deployed with (GATEHOUSE_SECRETS_GENERATION, 0 when unset).
 	// Raising it deploys a new revision whose instances read every
@@ -79,6 +85,8 @@ func LoadBase(l *Loader) Base {
 	loadPublicURL(l, &b)
 	b.NotifyTopic = l.String("GATEHOUSE_NOTIFY_TOPIC", "")
 	b.EventsTopic = l.String("GATEHOUSE_EVENTS_TOPIC", "")
+	b.EventWebhooks = l.List("GATEHOUSE_EVENT_WEBHOOK_URLS", nil)
+	b.EventWebhookTypes = l.List("GATEHOUSE_EVENT_WEBHOOK_TYPES", nil)
 	b.SMTPURL = l.OptionalSecret("GATEHOUSE_SMTP_URL")
 	b.DNSResolver = l.String("GATEHOUSE_DNS_RESOLVER", "")
 	loadTelemetry(l, &b)
@@ -233,6 +241,7 @@ func validateBase(l *Loader, b Base) {
 	if b.EventsTopic != "" {
 		checkTopicName(l, "GATEHOUSE_EVENTS_TOPIC", b.EventsTopic)
 	}
+	validateEventWebhooks(l, b.EventWebhooks)
 	validateResolver(l, b.DNSResolver)
 	if !b.SMTPURL.IsZero() {
 		u, err := url.Parse(b.SMTPURL.Reveal())
@@ -240,6 +249,49 @@ func validateBase(l *Loader, b Base) {
 			l.Fail("GATEHOUSE_SMTP_URL", "not an smtp://user:pass@host:port?from=address URL")
 		}
 	}
+}
+
+// maxEventWebhooks bounds GATEHOUSE_EVENT_WEBHOOK_URLS: each event is one
+// row per endpoint, written in the transaction of its change.
+const maxEventWebhooks = 10
+
+// validateEventWebhooks accepts absolute https URLs without user
+// information or fragment, each once; plain http only in dev and only to
+// a loopback host (a receiver on the developer's machine). Whether a
+// host may be reached at all is the outbound client's to say, at start
+// (bootstrap) and on every connection.
+func validateEventWebhooks(l *Loader, urls []string) {
+	name := "GATEHOUSE_EVENT_WEBHOOK_URLS"
+	if len(urls) > maxEventWebhooks {
+		l.Fail(name, fmt.Sprintf("at most %d URLs", maxEventWebhooks))
+	}
+	seen := map[string]bool{}
+	for _, raw := range urls {
+		u, err := url.Parse(raw)
+		switch {
+		case err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "":
+			l.invalid(name, "not an absolute URL", raw, l.raw(name))
+		case u.User != nil || u.Fragment != "":
+			l.Fail(name, "a URL must not have user information or a fragment")
+		case u.Scheme == "http" && !l.Env().Deployed() && IsLoopbackHost(u.Hostname()):
+		case u.Scheme != "https":
+			l.Fail(name, "URLs must be https (http only to a loopback host in dev)")
+		case seen[raw]:
+			l.Fail(name, "a URL is listed twice")
+		}
+		seen[raw] = true
+	}
+}
+
+// IsLoopbackHost reports whether host is localhost (or a name under it)
+// or a loopback address.
+func IsLoopbackHost(host string) bool {
+	h := strings.ToLower(strings.TrimSuffix(host, "."))
+	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }
 
 // validateResolver accepts "" (the system's resolver), an IP address or

@@ -154,6 +154,10 @@ func TestLoadBaseInvalidValues(t *testing.T) {
 		{"reserved topic id", map[string]string{"GATEHOUSE_NOTIFY_TOPIC": "google-topic"}, "GATEHOUSE_NOTIFY_TOPIC: not a Pub/Sub topic"},
 		{"resolver host name", map[string]string{"GATEHOUSE_DNS_RESOLVER": "dns.example.com:53"}, "GATEHOUSE_DNS_RESOLVER: not an IP address or IP:port"},
 		{"resolver without port", map[string]string{"GATEHOUSE_DNS_RESOLVER": "10.0.0.2:"}, "GATEHOUSE_DNS_RESOLVER: not an IP address or IP:port"},
+		{"http event webhook in prod", map[string]string{"GATEHOUSE_EVENT_WEBHOOK_URLS": "https://saas.example.com/a,http://localhost:9000/hooks"}, "GATEHOUSE_EVENT_WEBHOOK_URLS: URLs must be https"},
+		{"event webhook with user info", map[string]string{"GATEHOUSE_EVENT_WEBHOOK_URLS": "https://u:p@saas.example.com/hooks"}, "GATEHOUSE_EVENT_WEBHOOK_URLS: a URL must not have user information"},
+		{"event webhook relative", map[string]string{"GATEHOUSE_EVENT_WEBHOOK_URLS": "/hooks"}, "GATEHOUSE_EVENT_WEBHOOK_URLS: not an absolute URL"},
+		{"event webhook twice", map[string]string{"GATEHOUSE_EVENT_WEBHOOK_URLS": "https://saas.example.com/h,https://saas.example.com/h"}, "GATEHOUSE_EVENT_WEBHOOK_URLS: a URL is listed twice"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -223,18 +227,25 @@ func TestDeployedDBURLVerifiesServer(t *testing.T) {
 
 func TestLoadBaseDevAcceptsLocalSettings(t *testing.T) {
 	l := newTestLoader(map[string]string{
-		"GATEHOUSE_DB_URL":          "host=localhost user=gatehouse dbname=gatehouse",
-		"GATEHOUSE_ALLOWED_ORIGINS": "http://localhost:5173",
-		"GATEHOUSE_PUBLIC_URL":      "http://localhost:9000",
-		"GATEHOUSE_NOTIFY_TOPIC":    "gatehouse-notify",
-		"GATEHOUSE_SMTP_URL":        "smtp://localhost:1025?from=dev@localhost",
+		"GATEHOUSE_DB_URL":              "host=localhost user=gatehouse dbname=gatehouse",
+		"GATEHOUSE_ALLOWED_ORIGINS":     "http://localhost:5173",
+		"GATEHOUSE_PUBLIC_URL":          "http://localhost:9000",
+		"GATEHOUSE_NOTIFY_TOPIC":        "gatehouse-notify",
+		"GATEHOUSE_SMTP_URL":            "smtp://localhost:1025?from=dev@localhost",
+		"GATEHOUSE_EVENT_WEBHOOK_URLS":  "http://localhost:9000/hooks, http://127.0.0.1:9001/h,https://saas.example.com/hooks",
+		"GATEHOUSE_EVENT_WEBHOOK_TYPES": "user.created,mfa.changed",
 	})
 	b := LoadBase(l)
 	if err := l.Err(); err != nil {
 		t.Fatalf("Err() = %v", err)
 	}
-	if b.UsesSQLite() || b.NotifyTopic != "gatehouse-notify" {
+	if b.UsesSQLite() || b.NotifyTopic != "gatehouse-notify" || len(b.EventWebhooks) != 3 || len(b.EventWebhookTypes) != 2 {
 		t.Fatalf("Base = %+v", b)
+	}
+	l = newTestLoader(map[string]string{"GATEHOUSE_EVENT_WEBHOOK_URLS": "http://saas.example.com/hooks"})
+	LoadBase(l)
+	if err := errString(l.Err()); !strings.Contains(err, "http only to a loopback host in dev") {
+		t.Fatalf("plain http to a remote host in dev: Err() = %q", err)
 	}
 }
 

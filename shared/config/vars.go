@@ -59,7 +59,9 @@ var sharedVars = []Variable{
 	{"GATEHOUSE_ALLOWED_ORIGINS", "", false, "Comma-separated browser origins (scheme://host[:port]) allowed to make state-changing requests; https only in staging and prod."},
 	{"GATEHOUSE_PUBLIC_URL", "http://localhost:8080 in dev (gatehouse serve: the address it listens on)", false, "Public base URL: the issuer, and the hosted pages (/auth/ui) that e-mailed links point at; https and required in staging and prod."},
 	{"GATEHOUSE_NOTIFY_TOPIC", "", false, "Pub/Sub topic for outbound messages, projects/P/topics/T or a topic ID. Required in staging and prod; in dev, empty means the local mailbox."},
-	{"GATEHOUSE_EVENTS_TOPIC", "", false, "Pub/Sub topic for the events Gatehouse announces to the SaaS (docs/events.md), projects/P/topics/T or a topic ID. Empty emits no events."},
+	{"GATEHOUSE_EVENTS_TOPIC", "", false, "Pub/Sub topic for the events Gatehouse announces to the SaaS (docs/events.md), projects/P/topics/T or a topic ID. Empty publishes none (webhooks may still be configured)."},
+	{"GATEHOUSE_EVENT_WEBHOOK_URLS", "", false, "Comma-separated URLs of the SaaS (at most 10) that receive every event as a signed Standard Webhook (docs/events.md); https, checked against the outbound client's rules at start (http only to a loopback host in dev). Each needs GATEHOUSE_EVENT_WEBHOOK_SECRET where the rotate function runs."},
+	{"GATEHOUSE_EVENT_WEBHOOK_TYPES", "", false, "Comma-separated event kinds (user.created, mfa.changed, ...) the webhook URLs receive; empty means every kind. An unknown kind stops the start."},
 	{"GATEHOUSE_SMTP_URL", "", true, "Optional SMTP relay, smtp://user:pass@host:port?from=address (STARTTLS required)."},
 	{"GATEHOUSE_DNS_RESOLVER", "", false, "DNS resolver (IP or IP:port) that single sign-on domain verification asks for TXT records; empty means the system's resolver."},
 	{"GATEHOUSE_TRACES", "off in dev, cloud elsewhere", false, "Where spans go: off (spans still get ids, which log lines carry), stdout (one JSON document per span) or cloud (Cloud Trace of PROJECT_ID). See docs/operations.md."},
@@ -144,6 +146,8 @@ var rotateVars = []Variable{
 	{"GATEHOUSE_ROTATE_BATCH_SIZE", "500", false, "Values per re-encryption transaction (1-10000)."},
 	{"GATEHOUSE_ROTATE_LEASE_TTL", "10m", false, "Lease lifetime unless renewed."},
 	{"GATEHOUSE_ROTATE_MAX_MESSAGE_AGE", "6h", false, "Older rotation messages are dropped."},
+	{"GATEHOUSE_EVENT_WEBHOOK_SECRET", "generated and printed by gatehouse serve in dev", true, "Standard Webhooks signing secret of the event webhooks, whsec_ and the base64 of 24 to 64 random bytes; required with GATEHOUSE_EVENT_WEBHOOK_URLS in staging and prod."},
+	{"GATEHOUSE_EVENT_WEBHOOK_MAX_ATTEMPTS", "20", false, "Attempts of an event webhook before it is dead (1-100); retries back off 30 s·2^n with full jitter, capped at 12 hours."},
 	{"GATEHOUSE_ROTATE_DESTROY_DELAY", "15m", false, "A demoted data key is destroyed no sooner (after a suspected exposure: 1 minute)."},
 }
 

@@ -18,8 +18,8 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/gatehouse-dev/gatehouse/shared/bootstrap/bootstraptest"
-	"github.com/gatehouse-dev/gatehouse/shared/events"
 	"github.com/gatehouse-dev/gatehouse/shared/eventhooks"
+	"github.com/gatehouse-dev/gatehouse/shared/events"
 	"github.com/gatehouse-dev/gatehouse/shared/logging"
 	"github.com/gatehouse-dev/gatehouse/shared/outbound"
 	"github.com/gatehouse-dev/gatehouse/shared/outbound/outboundtest"
@@ -346,10 +346,11 @@ func TestConcurrentDeliverersSendEachOnce(t *testing.T) {
 	}
 }
 
-// Controls: APP-7
 // An endpoint on a private or metadata address is refused by the
 // production outbound client before any connection: the attempt fails,
 // is recorded without the URL, and is retried, never sent.
+//
+// Controls: APP-7
 func TestPrivateEndpointRefused(t *testing.T) {
 	for _, target := range []string{"https://169.254.169.254/computeMetadata/v1/?token=abc", "https://10.0.0.7/hooks", "https://127.0.0.1:1/hooks"} {
 		t.Run(target, func(t *testing.T) {
@@ -442,5 +443,24 @@ func TestParseSecret(t *testing.T) {
 		if _, err := eventhooks.ParseSecret(tc.secret); (err == nil) != tc.ok {
 			t.Errorf("%s: err = %v", tc.name, err)
 		}
+	}
+}
+
+// In dev a plain-http receiver on the loopback interface is reached; the
+// same client still refuses a private address.
+func TestDevClientReachesLoopbackOnly(t *testing.T) {
+	f := setup(t, bootstraptest.SQLite(t), nil, eventhooks.Options{})
+	plain := httptest.NewServer(f.rcv.srv.Config.Handler)
+	t.Cleanup(plain.Close)
+	local := strings.Replace(plain.URL, "127.0.0.1", "localhost", 1) + "/hooks"
+	private := "http://localhost.10.0.0.7.nip.io/hooks"
+	f.emitter.Webhooks = []events.Endpoint{{URL: local}, {URL: "https://10.0.0.7/hooks"}, {URL: private}}
+	client := eventhooks.DevClient(outbound.New(outbound.Options{Timeout: 2 * time.Second}), 2*time.Second)
+	hooks := f.deliverer(t, client, eventhooks.Options{Endpoints: []string{local, "https://10.0.0.7/hooks", private},
+		Now: f.clock.Now, Jitter: func(int64) int64 { return 0 }})
+	f.emit(t, "u_1")
+	rep, err := hooks.Run(context.Background(), 10)
+	if err != nil || rep.Delivered != 1 || rep.Retrying != 2 || f.rcv.Calls() != 1 {
+		t.Fatalf("report %+v, %v; %d calls", rep, err, f.rcv.Calls())
 	}
 }

@@ -189,3 +189,18 @@ func (e *Emitter) newID(prefix string) (string, error) {
 	}
 	return prefix + hex.EncodeToString(b[:]), nil
 }
+
+// ParseKinds returns the types of kinds such as "user.created" (the type
+// without its com.gatehouse. prefix and version), or an error naming the
+// first kind that is not one of [Types].
+func ParseKinds(kinds []string) ([]Type, error) {
+	var out []Type
+	for _, k := range kinds {
+		t := Type("com.gatehouse." + k + ".v1")
+		if !slices.Contains(Types, t) {
+			return nil, fmt.Errorf("unknown event kind %q", k)
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}

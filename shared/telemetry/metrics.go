@@ -20,6 +20,7 @@ const (
 	MetricRateLimited    = "gatehouse.ratelimit.denials"
 	MetricLockouts       = "gatehouse.lockouts"
 	MetricWebhookEvents  = "gatehouse.webhook.events"
+	MetricEventHooks     = "gatehouse.event.deliveries"
 	MetricBrokerRefresh  = "gatehouse.broker.refreshes"
 	MetricKMSCalls       = "gatehouse.kms.calls"
 	MetricDataKeyCache   = "gatehouse.datakey.cache.lookups"
@@ -34,7 +35,7 @@ const (
 type Metrics struct {
 	signIns, refreshes, reuse, rateLimited, lockouts   metric.Int64Counter
 	webhookEvents, brokerRefresh, kmsCalls, cacheLooks metric.Int64Counter
-	rotationItems, rotationRuns                        metric.Int64Counter
+	rotationItems, rotationRuns, eventHooks            metric.Int64Counter
 	latency                                            metric.Float64Histogram
 	cacheHit, cacheMiss                                []metric.AddOption
 	requestAttrs                                       sync.Map // latencyKey -> []metric.RecordOption, see requestOptions
@@ -70,6 +71,7 @@ func NewMetrics(mp metric.MeterProvider) (*Metrics, error) {
 		cacheLooks:    counter(MetricDataKeyCache, "{lookup}", "Unwrapped data-key cache lookups by result (hit or miss)."),
 		rotationItems: counter(MetricRotationItems, "{record}", "Records a rotation task processed, by task and kind."),
 		rotationRuns:  counter(MetricRotationRuns, "{task}", "Rotation task runs by task and status."),
+		eventHooks:    counter(MetricEventHooks, "{attempt}", "Event webhook attempts by outcome (delivered, retry, dead)."),
 	}
 	x.cacheHit = []metric.AddOption{attrs(attribute.String("result", "hit"))}
 	x.cacheMiss = []metric.AddOption{attrs(attribute.String("result", "miss"))}
@@ -113,6 +115,12 @@ func (m *Metrics) Lockout(ctx context.Context) { m.lockouts.Add(ctx, 1) }
 // standard:<source>) and outcome (applied, duplicate, rejected, ...).
 func (m *Metrics) WebhookEvent(ctx context.Context, provider, outcome string) {
 	m.webhookEvents.Add(ctx, 1, attrs(attribute.String("provider", provider), attribute.String("outcome", outcome)))
+}
+
+// EventDelivery counts an attempt to deliver an event to a webhook
+// endpoint of the SaaS by outcome: delivered, retry or dead.
+func (m *Metrics) EventDelivery(ctx context.Context, outcome string) {
+	m.eventHooks.Add(ctx, 1, attrs(attribute.String("outcome", outcome)))
 }
 
 // BrokerRefresh counts a provider token refresh by platform and outcome

@@ -187,6 +187,8 @@ func TestMetricsValues(t *testing.T) {
 	m.WebhookEvent(ctx, "stripe", "applied")
 	m.WebhookEvent(ctx, "stripe", "rejected")
 	m.BrokerRefresh(ctx, "linkedin", "failure")
+	m.EventDelivery(ctx, "retry")
+	m.EventDelivery(ctx, "retry")
 	m.KMSCall(ctx, "unwrap", "ok")
 	m.DataKeyCache(ctx, true)
 	m.DataKeyCache(ctx, true)
@@ -207,6 +209,7 @@ func TestMetricsValues(t *testing.T) {
 		{telemetry.MetricLockouts, nil, 1},
 		{telemetry.MetricWebhookEvents, []attribute.KeyValue{attribute.String("provider", "stripe"), attribute.String("outcome", "rejected")}, 1},
 		{telemetry.MetricBrokerRefresh, []attribute.KeyValue{attribute.String("platform", "linkedin"), attribute.String("outcome", "failure")}, 1},
+		{telemetry.MetricEventHooks, []attribute.KeyValue{attribute.String("outcome", "retry")}, 2},
 		{telemetry.MetricKMSCalls, []attribute.KeyValue{attribute.String("operation", "unwrap"), attribute.String("outcome", "ok")}, 1},
 		{telemetry.MetricDataKeyCache, []attribute.KeyValue{attribute.String("result", "hit")}, 2},
 		{telemetry.MetricDataKeyCache, []attribute.KeyValue{attribute.String("result", "miss")}, 1},
