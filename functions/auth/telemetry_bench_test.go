@@ -99,7 +99,7 @@ func medianFloat(xs []float64) float64 {
 
 func newBenchTracedEnv(b *testing.B, be bootstraptest.Backend, sample float64) *testEnv {
 	b.Helper()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(tracetest.NewNoopExporter()),
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(telemetry.SpanProcessor(tracetest.NewNoopExporter())),
 		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(sample))))
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
 	b.Cleanup(func() { tp.Shutdown(b.Context()); mp.Shutdown(b.Context()) })

@@ -129,7 +129,7 @@ func (t *Telemetry) tracerProvider(o Options, res *resource.Resource) (trace.Tra
 	default:
 		return nil, fmt.Errorf("traces: unknown mode %q", o.Traces)
 	}
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sampler), sdktrace.WithResource(res), sdktrace.WithBatcher(exp))
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sampler), sdktrace.WithResource(res), sdktrace.WithSpanProcessor(SpanProcessor(exp)))
 	t.shutdown = append(t.shutdown, tp.Shutdown)
 	return tp, nil
 }
