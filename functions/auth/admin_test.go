@@ -15,6 +15,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/gatehouse-dev/gatehouse/shared/bootstrap/bootstraptest"
+	"github.com/gatehouse-dev/gatehouse/shared/events"
+	"github.com/gatehouse-dev/gatehouse/shared/events/eventstest"
 	"github.com/gatehouse-dev/gatehouse/shared/logging"
 	"github.com/gatehouse-dev/gatehouse/shared/notify"
 	"github.com/gatehouse-dev/gatehouse/shared/oauthtest"
@@ -324,6 +326,13 @@ func TestAdminUserOperations(t *testing.T) {
 		if strings.ReplaceAll(strings.Join(got, "\n"), id, "U") != strings.Join(want, "\n") {
 			t.Fatalf("events:\n%s", strings.Join(got, "\n"))
 		}
+		s, u := ae.Env.Store, "user/"+id
+		eventstest.Require(t, s, events.UserCreated, u, map[string]string{"user_id": id, "email": "ann@example.com", "by": "user"})
+		eventstest.Require(t, s, events.UserDisabled, u, map[string]string{"user_id": id, "by": "operator"})
+		eventstest.Require(t, s, events.UserEnabled, u, map[string]string{"user_id": id, "by": "operator"})
+		eventstest.Require(t, s, events.UserDeleted, u, map[string]string{"user_id": id, "by": "operator"})
+		eventstest.Require(t, s, events.SessionRevoked, u, map[string]string{"user_id": id, "reason": "admin_disabled"})
+		eventstest.Require(t, s, events.MFAChanged, u, map[string]string{"user_id": id, "change": "reset"})
 	})
 }
 

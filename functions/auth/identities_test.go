@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/shared/bootstrap/bootstraptest"
+	"github.com/gatehouse-dev/gatehouse/shared/events"
+	"github.com/gatehouse-dev/gatehouse/shared/events/eventstest"
 	"github.com/gatehouse-dev/gatehouse/shared/notify"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
 )
@@ -112,6 +114,7 @@ func TestIdentitiesListAndUnlink(t *testing.T) {
 		if r := strings.ReplaceAll(strings.Join(got, "\n"), tk.UserID, "U"); r != strings.Join(want, "\n") {
 			t.Fatalf("events:\n%s", r)
 		}
+		eventstest.Require(t, te.Env.Store, events.IdentityUnlinked, "user/"+tk.UserID, map[string]string{"user_id": tk.UserID, "provider": "google"})
 	})
 }
 

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/shared/bootstrap/bootstraptest"
+	"github.com/gatehouse-dev/gatehouse/shared/events"
+	"github.com/gatehouse-dev/gatehouse/shared/events/eventstest"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
 )
 
@@ -85,6 +87,11 @@ func TestOrgFlow(t *testing.T) {
 		if r := strings.NewReplacer(w.A, "A", late.UserID, "L").Replace(strings.Join(got, "\n")); r != strings.Join(want, "\n") {
 			t.Fatalf("events:\n%s", r)
 		}
+		member := "org/" + w.A + "/member/" + late.UserID
+		eventstest.Require(t, te.Env.Store, events.OrgMemberAdded, member, map[string]string{"org_id": w.A, "user_id": late.UserID, "role": "viewer", "by": "api"})
+		eventstest.Require(t, te.Env.Store, events.OrgMemberRoleChanged, member,
+			map[string]string{"org_id": w.A, "user_id": late.UserID, "role": "auditor", "previous_role": "viewer", "by": "api"})
+		eventstest.Require(t, te.Env.Store, events.OrgMemberRemoved, member, map[string]string{"org_id": w.A, "user_id": late.UserID, "role": "auditor", "by": "api"})
 
 		// Transfer needs a recent sign-in, then moves the owner role.
 		te.Env.Clock.Advance(11 * time.Minute)

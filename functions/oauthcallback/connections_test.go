@@ -11,6 +11,8 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/shared/broker"
 	"github.com/gatehouse-dev/gatehouse/shared/envelope"
+	"github.com/gatehouse-dev/gatehouse/shared/events"
+	"github.com/gatehouse-dev/gatehouse/shared/events/eventstest"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
 )
 
@@ -114,6 +116,10 @@ func TestDisconnect(t *testing.T) {
 		if got := subjectEvents(t, e.Store, "connection/"+c.ID); strings.Join(got, " ") != "connection.created connection.revoked" {
 			t.Fatalf("events %v", got)
 		}
+		eventstest.Require(t, e.Store, events.ConnectionCreated, "connection/"+c.ID,
+			map[string]string{"connection_id": c.ID, "user_id": "user-admin", "org_id": orgA, "provider": "google_ads"})
+		eventstest.Require(t, e.Store, events.ConnectionRevoked, "connection/"+c.ID,
+			map[string]string{"connection_id": c.ID, "user_id": "user-admin", "org_id": orgA, "provider": "google_ads", "reason": "disconnected"})
 	})
 }
 

@@ -17,6 +17,8 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/gatehouse-dev/gatehouse/shared/bootstrap/bootstraptest"
+	"github.com/gatehouse-dev/gatehouse/shared/events"
+	"github.com/gatehouse-dev/gatehouse/shared/events/eventstest"
 	"github.com/gatehouse-dev/gatehouse/shared/outbound"
 	"github.com/gatehouse-dev/gatehouse/shared/session"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
@@ -204,6 +206,12 @@ func TestSAMLSignIn(t *testing.T) {
 		if err != nil || len(ids) != 1 || ids[0].Provider != samlProvider(orgA) || ids[0].Subject != "emp@corp.example.com" {
 			t.Fatalf("linked identities %+v, %v", ids, err)
 		}
+		// Just-in-time provisioning announces the account, its SAML
+		// identity and the membership, once: the second sign-in adds none.
+		eventstest.Require(t, s.Store, events.UserCreated, "user/"+userID, map[string]string{"user_id": userID, "email": "emp@corp.example.com", "by": "user"})
+		eventstest.Require(t, s.Store, events.IdentityLinked, "user/"+userID, map[string]string{"user_id": userID, "provider": samlProvider(orgA)})
+		eventstest.Require(t, s.Store, events.OrgMemberAdded, "org/"+orgA+"/member/"+userID,
+			map[string]string{"org_id": orgA, "user_id": userID, "role": "viewer", "by": "sso"})
 	})
 }
 

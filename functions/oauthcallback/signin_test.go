@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/shared/bootstrap/bootstraptest"
+	"github.com/gatehouse-dev/gatehouse/shared/events"
+	"github.com/gatehouse-dev/gatehouse/shared/events/eventstest"
 	"github.com/gatehouse-dev/gatehouse/shared/notify"
 	"github.com/gatehouse-dev/gatehouse/shared/oauthtest"
 	"github.com/gatehouse-dev/gatehouse/shared/session"
@@ -98,6 +100,8 @@ func TestSignIn(t *testing.T) {
 			if got := subjectEvents(t, e.Store, "user/"+userID); !slices.Equal(got, []string{"identity.linked", "user.created"}) {
 				t.Fatalf("%s: events %v", tc.provider, got)
 			}
+			eventstest.Require(t, e.Store, events.UserCreated, "user/"+userID, map[string]string{"user_id": userID, "email": email, "by": "user"})
+			eventstest.Require(t, e.Store, events.IdentityLinked, "user/"+userID, map[string]string{"user_id": userID, "provider": tc.provider})
 		}
 		if !slices.Contains(auditActions(t, e), "auth.register") {
 			t.Fatal("account creation not audited")
@@ -428,6 +432,10 @@ func TestOrganizationSSOProvisioning(t *testing.T) {
 		if adds != 1 {
 			t.Fatalf("%d org.member.add events for the provisioned user, want 1", adds)
 		}
+		// Just-in-time provisioning announces the account and the membership.
+		eventstest.Require(t, e.Store, events.UserCreated, "user/"+emp, map[string]string{"user_id": emp, "email": "nine@corp.example.com", "by": "user"})
+		eventstest.Require(t, e.Store, events.OrgMemberAdded, "org/"+orgA+"/member/"+emp,
+			map[string]string{"org_id": orgA, "user_id": emp, "role": "staff", "by": "sso"})
 		// A role changed since stays.
 		if _, err := e.Store.SetMemberRole(ctx, orgA, emp, "admin", e.Now()); err != nil {
 			t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/shared/audit"
 	"github.com/gatehouse-dev/gatehouse/shared/authz"
 	"github.com/gatehouse-dev/gatehouse/shared/envelope"
+	"github.com/gatehouse-dev/gatehouse/shared/events"
 	"github.com/gatehouse-dev/gatehouse/shared/outbound"
 	"github.com/gatehouse-dev/gatehouse/shared/ratelimit"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
@@ -217,9 +218,9 @@ func checkProvisionRole(ctx context.Context, tx store.Orgs, orgID, role string) 
 // yet (just-in-time membership). Existing members keep their role. An
 // organization that provisions through SCIM gets no just-in-time members,
 // and a user its identity provider deprovisioned is never added back
-// (AUTHZ-5). A
-// custom role deleted since the configuration was saved provisions
-// nothing, and the sign-in goes on.
+// (AUTHZ-5). A custom role deleted since the configuration was saved
+// provisions nothing, and the sign-in goes on. A membership added is
+// audited and announced (org.member.added, by "sso") in its transaction.
 func (s *server) provision(r *http.Request, c store.SSOConfig, userID string) error {
 	if c.OrgID == "" || c.ProvisionRole == "" {
 		return nil
@@ -245,7 +246,11 @@ func (s *server) provision(r *http.Request, c store.SSOConfig, userID string) er
 		}
 		_, err := s.d.Audit.RecordTx(ctx, tx, audit.Event{Actor: userID, OrgID: c.OrgID, Action: "org.member.add",
 			Target: "user:" + userID, Network: s.network(r), Metadata: map[string]any{"role": c.ProvisionRole, "via": "sso"}})
-		return err
+		if err != nil {
+			return err
+		}
+		return s.d.Events.Emit(ctx, tx, events.Member(events.OrgMemberAdded,
+			events.MemberData{OrgID: c.OrgID, UserID: userID, Role: c.ProvisionRole, By: "sso"}))
 	})
 	switch {
 	case errors.Is(err, store.ErrConflict):

@@ -243,7 +243,8 @@ func (r *Rotator) openKeyring() error {
 		}
 		r.kek = &countingKEK{inner: r.d.KEK}
 	}
-	kr, err := envelope.New(r.store, r.kek, envelope.Options{Now: r.now, Rand: r.rand, PrimaryTTL: r.cfg.KeyPrimaryTTL})
+	kr, err := envelope.New(r.store, r.kek, envelope.Options{Now: r.now, Rand: r.rand, PrimaryTTL: r.cfg.KeyPrimaryTTL,
+		Events: r.d.Events})
 	if err != nil {
 		return fmt.Errorf("rotate: keyring: %w", err)
 	}
@@ -353,7 +354,7 @@ func (r *Rotator) tokenSigner(ctx context.Context) (SigningKeys, error) {
 	if u := r.d.Config.PublicURL; u != nil {
 		issuer = u.String()
 	}
-	s, err := token.NewSigner(ctx, r.store, r.keyring, token.Options{Issuer: issuer, Now: r.now, Rand: r.rand})
+	s, err := token.NewSigner(ctx, r.store, r.keyring, token.Options{Issuer: issuer, Now: r.now, Rand: r.rand, Events: r.d.Events})
 	if err != nil {
 		return nil, fmt.Errorf("open token signer: %w", err)
 	}

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/shared/envelope"
+	"github.com/gatehouse-dev/gatehouse/shared/events"
+	"github.com/gatehouse-dev/gatehouse/shared/events/eventstest"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
 )
 
@@ -168,6 +170,8 @@ func TestShopifyDeliveries(t *testing.T) {
 		if err != nil || len(revoked) != 1 || revoked[0] != "connection/"+conn.ID {
 			t.Fatalf("connection.revoked events %v, %v", revoked, err)
 		}
+		eventstest.Require(t, s, events.ConnectionRevoked, "connection/"+conn.ID,
+			map[string]string{"connection_id": conn.ID, "org_id": "org_1", "provider": "shopify", "reason": "app_uninstalled"})
 		sent := e.sender.messages()
 		if len(sent) != 3 || sent[0].Topic != eventTopic || sent[0].ID != "shopify/ev-1" || !strings.Contains(sent[0].Data, `"total_price":"10.00"`) {
 			t.Fatalf("published %+v; want ev-1, ev-2, ev-5 on the event topic with their payloads", sent)

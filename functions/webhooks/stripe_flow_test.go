@@ -18,6 +18,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/gatehouse-dev/gatehouse/shared/bootstrap/bootstraptest"
+	"github.com/gatehouse-dev/gatehouse/shared/events"
+	"github.com/gatehouse-dev/gatehouse/shared/events/eventstest"
 	"github.com/gatehouse-dev/gatehouse/shared/outbox"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
 )
@@ -191,6 +193,8 @@ func TestStripeOutOfOrder(t *testing.T) {
 			`{"org_id":"org_a","subscription_id":"sub_A","plan":"price_pro","status":"canceled","period_end":"`+end.UTC().Format(time.RFC3339)+`"}` {
 			t.Fatalf("billing.subscription.updated events:\n%s", got)
 		}
+		eventstest.Require(t, s, events.BillingSubscriptionUpdated, "subscription/sub_A", map[string]string{"org_id": "org_a",
+			"subscription_id": "sub_A", "plan": "price_pro", "status": "canceled", "period_end": end.UTC().Format(time.RFC3339)})
 	})
 }
 

@@ -48,7 +48,8 @@ func (d *Deps) Instrument(t *telemetry.Telemetry) error {
 		}
 		d.KEK = &tracedKEK{KEK: d.KEK, tr: t.Tracer("github.com/gatehouse-dev/gatehouse/shared/envelope"), m: t.Metrics,
 			attrs: []attribute.KeyValue{attribute.String("kek.system", kekSystem(d.Config))}}
-		kr, err := envelope.New(d.Store, d.KEK, envelope.Options{Now: d.Now, Rand: d.Rand, CacheLookup: t.Metrics.DataKeyCache})
+		kr, err := envelope.New(d.Store, d.KEK, envelope.Options{Now: d.Now, Rand: d.Rand, CacheLookup: t.Metrics.DataKeyCache,
+			Events: d.Events})
 		if err != nil {
 			return err
 		}

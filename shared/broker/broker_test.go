@@ -11,6 +11,8 @@ import (
 	"github.com/gatehouse-dev/gatehouse/shared/bootstrap/bootstraptest"
 	"github.com/gatehouse-dev/gatehouse/shared/broker"
 	"github.com/gatehouse-dev/gatehouse/shared/envelope"
+	"github.com/gatehouse-dev/gatehouse/shared/events"
+	"github.com/gatehouse-dev/gatehouse/shared/events/eventstest"
 	"github.com/gatehouse-dev/gatehouse/shared/oauthtest"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
 )
@@ -86,6 +88,9 @@ func TestInvalidGrantInvalidates(t *testing.T) {
 		if !slices.Contains(f.auditActions(t), "credential.invalidate") {
 			t.Fatal("invalidation not audited")
 		}
+		// Announced once: the second call finds it invalid already.
+		eventstest.Require(t, s, events.ConnectionInvalid, "connection/con-1",
+			map[string]string{"connection_id": "con-1", "org_id": org, "provider": "google_ads", "reason": "invalid_grant"})
 	})
 }
 
@@ -146,6 +151,8 @@ func TestTamperedCiphertextInvalidates(t *testing.T) {
 		if got := f.conn(t, "con-1"); got.Status != store.ConnectionInvalid || got.StatusReason != "decrypt_failed" {
 			t.Fatalf("status %s (%s), want invalid decrypt_failed", got.Status, got.StatusReason)
 		}
+		eventstest.Require(t, s, events.ConnectionInvalid, "connection/con-1",
+			map[string]string{"connection_id": "con-1", "org_id": org, "provider": "google_ads", "reason": "decrypt_failed"})
 	})
 }
 

@@ -52,7 +52,7 @@ func (f *fixture) broker(sealer broker.Sealer) *broker.Broker {
 		sealer = f.env.Keyring
 	}
 	return broker.New(f.env.Store, sealer, f.reg, f.env.Audit, f.env.Logger,
-		broker.Options{Client: f.client, Now: f.env.Clock.Now})
+		broker.Options{Client: f.client, Now: f.env.Clock.Now, Events: f.env.Events})
 }
 
 // connect runs a real authorization code flow against the server and stores

@@ -22,6 +22,7 @@ import (
 
 	"golang.org/x/sync/singleflight"
 
+	"github.com/gatehouse-dev/gatehouse/shared/events"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
 )
 
@@ -68,6 +69,15 @@ type Options struct {
 	// CacheLookup, if set, is told the result of every lookup of an
 	// unwrapped data key (metrics: a miss costs a KEK call).
 	CacheLookup func(ctx context.Context, hit bool)
+	// Events, if set, announces each key [Keyring.Rotate] makes
+	// (key.rotated, docs/events.md) in the transaction that stores it.
+	// New then needs a store that runs transactions (a [store.Store]).
+	Events *events.Emitter
+}
+
+// txStore is a DataKeyStore that runs transactions, as [store.Store] does.
+type txStore interface {
+	Tx(ctx context.Context, fn func(tx store.Store) error) error
 }
 
 // Keyring seals and opens secrets. It is safe for concurrent use.
@@ -79,6 +89,7 @@ type Keyring struct {
 	primaryTTL time.Duration
 	cache      *keyCache
 	observe    func(ctx context.Context, hit bool)
+	events     *events.Emitter
 	loads      singleflight.Group // one KEK call per key id at a time
 
 	// primary is the key Seal uses, trusted until primarySnapshot.until.
@@ -93,7 +104,11 @@ func New(s DataKeyStore, kek KEK, opts Options) (*Keyring, error) {
 	if opts.CacheSize < 0 || opts.CacheTTL < 0 || opts.PrimaryTTL < 0 {
 		return nil, errors.New("envelope: negative cache option")
 	}
-	k := &Keyring{store: s, kek: kek, now: opts.Now, rand: opts.Rand, primaryTTL: opts.PrimaryTTL, observe: opts.CacheLookup}
+	if _, ok := s.(txStore); opts.Events != nil && !ok {
+		return nil, errors.New("envelope: Events needs a store that runs transactions")
+	}
+	k := &Keyring{store: s, kek: kek, now: opts.Now, rand: opts.Rand, primaryTTL: opts.PrimaryTTL, observe: opts.CacheLookup,
+		events: opts.Events}
 	if k.observe == nil {
 		k.observe = func(context.Context, bool) {}
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/shared/events"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
 )
 
@@ -18,11 +19,12 @@ const primaryFlight = "primary key"
 // Rotate makes a new primary data key; the old primary becomes decrypt-only
 // and everything it sealed still opens (CRED-8). Use it on schedule and after
 // a suspected exposure. It costs one KEK call, and the new key is cached.
-// The returned record holds only the wrapped key. Errors are
-// [ErrUnavailable]; a concurrent Rotate elsewhere may make it fail with
-// [store.ErrConflict], also in class [ErrUnavailable].
+// The returned record holds only the wrapped key. With [Options.Events]
+// the new key is announced (key.rotated) in the transaction that stores
+// it. Errors are [ErrUnavailable]; a concurrent Rotate elsewhere may make
+// it fail with [store.ErrConflict], also in class [ErrUnavailable].
 func (k *Keyring) Rotate(ctx context.Context) (store.DataKey, error) {
-	dk, e, err := k.createPrimary(ctx)
+	dk, e, err := k.createPrimary(ctx, true)
 	if err != nil {
 		return store.DataKey{}, err
 	}
@@ -139,7 +141,7 @@ func (k *Keyring) findPrimary(ctx context.Context) (string, error) {
 	if !errors.Is(err, store.ErrNotFound) {
 		return "", fmt.Errorf("find primary data key: %w", storeErr(err))
 	}
-	dk, _, err = k.createPrimary(ctx)
+	dk, _, err = k.createPrimary(ctx, false)
 	if errors.Is(err, store.ErrConflict) {
 		dk, err = k.store.PrimaryDataKey(ctx)
 		if err != nil {
@@ -152,8 +154,9 @@ func (k *Keyring) findPrimary(ctx context.Context) (string, error) {
 	return dk.ID, nil
 }
 
-// createPrimary generates, wraps, stores and caches a new primary key.
-func (k *Keyring) createPrimary(ctx context.Context) (store.DataKey, *cacheEntry, error) {
+// createPrimary generates, wraps, stores and caches a new primary key,
+// announcing it if rotated (the first key, made on first use, is not).
+func (k *Keyring) createPrimary(ctx context.Context, rotated bool) (store.DataKey, *cacheEntry, error) {
 	gen := k.cache.generation()
 	id, err := newKeyID(k.rand)
 	if err != nil {
@@ -174,12 +177,28 @@ func (k *Keyring) createPrimary(ctx context.Context) (store.DataKey, *cacheEntry
 	}
 	now := k.now()
 	dk := store.DataKey{ID: id, State: store.DataKeyPrimary, Wrapped: wrapped, KEKVersion: version, CreatedAt: now, UpdatedAt: now}
-	if err := k.store.CreateDataKey(ctx, dk); err != nil {
+	if err := k.storeKey(ctx, dk, rotated); err != nil {
 		return store.DataKey{}, nil, fmt.Errorf("store data key %s: %w", id, storeErr(err))
 	}
 	e := k.cache.newEntry(id, aeads, now)
 	k.cache.put(e, gen)
 	return dk, e, nil
+}
+
+// storeKey inserts dk and, if rotated, its key.rotated event, in one
+// transaction when the store runs them: the event commits exactly when the
+// key does.
+func (k *Keyring) storeKey(ctx context.Context, dk store.DataKey, rotated bool) error {
+	ts, ok := k.store.(txStore) // New checked it when events is set
+	if !ok || !rotated || k.events == nil {
+		return k.store.CreateDataKey(ctx, dk)
+	}
+	return ts.Tx(ctx, func(tx store.Store) error {
+		if err := tx.CreateDataKey(ctx, dk); err != nil {
+			return err
+		}
+		return k.events.Emit(ctx, tx, events.Key(events.KeyPurposeData, dk.ID))
+	})
 }
 
 // newKeyID returns "dk_" and 32 hex digits of randomness.

@@ -40,7 +40,7 @@ type MemberData struct {
 	UserID       string `json:"user_id"`
 	Role         string `json:"role,omitempty"`
 	PreviousRole string `json:"previous_role,omitempty"` // role_changed only
-	By           string `json:"by"`                      // "api", "operator" or "scim"
+	By           string `json:"by"`                      // "api", "operator", "scim" or "sso"
 }
 
 // ConnectionData is the data of connection.created, connection.invalid and
@@ -64,9 +64,16 @@ type SubscriptionData struct {
 
 // KeyData is the data of key.rotated.
 type KeyData struct {
-	Purpose string `json:"purpose"`
+	Purpose string `json:"purpose"` // KeyPurposeData or KeyPurposeSigning
 	KeyID   string `json:"key_id"`
 }
+
+// The purposes of key.rotated: a data key of the envelope key hierarchy,
+// or an access-token signing key (published in the JWKS).
+const (
+	KeyPurposeData    = "data"
+	KeyPurposeSigning = "signing"
+)
 
 // User returns user.created, user.deleted, user.disabled or user.enabled.
 func User(t Type, d UserData) Event {

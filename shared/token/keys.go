@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/shared/envelope"
+	"github.com/gatehouse-dev/gatehouse/shared/events"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
 )
 
@@ -130,8 +131,14 @@ func (s *Signer) signingKey(ctx context.Context, now time.Time) (string, ed25519
 	return cur.ID, priv, nil
 }
 
-// create stores a new key that signs from activeAt on, and reloads.
-func (s *Signer) create(ctx context.Context, activeAt time.Time) error {
+// txStore is a key store that runs transactions, as [store.Store] does.
+type txStore interface {
+	Tx(ctx context.Context, fn func(tx store.Store) error) error
+}
+
+// create stores a new key that signs from activeAt on, announcing it if
+// rotated (the first key, made on first use, is not), and reloads.
+func (s *Signer) create(ctx context.Context, activeAt time.Time, rotated bool) error {
 	var idb [12]byte
 	seed := make([]byte, ed25519.SeedSize)
 	defer clear(seed)
@@ -147,19 +154,35 @@ func (s *Signer) create(ctx context.Context, activeAt time.Time) error {
 		return fmt.Errorf("seal signing key %s: %w", id, err)
 	}
 	pub := ed25519.NewKeyFromSeed(seed).Public().(ed25519.PublicKey)
-	err = s.store.CreateSigningKey(ctx, store.SigningKey{ID: id, PublicKey: pub, PrivateKey: sealed,
-		CreatedAt: s.opts.Now(), ActiveAt: activeAt})
-	if err != nil {
+	k := store.SigningKey{ID: id, PublicKey: pub, PrivateKey: sealed, CreatedAt: s.opts.Now(), ActiveAt: activeAt}
+	if err := s.storeKey(ctx, k, rotated); err != nil {
 		return fmt.Errorf("store signing key %s: %w", id, err)
 	}
 	return s.load(ctx)
 }
 
+// storeKey inserts k and, if rotated, its key.rotated event, in one
+// transaction when the store runs them: the event commits exactly when
+// the key does. The event names the key, never its material.
+func (s *Signer) storeKey(ctx context.Context, k store.SigningKey, rotated bool) error {
+	ts, ok := s.store.(txStore) // NewSigner checked it when Events is set
+	if !ok || !rotated || s.opts.Events == nil {
+		return s.store.CreateSigningKey(ctx, k)
+	}
+	return ts.Tx(ctx, func(tx store.Store) error {
+		if err := tx.CreateSigningKey(ctx, k); err != nil {
+			return err
+		}
+		return s.opts.Events.Emit(ctx, tx, events.Key(events.KeyPurposeSigning, k.ID))
+	})
+}
+
 // Rotate creates a new key. It is published at once and signs after the
 // publish delay, so verifiers that cache the JWKS know it before they see
-// a token it signed.
+// a token it signed. With [Options.Events] the new key is announced
+// (key.rotated) in the transaction that stores it.
 func (s *Signer) Rotate(ctx context.Context) error {
-	return s.create(ctx, s.opts.Now().Add(s.opts.PublishDelay))
+	return s.create(ctx, s.opts.Now().Add(s.opts.PublishDelay), true)
 }
 
 // Purge deletes keys that no longer sign and whose every token has expired

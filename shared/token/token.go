@@ -22,6 +22,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/gatehouse-dev/gatehouse/shared/envelope"
+	"github.com/gatehouse-dev/gatehouse/shared/events"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
 )
 
@@ -87,6 +88,11 @@ type Options struct {
 	// key, so a function that only checks tokens (webhooks) starts without
 	// the KMS access that sealing a new private key needs, and Sign fails.
 	VerifyOnly bool
+	// Events, if set, announces each key [Signer.Rotate] makes
+	// (key.rotated, docs/events.md) in the transaction that stores it.
+	// NewSigner then needs a store that runs transactions (a
+	// [store.Store]).
+	Events *events.Emitter
 }
 
 // Signer signs and verifies access tokens. It is safe for concurrent use.
@@ -110,6 +116,9 @@ func NewSigner(ctx context.Context, s store.SigningKeys, kr *envelope.Keyring, o
 	if err := defaults(&o); err != nil {
 		return nil, err
 	}
+	if _, ok := s.(txStore); o.Events != nil && !ok {
+		return nil, errors.New("token: Events needs a store that runs transactions")
+	}
 	sg := &Signer{store: s, keyring: kr, opts: o, private: map[string]ed25519.PrivateKey{}}
 	sg.parser = jwt.NewParser(
 		jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}),
@@ -119,7 +128,7 @@ func NewSigner(ctx context.Context, s store.SigningKeys, kr *envelope.Keyring, o
 		return nil, err
 	}
 	if len(sg.keys) == 0 && !o.VerifyOnly {
-		if err := sg.create(ctx, o.Now()); err != nil {
+		if err := sg.create(ctx, o.Now(), false); err != nil {
 			return nil, err
 		}
 	}

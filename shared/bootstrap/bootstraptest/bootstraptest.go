@@ -101,7 +101,8 @@ func New(t testing.TB, s store.Store) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kr, err := envelope.New(s, kek, envelope.Options{Now: clock.Now})
+	ev := &events.Emitter{Topic: EventsTopic, Env: string(config.EnvDev), Now: clock.Now}
+	kr, err := envelope.New(s, kek, envelope.Options{Now: clock.Now, Events: ev})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +118,7 @@ func New(t testing.TB, s store.Store) *Env {
 		Deps: &bootstrap.Deps{Config: base, Logger: logger, Store: s, Keyring: kr, KEK: kek,
 			Audit: auditLog, Sequencer: seq, Limiter: ratelimit.New(s, clock.Now),
 			Notifier: mb, Telemetry: telemetry.Nop(), Now: clock.Now, Rand: rand.Reader,
-			Events: &events.Emitter{Topic: EventsTopic, Env: string(config.EnvDev), Now: clock.Now}},
+			Events: ev},
 		Clock: clock, Logs: logs, Mailbox: mb,
 	}
 }
