@@ -141,7 +141,7 @@ func (s *Server) handleAdminTransferOwner(w http.ResponseWriter, r *http.Request
 		return web.Unavailable(err)
 	}
 	err = s.d.Store.Tx(ctx, func(tx store.Store) error {
-		if err := tx.TransferOwnership(ctx, o.ID, from, req.UserID, s.d.Now()); err != nil {
+		if err := transferOwnership(ctx, tx, s.d.Events, o.ID, from, req.UserID, "operator", s.d.Now()); err != nil {
 			return err
 		}
 		e := c.event("org.owner.transfer", "user:"+req.UserID, map[string]any{"from": from})

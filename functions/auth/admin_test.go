@@ -407,6 +407,11 @@ func TestAdminOrgs(t *testing.T) {
 		if transfers != 1 {
 			t.Fatalf("%d org.owner.transfer events by the operator, want 1", transfers)
 		}
+		// The transfer changed two roles; the refused ones changed none.
+		eventstest.Require(t, ae.Env.Store, events.OrgMemberRoleChanged, "org/org-a/member/member",
+			map[string]string{"org_id": "org-a", "user_id": "member", "role": "owner", "by": "operator"})
+		eventstest.Require(t, ae.Env.Store, events.OrgMemberRoleChanged, "org/org-a/member/owner",
+			map[string]string{"org_id": "org-a", "user_id": "owner", "role": "admin", "previous_role": "owner", "by": "operator"})
 		if rec := ae.call(t, "GET", "/admin/orgs/nope", nil); rec.Code != http.StatusNotFound {
 			t.Fatalf("unknown org: %d", rec.Code)
 		}

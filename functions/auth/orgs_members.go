@@ -206,7 +206,7 @@ func (x *ext) orgTransfer(w http.ResponseWriter, r *http.Request) error {
 		if _, err := orgActor(r, tx); err != nil {
 			return err
 		}
-		if err := tx.TransferOwnership(ctx, actor.OrgID, actor.UserID, req.UserID, x.d.Now()); err != nil {
+		if err := transferOwnership(ctx, tx, x.d.Events, actor.OrgID, actor.UserID, req.UserID, "api", x.d.Now()); err != nil {
 			return err
 		}
 		return x.record(r, tx, audit.Event{Actor: actor.UserID, OrgID: actor.OrgID, Action: "org.owner.transfer",
@@ -216,6 +216,29 @@ func (x *ext) orgTransfer(w http.ResponseWriter, r *http.Request) error {
 		return orgStoreError(err)
 	}
 	return web.WriteJSON(w, http.StatusOK, map[string]string{"owner": req.UserID})
+}
+
+// transferOwnership makes to, a member of orgID, its owner and from, the
+// owner, an admin, in tx, and announces both role changes
+// (org.member.role_changed, by by). Errors are TransferOwnership's, and
+// ErrNotFound if to is not a member.
+func transferOwnership(ctx context.Context, tx store.Store, ev *events.Emitter, orgID, from, to, by string, now time.Time) error {
+	m, err := tx.LockMember(ctx, orgID, to)
+	if err != nil {
+		return err
+	}
+	if err := tx.TransferOwnership(ctx, orgID, from, to, now); err != nil {
+		return err
+	}
+	for _, d := range []events.MemberData{
+		{OrgID: orgID, UserID: to, Role: store.RoleOwner, PreviousRole: m.Role, By: by},
+		{OrgID: orgID, UserID: from, Role: "admin", PreviousRole: store.RoleOwner, By: by},
+	} {
+		if err := ev.Emit(ctx, tx, events.Member(events.OrgMemberRoleChanged, d)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // orgStoreError maps the store's refusals to responses.

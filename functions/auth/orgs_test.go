@@ -113,6 +113,11 @@ func TestOrgFlow(t *testing.T) {
 		if rec := te.do(t, "POST", "/orgs/"+w.A+"/owner", xfer, owner); rec.Code != http.StatusForbidden {
 			t.Fatalf("former owner transferring again: %d %s", rec.Code, rec.Body)
 		}
+		// The transfer announced both role changes, once.
+		eventstest.Require(t, te.Env.Store, events.OrgMemberRoleChanged, "org/"+w.A+"/member/"+w.ids["adminA"],
+			map[string]string{"org_id": w.A, "user_id": w.ids["adminA"], "role": "owner", "previous_role": "admin", "by": "api"})
+		eventstest.Require(t, te.Env.Store, events.OrgMemberRoleChanged, "org/"+w.A+"/member/"+w.ids["ownerA"],
+			map[string]string{"org_id": w.A, "user_id": w.ids["ownerA"], "role": "admin", "previous_role": "owner", "by": "api"})
 		te.orgAuditHas(t, w.A, "org.create", "org.invitation.create", "org.member.add", "org.role.create",
 			"org.member.role_change", "org.member.remove", "org.owner.transfer")
 	})
