@@ -17,7 +17,7 @@ func newAdmin() *cobra.Command {
 	var f adminFlags
 	cmd := &cobra.Command{
 		Use:   "admin",
-		Short: "Operate on users and organizations through the admin API",
+		Short: "Operate on users, organizations and event deliveries through the admin API",
 		Long: `Admin calls the admin API of a deployment (the Auth function's /admin routes):
 the commands hold no logic of their own, so what they do, check and audit is
 exactly what the API does. Every call needs --reason, recorded in the audit
@@ -41,7 +41,7 @@ GATEHOUSE_ADMIN_ACCOUNTS:
 	pf.StringVar(&f.url, "url", def, "the Auth function's URL (env GATEHOUSE_ADMIN_URL)")
 	pf.StringVar(&f.audience, "audience", os.Getenv("GATEHOUSE_ADMIN_AUDIENCE"), "ID token audience (env GATEHOUSE_ADMIN_AUDIENCE; default --url + \"/admin\")")
 	pf.StringVar(&f.reason, "reason", "", "why you make this call (required; audited)")
-	cmd.AddCommand(newAdminUsers(&f), newAdminOrgs(&f))
+	cmd.AddCommand(newAdminUsers(&f), newAdminOrgs(&f), newAdminEvents(&f))
 	return cmd
 }
 

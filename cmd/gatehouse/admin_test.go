@@ -132,6 +132,27 @@ func TestAdminCommands(t *testing.T) {
 			t.Fatalf("%s: %+v, %v; want %s", user, m, err, role)
 		}
 	}
+	dead := store.EventDelivery{ID: "dlv_1", EventID: "evt_1", EventType: "com.gatehouse.user.created.v1",
+		Endpoint: "https://saas.example.com/hooks", Body: "{}", CreatedAt: now, NextAttemptAt: now}
+	if err := db.EnqueueEventDelivery(ctx, dead); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.LeaseEventDelivery(ctx, "dlv_1", now, now.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.FinishEventDelivery(ctx, "dlv_1", 1, store.DeliveryResult{State: store.DeliveryDead, At: now, Error: "endpoint answered 500"}); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := run(t, "admin", url, "events", "deliveries", "--state", "dead", "--reason", "ticket 5"); err != nil ||
+		!strings.Contains(out, "dlv_1") || !strings.Contains(out, "endpoint answered 500") {
+		t.Fatalf("events deliveries: %v\n%s", err, out)
+	}
+	if out, err := run(t, "admin", url, "events", "redeliver", "dlv_1", "--reason", "endpoint fixed; ticket 5"); err != nil || !strings.Contains(out, "dlv_1 is pending again") {
+		t.Fatalf("events redeliver: %v\n%s", err, out)
+	}
+	if d, err := db.EventDelivery(ctx, "dlv_1"); err != nil || d.State != store.DeliveryPending || d.Attempts != 0 {
+		t.Fatalf("after redeliver: %+v, %v", d, err)
+	}
 	// Any command integrates what was recorded when it ends (keys list
 	// here), so audit verify has leaves to walk and report progress on;
 	// run merges stderr (the progress line) and stdout (the JSON result).

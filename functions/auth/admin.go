@@ -98,6 +98,8 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /admin/orgs/{id}", s.admin(s.handleAdminOrg))
 	mux.Handle("POST /admin/orgs/{id}/owner", s.admin(s.handleAdminTransferOwner))
 	mux.Handle("GET /admin/access-reviews/overdue", s.admin(s.handleAdminOverdueReviews))
+	mux.Handle("GET /admin/event-deliveries", s.admin(s.handleAdminEventDeliveries))
+	mux.Handle("POST /admin/event-deliveries/{id}/redeliver", s.admin(s.handleAdminRedeliver))
 }
 
 // admin limits the caller's network, authenticates the operator and reads
