@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
@@ -17,7 +18,9 @@ import (
 // OAuth connections (with their sealed tokens) and the SSO configuration
 // go in the transaction that records org.delete, and every session the
 // organization's SSO started ends; billing records and audit events stay
-// for their retention. Pending invitations are deleted too.
+// for their retention. Pending invitations are deleted too. Each member
+// and live connection is announced as gone (org.member.removed,
+// connection.revoked) in the same transaction.
 func (x *ext) orgDelete(w http.ResponseWriter, r *http.Request) error {
 	var req struct {
 		Confirm string `json:"confirm"`
@@ -44,6 +47,14 @@ func (x *ext) orgDelete(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
+		members, err := allMembers(ctx, tx, actor.OrgID)
+		if err != nil {
+			return err
+		}
+		conns, err := tx.ListConnections(ctx, actor.OrgID)
+		if err != nil {
+			return err
+		}
 		gone, err := tx.DeleteOrg(ctx, actor.OrgID, actor.UserID)
 		if err != nil {
 			return err
@@ -61,7 +72,7 @@ func (x *ext) orgDelete(w http.ResponseWriter, r *http.Request) error {
 				return err
 			}
 		}
-		return nil
+		return x.emitOrgDeleted(ctx, tx, actor.UserID, members, conns)
 	})
 	if errors.Is(err, store.ErrOwner) {
 		// A transfer committed after authz checked the caller.
@@ -116,4 +127,47 @@ func (x *ext) orgLeave(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// emitOrgDeleted announces, in the deletion's transaction, that each
+// member left the organization (org.member.removed) and each connection
+// that was not revoked already ended with it (connection.revoked,
+// org_deleted).
+func (x *ext) emitOrgDeleted(ctx context.Context, tx store.Store, by string, members []store.Member, conns []store.Connection) error {
+	for _, m := range members {
+		err := x.d.Events.Emit(ctx, tx, events.Member(events.OrgMemberRemoved,
+			events.MemberData{OrgID: m.OrgID, UserID: m.UserID, Role: m.Role, By: "api"}))
+		if err != nil {
+			return err
+		}
+	}
+	for _, c := range conns {
+		if c.Status == store.ConnectionRevoked {
+			continue
+		}
+		err := x.d.Events.Emit(ctx, tx, events.Connection(events.ConnectionRevoked,
+			events.ConnectionData{ConnectionID: c.ID, UserID: by, OrgID: c.OrgID, Provider: c.Platform, Reason: "org_deleted"}))
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// allMembers returns every member of orgID, page by page, in tx.
+func allMembers(ctx context.Context, tx store.Store, orgID string) ([]store.Member, error) {
+	const page = 500
+	var all []store.Member
+	after := ""
+	for {
+		ms, err := tx.Members(ctx, orgID, after, page)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, ms...)
+		if len(ms) < page {
+			return all, nil
+		}
+		after = ms[len(ms)-1].UserID
+	}
 }

@@ -6,6 +6,10 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/shared/bootstrap/bootstraptest"
+	"github.com/gatehouse-dev/gatehouse/shared/envelope"
+	"github.com/gatehouse-dev/gatehouse/shared/events"
+	"github.com/gatehouse-dev/gatehouse/shared/events/eventstest"
+	"github.com/gatehouse-dev/gatehouse/shared/store"
 )
 
 // A member leaves on their own; the owner cannot. Only the owner, recently
@@ -59,8 +63,38 @@ func TestOrgLeaveAndDelete(t *testing.T) {
 			t.Fatalf("refused deletions removed the organization: %v", err)
 		}
 		extDecodeBody(t, te.do(t, "POST", "/reauthenticate", map[string]string{"method": "password", "password": testPassword}, tok("ownerA")), http.StatusNoContent, nil)
+		s, now := te.Env.Store, te.Env.Clock.Now()
+		for _, c := range []store.Connection{{ID: "con-live"}, {ID: "con-gone"}} {
+			c.Status = store.ConnectionActive
+			at, err := te.Env.Keyring.Seal(t.Context(), envelope.PurposeCredential,
+				envelope.Binding{Org: w.A, Record: c.ID, Field: "connections.access_token"}, []byte("token"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.OrgID, c.Platform, c.Account, c.Scopes, c.AccessToken, c.TokenType = w.A, "google_ads", c.ID, []string{"read"}, at, "Bearer"
+			c.CreatedBy, c.CreatedAt, c.UpdatedAt, c.StatusAt = w.ids["ownerA"], now, now, now
+			if err := s.CreateConnection(t.Context(), c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.SetConnectionStatus(t.Context(), w.A, "con-gone", store.ConnectionRevoked, "disconnected", now); err != nil {
+			t.Fatal(err)
+		}
 		if rec := te.do(t, "DELETE", "/orgs/"+w.A, confirm, tok("ownerA")); rec.Code != http.StatusNoContent {
 			t.Fatalf("delete: %d %s", rec.Code, rec.Body)
+		}
+		// The leave and the deletion announce every membership and live
+		// connection that ended (docs/events.md).
+		member := func(who string) string { return "org/" + w.A + "/member/" + w.ids[who] }
+		eventstest.Require(t, s, events.OrgMemberRemoved, member("viewerA"), map[string]string{"user_id": w.ids["viewerA"], "role": "viewer", "by": "user"})
+		eventstest.Require(t, s, events.OrgMemberRemoved, member("adminA"), map[string]string{"user_id": w.ids["adminA"], "role": "admin", "by": "api"})
+		eventstest.Require(t, s, events.OrgMemberRemoved, member("ownerA"), map[string]string{"user_id": w.ids["ownerA"], "role": "owner", "by": "api"})
+		eventstest.Require(t, s, events.ConnectionRevoked, "connection/con-live", map[string]string{"connection_id": "con-live",
+			"user_id": w.ids["ownerA"], "org_id": w.A, "provider": "google_ads", "reason": "org_deleted"})
+		for _, e := range eventstest.Outbox(t, s) {
+			if e.Subject == "connection/con-gone" || e.Type == events.OrgMemberRemoved && e.Data["org_id"] == w.B {
+				t.Fatalf("deleting %s announced %s", w.A, e)
+			}
 		}
 
 		if rec := te.do(t, "GET", "/orgs/"+w.A+"/members", nil, tok("adminA")); rec.Code != http.StatusForbidden {
