@@ -46,7 +46,13 @@ var loadConfigs = map[string]func(l *config.Loader, all bool) []string{
 		}
 		return lacks(want)
 	},
-	"rotate": func(l *config.Loader, _ bool) []string { rotate.LoadConfig(l); return nil },
+	"rotate": func(l *config.Loader, all bool) []string {
+		// With webhook endpoints configured, rotate signs their deliveries.
+		if c := rotate.LoadConfig(l); all && c.EventWebhookSecret.IsZero() {
+			return []string{"GATEHOUSE_EVENT_WEBHOOK_SECRET"}
+		}
+		return nil
+	},
 	"webhooks": func(l *config.Loader, all bool) []string {
 		c := webhooks.LoadConfig(l)
 		want := map[string]bool{
@@ -85,6 +91,8 @@ func everythingConfigured(project string) map[string]cty.Value {
 		"broker_callers":           cty.TupleVal([]cty.Value{str("reporting@" + project + ".iam.gserviceaccount.com")}),
 		"admin_operators":          cty.TupleVal([]cty.Value{str("support@" + project + ".iam.gserviceaccount.com")}),
 		"standard_webhook_sources": cty.TupleVal([]cty.Value{str("acme-crm"), str("billing_v2")}),
+		"event_webhook_urls":       cty.TupleVal([]cty.Value{str("https://saas.example.com/gatehouse-events")}),
+		"event_webhook_types":      cty.TupleVal([]cty.Value{str("user.created"), str("org.member.added")}),
 	}
 }
 
@@ -186,6 +194,7 @@ func (f *fakeSecrets) Access(_ context.Context, name string) ([]byte, error) {
 		{"stripe-webhook-secrets", whsec},
 		{"shopify-webhook-secrets", filler},
 		{"standard-webhook-secret-", whsec},
+		{"event-webhook-secret", whsec},
 		{"oauth-client-secret-", filler},
 		{"signin-client-secret-", filler},
 		{"password-pepper", filler},

@@ -58,6 +58,18 @@ variable "standard_webhook_sources" {
   default     = []
 }
 
+variable "event_webhook_urls" {
+  description = "The SaaS's https endpoints that receive events as Standard Webhooks (docs/events.md); non-empty creates event-webhook-secret for rotate."
+  type        = list(string)
+  default     = []
+}
+
+variable "event_webhook_types" {
+  description = "Event kinds the webhook endpoints receive (user.created, ...); empty means every kind."
+  type        = list(string)
+  default     = []
+}
+
 variable "notification_channels" {
   description = "Monitoring notification channel ids; prod requires at least one (terraform/README.md)."
   type        = list(string)

@@ -20,6 +20,8 @@ module "gatehouse" {
   broker_callers           = var.broker_callers
   admin_operators          = var.admin_operators
   standard_webhook_sources = var.standard_webhook_sources
+  event_webhook_urls       = var.event_webhook_urls
+  event_webhook_types      = var.event_webhook_types
   notification_channels    = var.notification_channels
 
   # Connection budget (docs/scaling.md): every instance opens at most 8

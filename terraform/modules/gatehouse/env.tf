@@ -41,6 +41,15 @@ locals {
     GATEHOUSE_SECRETS_GENERATION = tostring(var.secrets_generation)
   }
 
+  # Every function also writes one webhook delivery per endpoint with each
+  # event (docs/events.md); rotate's outbox task sends them, signed with
+  # event-webhook-secret (secrets.tf), which only rotate reads.
+  event_webhooks = length(var.event_webhook_urls) > 0
+  event_webhook_env = local.event_webhooks ? merge(
+    { GATEHOUSE_EVENT_WEBHOOK_URLS = join(",", var.event_webhook_urls) },
+    length(var.event_webhook_types) > 0 ? { GATEHOUSE_EVENT_WEBHOOK_TYPES = join(",", var.event_webhook_types) } : {},
+  ) : {}
+
   # Each function connects as its own IAM database user, with its own pool
   # size (the connection budget in docs/scaling.md counts db_pool_sizes).
   db_env = { for fn in ["auth", "oauthcallback", "webhooks", "rotate"] : fn => {

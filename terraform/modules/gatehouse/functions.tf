@@ -32,7 +32,7 @@ module "auth" {
   subnetwork               = local.network.subnetwork
   network_tags             = local.network.tags
 
-  env = merge(local.common_env, local.browser_env, local.auth_env, local.db_env["auth"])
+  env = merge(local.common_env, local.event_webhook_env, local.browser_env, local.auth_env, local.db_env["auth"])
   secret_env = {
     GATEHOUSE_PASSWORD_PEPPER = google_secret_manager_secret.password_pepper.secret_id
   }
@@ -65,7 +65,7 @@ module "oauthcallback" {
   subnetwork               = local.network.subnetwork
   network_tags             = local.network.tags
 
-  env = merge(local.common_env, local.browser_env, local.oauthcallback_env, local.db_env["oauthcallback"])
+  env = merge(local.common_env, local.event_webhook_env, local.browser_env, local.oauthcallback_env, local.db_env["oauthcallback"])
   secret_env = merge(
     { for p, s in google_secret_manager_secret.oauth_client : "GATEHOUSE_OAUTH_${upper(p)}_CLIENT_SECRET" => s.secret_id },
     { for p, s in google_secret_manager_secret.signin_client : "GATEHOUSE_SIGNIN_${upper(p)}_CLIENT_SECRET" => s.secret_id },
@@ -102,7 +102,7 @@ module "webhooks" {
   subnetwork               = local.network.subnetwork
   network_tags             = local.network.tags
 
-  env = merge(local.common_env, local.browser_env, local.webhooks_env, local.db_env["webhooks"])
+  env = merge(local.common_env, local.event_webhook_env, local.browser_env, local.webhooks_env, local.db_env["webhooks"])
   secret_env = merge(
     { GATEHOUSE_STRIPE_WEBHOOK_SECRETS = google_secret_manager_secret.stripe_webhook.secret_id },
     { for s in google_secret_manager_secret.shopify_webhook : "GATEHOUSE_SHOPIFY_API_SECRET" => s.secret_id },
@@ -142,8 +142,9 @@ module "rotate" {
   subnetwork               = local.network.subnetwork
   network_tags             = local.network.tags
 
-  env      = merge(local.common_env, local.db_env["rotate"])
-  invokers = { rotation_push = google_service_account.rotate_trigger.email }
+  env        = merge(local.common_env, local.event_webhook_env, local.db_env["rotate"])
+  secret_env = { for s in google_secret_manager_secret.event_webhook : "GATEHOUSE_EVENT_WEBHOOK_SECRET" => s.secret_id }
+  invokers   = { rotation_push = google_service_account.rotate_trigger.email }
 
   depends_on = [google_service_account_iam_member.deployer_act_as]
 }

@@ -88,6 +88,33 @@ resource "google_secret_manager_secret_iam_member" "standard_webhook_webhooks" {
   member    = "serviceAccount:${google_service_account.webhooks.email}"
 }
 
+# The Standard Webhooks signing secret of the events delivered to the
+# SaaS's endpoints (GATEHOUSE_EVENT_WEBHOOK_SECRET, whsec_...): rotate
+# alone sends them, so rotate alone reads it.
+resource "google_secret_manager_secret" "event_webhook" {
+  count = local.event_webhooks ? 1 : 0
+
+  project   = var.project_id
+  secret_id = "event-webhook-secret"
+
+  deletion_protection = true
+
+  replication {
+    auto {}
+  }
+
+  depends_on = [google_project_service.api]
+}
+
+resource "google_secret_manager_secret_iam_member" "event_webhook_rotate" {
+  count = local.event_webhooks ? 1 : 0
+
+  project   = var.project_id
+  secret_id = google_secret_manager_secret.event_webhook[0].secret_id
+  role      = local.accessor
+  member    = "serviceAccount:${google_service_account.rotate.email}"
+}
+
 # OAuth client secrets of the configured platforms
 # (GATEHOUSE_OAUTH_<PLATFORM>_CLIENT_SECRET).
 resource "google_secret_manager_secret" "oauth_client" {

@@ -261,6 +261,28 @@ variable "standard_webhook_sources" {
   }
 }
 
+variable "event_webhook_urls" {
+  description = "The SaaS's endpoints that receive every event as a signed Standard Webhook (GATEHOUSE_EVENT_WEBHOOK_URLS, docs/events.md); https only, at most 10. Non-empty creates the event-webhook-secret secret, read by rotate alone, which sends them: add its whsec_ version before applying (README, Rotate a secret)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = length(var.event_webhook_urls) <= 10 && alltrue([for u in var.event_webhook_urls : can(regex("^https://[^/?#@,\\s]+", u)) && !strcontains(u, ",")])
+    error_message = "event_webhook_urls are at most 10 https:// URLs without user information or commas."
+  }
+}
+
+variable "event_webhook_types" {
+  description = "Event kinds the webhook endpoints receive (GATEHOUSE_EVENT_WEBHOOK_TYPES, e.g. user.created); empty means every kind."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for k in var.event_webhook_types : can(regex("^[a-z_]+(\\.[a-z_]+)+$", k))])
+    error_message = "event_webhook_types are event kinds such as user.created or org.member.added."
+  }
+}
+
 variable "kms_protection_level" {
   description = "SOFTWARE or HSM for the KEK."
   type        = string
