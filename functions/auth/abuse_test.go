@@ -281,7 +281,7 @@ func (f *fakeMFA) Export(context.Context, string) (map[string]any, error) {
 	return map[string]any{"mfa": "totp"}, nil
 }
 
-func (f *fakeMFA) BeforeDelete(context.Context, store.Store, string) error {
+func (f *fakeMFA) BeforeDelete(context.Context, store.Store, string, string) error {
 	return web.Conflict("sole_owner", "Transfer or delete your organization first.")
 }
 

@@ -281,9 +281,18 @@ func TestAdminUserOperations(t *testing.T) {
 		})
 
 		t.Run("delete", func(t *testing.T) {
+			now := ae.Env.Clock.Now()
+			if err := ae.Env.Store.CreateOrg(ctx, store.Org{ID: "org-ann", Name: "Ann's", CreatedAt: now}, ae.userID(t, "anna@example.com")); err != nil {
+				t.Fatal(err)
+			}
+			if err := ae.Env.Store.AddMember(ctx, store.Member{OrgID: "org-ann", UserID: id, Role: "viewer", CreatedAt: now}); err != nil {
+				t.Fatal(err)
+			}
 			if rec := ae.call(t, "DELETE", "/admin/users/"+id, nil); rec.Code != http.StatusNoContent {
 				t.Fatalf("delete: %d %s", rec.Code, rec.Body)
 			}
+			eventstest.Require(t, ae.Env.Store, events.OrgMemberRemoved, "org/org-ann/member/"+id,
+				map[string]string{"org_id": "org-ann", "user_id": id, "role": "viewer", "by": "operator"})
 			if _, err := ae.Env.Store.User(ctx, id); err == nil {
 				t.Fatal("user still there")
 			}

@@ -66,9 +66,11 @@ type UserData interface {
 	// secrets excluded.
 	Export(ctx context.Context, userID string) (map[string]any, error)
 	// BeforeDelete removes the extension's data of the user inside the
-	// account deletion's transaction tx. It returns a 409 *web.Error with
-	// code "sole_owner" when the user is the sole owner of an organization.
-	BeforeDelete(ctx context.Context, tx store.Store, userID string) error
+	// account deletion's transaction tx; by is who deletes the account
+	// ("user" or "operator", for the events it emits). It returns a 409
+	// *web.Error with code "sole_owner" when the user is the sole owner of
+	// an organization.
+	BeforeDelete(ctx context.Context, tx store.Store, userID, by string) error
 }
 
 // Config holds the function's own settings. The zero Config is usable:

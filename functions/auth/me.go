@@ -210,7 +210,7 @@ func (s *Server) deleteAccount(ctx context.Context, userID string, e audit.Event
 		} else if err != nil {
 			return err
 		}
-		if err := s.ext.BeforeDelete(ctx, tx, userID); err != nil {
+		if err := s.ext.BeforeDelete(ctx, tx, userID, deletedBy(e)); err != nil {
 			return err
 		}
 		if err := s.sessions.RevokeAllForUser(ctx, tx, userID); err != nil {

@@ -46,7 +46,7 @@ func (x *ext) Export(ctx context.Context, userID string) (map[string]any, error)
 // transaction it refuses (409 sole_owner) while the user owns an
 // organization, else removes the memberships, audited per organization
 // (AUTHZ-4), and every second factor.
-func (x *ext) BeforeDelete(ctx context.Context, tx store.Store, userID string) error {
+func (x *ext) BeforeDelete(ctx context.Context, tx store.Store, userID, by string) error {
 	orgs, err := tx.UserOrgs(ctx, userID)
 	if err != nil {
 		return err
@@ -62,7 +62,7 @@ func (x *ext) BeforeDelete(ctx context.Context, tx store.Store, userID string) e
 			return err
 		}
 		if err := x.d.Events.Emit(ctx, tx, events.Member(events.OrgMemberRemoved,
-			events.MemberData{OrgID: o.ID, UserID: userID, Role: o.Role, By: "user"})); err != nil {
+			events.MemberData{OrgID: o.ID, UserID: userID, Role: o.Role, By: by})); err != nil {
 			return err
 		}
 	}
