@@ -1,12 +1,14 @@
 package auth
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
 	"github.com/gatehouse-dev/gatehouse/shared/accessreview"
 	"github.com/gatehouse-dev/gatehouse/shared/audit"
 	"github.com/gatehouse-dev/gatehouse/shared/authz"
+	"github.com/gatehouse-dev/gatehouse/shared/events"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
 	"github.com/gatehouse-dev/gatehouse/shared/web"
 )
@@ -133,6 +135,9 @@ func (x *ext) reviewDecide(w http.ResponseWriter, r *http.Request) error {
 				return err
 			}
 			meta["sessions_ended"] = ended
+			if err := x.emitReviewRevoked(ctx, tx, target, ended); err != nil {
+				return err
+			}
 		}
 		d := store.AccessReviewDecision{ReviewID: id, UserID: req.UserID, Decision: req.Decision, DecidedBy: m.UserID, DecidedAt: now}
 		if err := tx.SetAccessReviewDecision(ctx, m.OrgID, d); err != nil {
@@ -145,6 +150,20 @@ func (x *ext) reviewDecide(w http.ResponseWriter, r *http.Request) error {
 		return orgStoreError(err)
 	}
 	return web.WriteJSON(w, http.StatusOK, map[string]string{"user_id": req.UserID, "decision": req.Decision})
+}
+
+// emitReviewRevoked announces a membership an access review revoked
+// (org.member.removed, by api) and the SSO sessions it ended, if any
+// (session.revoked, access_review_revoked), in the decision's transaction.
+func (x *ext) emitReviewRevoked(ctx context.Context, tx store.Store, m store.Member, ended int64) error {
+	if ended > 0 {
+		ev := events.SessionsRevoked(events.SessionRevokedData{UserID: m.UserID, Reason: "access_review_revoked"})
+		if err := x.d.Events.Emit(ctx, tx, ev); err != nil {
+			return err
+		}
+	}
+	return x.d.Events.Emit(ctx, tx, events.Member(events.OrgMemberRemoved,
+		events.MemberData{OrgID: m.OrgID, UserID: m.UserID, Role: m.Role, By: "api"}))
 }
 
 // reviewComplete answers POST /orgs/{org}/access-reviews/{id}/complete

@@ -9,6 +9,8 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/shared/accessreview"
 	"github.com/gatehouse-dev/gatehouse/shared/bootstrap/bootstraptest"
+	"github.com/gatehouse-dev/gatehouse/shared/events"
+	"github.com/gatehouse-dev/gatehouse/shared/events/eventstest"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
 )
 
@@ -106,6 +108,14 @@ func TestAccessReview(t *testing.T) {
 		}
 		if _, err := te.Env.Store.Member(t.Context(), w.A, w.ids["viewerA"]); err == nil {
 			t.Fatal("revoked member is still a member")
+		}
+		// The revocation is announced; the confirmation changes nothing.
+		eventstest.Require(t, te.Env.Store, events.OrgMemberRemoved, "org/"+w.A+"/member/"+w.ids["viewerA"],
+			map[string]string{"org_id": w.A, "user_id": w.ids["viewerA"], "role": "viewer", "by": "api"})
+		for _, e := range eventstest.Outbox(t, te.Env.Store) {
+			if e.Type == events.OrgMemberRemoved && e.Data["user_id"] != w.ids["viewerA"] {
+				t.Fatalf("a confirmed or refused decision announced %s", e)
+			}
 		}
 		assertAudited(t, te, "org.access_review.revoke")
 
