@@ -14,11 +14,11 @@ import (
 	"github.com/gatehouse-dev/gatehouse/shared/events"
 )
 
-// Every event type is proven emitted by its flow: some test in the module
-// drives the flow (handler, function entry point) and calls
-// eventstest.Require(t, store, events.<Type>, …) on its outbox. A type
-// added to the schema without such a test fails here. The flow tests run
-// on SQLite and PostgreSQL (bootstraptest.Backends).
+// Every event type is proven emitted by its flow on SQLite and PostgreSQL:
+// some test in the module runs on both stores (backends, eachBackend or
+// bootstraptest.Backends), drives the flow (handler, function entry point)
+// and calls eventstest.Require(t, store, events.<Type>, …) on its outbox.
+// A type added to the schema without such a test fails here.
 func TestEveryTypeHasAFlowTest(t *testing.T) {
 	root, err := filepath.Abs("../..")
 	if err != nil {
@@ -31,7 +31,7 @@ func TestEveryTypeHasAFlowTest(t *testing.T) {
 	if len(names) != len(events.Types) {
 		t.Fatalf("events.go declares %d Type constants %v; events.Types lists %d", len(names), names, len(events.Types))
 	}
-	covered := map[string][]string{} // constant name → test files
+	covered := map[string][]string{} // constant name → "file TestName"
 	fset := token.NewFileSet()
 	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -51,8 +51,8 @@ func TestEveryTypeHasAFlowTest(t *testing.T) {
 			return err
 		}
 		rel, _ := filepath.Rel(root, path)
-		for _, name := range requiredTypes(f) {
-			covered[name] = append(covered[name], rel)
+		for _, r := range requiredTypes(f) {
+			covered[r.typ] = append(covered[r.typ], rel+" "+r.test)
 		}
 		return nil
 	})
@@ -61,7 +61,7 @@ func TestEveryTypeHasAFlowTest(t *testing.T) {
 	}
 	for _, name := range names {
 		if len(covered[name]) == 0 {
-			t.Errorf("events.%s: no test drives its flow and calls eventstest.Require(t, s, events.%s, …)", name, name)
+			t.Errorf("events.%s: no test on both stores drives its flow and calls eventstest.Require(t, s, events.%s, …)", name, name)
 			continue
 		}
 		t.Logf("events.%s: %s", name, strings.Join(slices.Compact(covered[name]), ", "))
@@ -94,21 +94,47 @@ func typeConstants(t *testing.T, path string) []string {
 	return names
 }
 
-// requiredTypes returns X for every call eventstest.Require(_, _, events.X, …)
-// in f.
-func requiredTypes(f *ast.File) []string {
-	var out []string
-	ast.Inspect(f, func(n ast.Node) bool {
-		call, ok := n.(*ast.CallExpr)
-		if !ok || !isSelector(call.Fun, "eventstest", "Require") || len(call.Args) < 3 {
+// required is one eventstest.Require(_, _, events.<typ>, …) in test.
+type required struct{ typ, test string }
+
+// requiredTypes returns every call eventstest.Require(_, _, events.X, …)
+// in a test function of f that runs on both stores: one that names the
+// store list (backends, eachBackend or bootstraptest.Backends). A Require
+// elsewhere proves a flow on one store only and does not count.
+func requiredTypes(f *ast.File) []required {
+	var out []required
+	for _, decl := range f.Decls {
+		fn, ok := decl.(*ast.FuncDecl)
+		if !ok || fn.Body == nil || !strings.HasPrefix(fn.Name.Name, "Test") || !onBothStores(fn.Body) {
+			continue
+		}
+		ast.Inspect(fn.Body, func(n ast.Node) bool {
+			call, ok := n.(*ast.CallExpr)
+			if !ok || !isSelector(call.Fun, "eventstest", "Require") || len(call.Args) < 3 {
+				return true
+			}
+			if sel, ok := call.Args[2].(*ast.SelectorExpr); ok && isSelector(sel, "events", sel.Sel.Name) {
+				out = append(out, required{sel.Sel.Name, fn.Name.Name})
+			}
 			return true
-		}
-		if sel, ok := call.Args[2].(*ast.SelectorExpr); ok && isSelector(sel, "events", sel.Sel.Name) {
-			out = append(out, sel.Sel.Name)
-		}
-		return true
-	})
+		})
+	}
 	return out
+}
+
+// onBothStores reports whether body names a list of store backends.
+func onBothStores(body *ast.BlockStmt) bool {
+	found := false
+	ast.Inspect(body, func(n ast.Node) bool {
+		switch x := n.(type) {
+		case *ast.Ident:
+			found = found || x.Name == "backends" || x.Name == "eachBackend"
+		case *ast.SelectorExpr:
+			found = found || isSelector(x, "bootstraptest", "Backends")
+		}
+		return !found
+	})
+	return found
 }
 
 func isSelector(e ast.Expr, pkg, name string) bool {
