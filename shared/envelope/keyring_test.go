@@ -14,6 +14,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/shared/envelope"
 	"github.com/gatehouse-dev/gatehouse/shared/envelope/internal/fakekms"
+	"github.com/gatehouse-dev/gatehouse/shared/events"
 	"github.com/gatehouse-dev/gatehouse/shared/store"
 )
 
@@ -339,4 +340,19 @@ func TestKMSOutageIsRetryable(t *testing.T) {
 	}
 	e.kms.SetFault(fakekms.Fault{})
 	mustOpen(t, cold, envelope.PurposeCredential, binding, ct, secret) // the failure was not cached
+}
+
+// A Keyring that announces rotations needs a store that runs
+// transactions, so the key and its event commit together; one without is
+// refused at construction rather than announcing outside the key's
+// transaction.
+func TestEventsNeedTransactions(t *testing.T) {
+	e := newEnv(t, envelope.Options{})
+	ev := &events.Emitter{Topic: "projects/p/topics/t"}
+	if _, err := envelope.New(struct{ envelope.DataKeyStore }{e.store}, e.kek, envelope.Options{Events: ev}); err == nil {
+		t.Fatal("New accepted Events over a store without transactions")
+	}
+	if _, err := envelope.New(e.store, e.kek, envelope.Options{Events: ev}); err != nil {
+		t.Fatalf("New with Events over a store.Store: %v", err)
+	}
 }
