@@ -244,6 +244,10 @@ func (d *Deliverer) attempt(ctx context.Context, dv store.EventDelivery) (store.
 
 var errEndpointGone = errors.New("endpoint no longer configured")
 
+// maxErrorText bounds the error kept on a delivery (and shown to
+// operators).
+const maxErrorText = 300
+
 func outcome(s store.DeliveryState) string {
 	if s == store.DeliveryPending {
 		return "retry"
@@ -267,6 +271,9 @@ func (d *Deliverer) result(dv store.EventDelivery, status int, err error) store.
 		r.NextAttemptAt = now.Add(d.Backoff(dv.Attempts))
 	}
 	r.Error = err.Error()
+	if len(r.Error) > maxErrorText {
+		r.Error = r.Error[:maxErrorText]
+	}
 	return r
 }
 
@@ -309,7 +316,8 @@ func (d *Deliverer) send(ctx context.Context, dv store.EventDelivery) (int, erro
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
 	resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return resp.StatusCode, fmt.Errorf("endpoint answered %s", resp.Status)
+		// The status code only: the reason phrase is the endpoint's text.
+		return resp.StatusCode, fmt.Errorf("endpoint answered %d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
 	}
 	return resp.StatusCode, nil
 }

@@ -464,3 +464,31 @@ func TestDevClientReachesLoopbackOnly(t *testing.T) {
 		t.Fatalf("report %+v, %v; %d calls", rep, err, f.rcv.Calls())
 	}
 }
+
+// What an endpoint writes is not kept: a refusal is recorded by its
+// status code, never by the endpoint's own reason phrase or body.
+func TestRefusalKeepsStatusOnly(t *testing.T) {
+	f := setup(t, bootstraptest.SQLite(t), nil, eventhooks.Options{})
+	hostile := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, buf, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer conn.Close()
+		_, _ = buf.WriteString("HTTP/1.1 503 " + strings.Repeat("injected ", 200) + "\r\nContent-Length: 4\r\nConnection: close\r\n\r\nbody")
+		_ = buf.Flush()
+	}))
+	t.Cleanup(hostile.Close)
+	endpoint := hostile.URL + "/hooks"
+	f.emitter.Webhooks = []events.Endpoint{{URL: endpoint}}
+	hooks := f.deliverer(t, outboundtest.Client(t, hostile), eventhooks.Options{Endpoints: []string{endpoint}, Now: f.clock.Now})
+	d := f.emit(t, "u_1")
+	if rep, err := hooks.Run(context.Background(), 10); err != nil || rep.Retrying != 1 {
+		t.Fatalf("report %+v, %v", rep, err)
+	}
+	got := f.delivery(t, d.ID)
+	if got.LastStatus != 503 || got.LastError != "endpoint answered 503 Service Unavailable" {
+		t.Fatalf("delivery %+v", got)
+	}
+}
