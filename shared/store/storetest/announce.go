@@ -37,6 +37,17 @@ var SessionChangers = []SessionChanger{
 		_, err := s.RevokeSSOSessions(ctx, u, "o1", epoch, "scim_deprovisioned")
 		return err
 	}, byUser},
+	// An organization's deletion: the user's session from its SSO ends.
+	{"RevokeOrgSSOSessions", func(ctx context.Context, s store.Store, u, id string) error {
+		sess, rt := authSession(id+"-sso", u)
+		sess.SSOOrgID = "org-" + u
+		rt.Hash[31] ^= 0xff
+		if err := s.CreateSession(ctx, sess, rt); err != nil {
+			return err
+		}
+		_, err := s.RevokeOrgSSOSessions(ctx, "org-"+u, epoch, "org_deleted")
+		return err
+	}, byUser},
 	{"SetSessionAuth", func(ctx context.Context, s store.Store, _, id string) error {
 		return s.SetSessionAuth(ctx, id, []string{"pwd", "otp"}, 2, epoch)
 	}, bySession},
