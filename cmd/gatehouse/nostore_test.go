@@ -126,7 +126,7 @@ func signUpLocal(t *testing.T, h http.Handler, env *bootstraptest.Env, email str
 func TestEveryAuthenticatedResponseIsNotCacheable(t *testing.T) {
 	env := bootstraptest.New(t, bootstraptest.SQLite(t))
 	l := config.NewLoader(context.Background(), func(string) (string, bool) { return "", false }, nil)
-	h, _, err := mountAll(env.Deps, l, auth.LoadConfig(l))
+	h, _, _, err := mountAll(env.Deps, l, auth.LoadConfig(l))
 	if err == nil {
 		err = l.Err()
 	}

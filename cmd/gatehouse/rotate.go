@@ -41,7 +41,7 @@ of data keys under the current KMS key version, purges and audit retention.
 	}
 	fl := cmd.Flags()
 	fl.StringSliceVar(&m.Tasks, "task", nil, "task to run (repeatable; default all): data-keys, signing-keys, sessions, reencrypt, rewrap, purge, retention, domains, outbox")
-	fl.StringVar(&m.Reason, "reason", rotate.ReasonSchedule, "schedule or suspected-exposure")
+	fl.StringVar(&m.Reason, "reason", rotate.ReasonSchedule, "schedule, suspected-exposure, or events (send due events only)")
 	fl.BoolVar(&m.DryRun, "dry-run", false, "report what would change, change nothing")
 	fl.StringVar(&m.OrgID, "org", "", "with suspected-exposure: revoke only this organization's sessions")
 	cmd.AddCommand(newRotateCheckpoint())

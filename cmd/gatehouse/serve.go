@@ -125,7 +125,7 @@ func serve(ctx context.Context, ln net.Listener, out io.Writer, asJSON bool) err
 		}
 		authCfg.Admin.DevToken = logging.NewSecret(adminToken)
 	}
-	h, mounts, err := mountAll(d, l, authCfg)
+	h, mounts, rot, err := mountAll(d, l, authCfg)
 	if err == nil {
 		err = l.Err()
 	}
@@ -133,6 +133,11 @@ func serve(ctx context.Context, ln net.Listener, out io.Writer, asJSON bool) err
 		return err
 	}
 	d.StartSequencer()
+	loopCtx, stopLoop := context.WithCancel(ctx)
+	loopDone := make(chan struct{})
+	go func() { defer close(loopDone); sendEventsEvery(loopCtx, rot, devEventsEvery) }()
+	defer func() { stopLoop(); <-loopDone }() // before d.Close
+
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	banner := serveBanner{URL: "http://" + ln.Addr().String(), Mounts: mounts, AdminToken: adminToken, EventWebhookSecret: hookSecret,
 		TrustedProxyHops: d.Config.TrustedProxyHops, ClientAddresses: web.ClientIPRule(d.Config.TrustedProxyHops),
@@ -230,7 +235,31 @@ func newAdminToken(rand io.Reader) (string, error) {
 
 // mountAll builds every function on d and mounts it under its prefix; the
 // Auth function with authCfg.
-func mountAll(d *bootstrap.Deps, l *config.Loader, authCfg auth.Config) (http.Handler, []string, error) {
+// devEventsEvery is how often serve sends due events, where a deployment
+// has the gatehouse-events Cloud Scheduler job (every minute).
+const devEventsEvery = 2 * time.Second
+
+// sendEventsEvery asks rot for an events run (the outbox task alone:
+// Pub/Sub and event webhooks) every interval until ctx ends, as the
+// gatehouse-events job does when deployed, so a local receiver gets its
+// events without a POST to /rotate. A run reports its own failures.
+func sendEventsEvery(ctx context.Context, rot *rotate.Rotator, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for n := 1; ; n++ {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		_, _ = rot.Run(ctx, rotate.Request{ID: fmt.Sprintf("serve-events-%d", n), Actor: "local:serve",
+			Message: rotate.Message{Reason: rotate.ReasonEvents}})
+	}
+}
+
+// mountAll mounts every function on one mux, as the load balancer routes
+// them when deployed, and returns the rotate function's Rotator too.
+func mountAll(d *bootstrap.Deps, l *config.Loader, authCfg auth.Config) (http.Handler, []string, *rotate.Rotator, error) {
 	mux := http.NewServeMux()
 	var mounts []string
 	mount := func(prefix, what string, h http.Handler, err error) error {
@@ -244,7 +273,7 @@ func mountAll(d *bootstrap.Deps, l *config.Loader, authCfg auth.Config) (http.Ha
 	}
 	authH, err := auth.New(d, authCfg)
 	if err := mount("/auth", "Auth function", authH, err); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	// The issuer is the origin (GATEHOUSE_PUBLIC_URL), so OIDC discovery and
 	// RFC 8414 look for its metadata at the root; the load balancer routes
@@ -255,26 +284,26 @@ func mountAll(d *bootstrap.Deps, l *config.Loader, authCfg auth.Config) (http.Ha
 	mounts = append(mounts, fmt.Sprintf("%-10s %s", "/.well-known/", "OIDC discovery and RFC 8414 metadata (Auth function)"))
 	oauthH, err := oauthcallback.New(d, oauthcallback.LoadConfig(l))
 	if err := mount("/oauth", "OAuthCallback function", oauthH, err); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	hooksH, err := webhooks.New(d, webhooks.LoadConfig(l))
 	if err := mount("/webhooks", "Webhooks function", hooksH, err); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	rot, err := rotate.New(d, rotate.LoadConfig(l))
 	if err != nil {
-		return nil, nil, fmt.Errorf("/rotate: %w", err)
+		return nil, nil, nil, fmt.Errorf("/rotate: %w", err)
 	}
 	rotH, err := rot.Handler()
 	if err := mount("/rotate", "Rotate function (POST a rotation message)", rotH, err); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if mb, ok := d.Notifier.(*notify.Mailbox); ok {
 		mux.Handle("GET /dev/mailbox", devmailbox.MailboxHandler(mb))
 		mounts = append(mounts, fmt.Sprintf("%-10s %s", "/dev/mailbox", "development mailbox ("+mb.Path()+")"))
 	}
 	// Paths outside every mount get the functions' JSON 404 and headers.
-	return web.Chain(web.Routes(mux), web.SecurityHeaders), mounts, nil
+	return web.Chain(web.Routes(mux), web.SecurityHeaders), mounts, rot, nil
 }
 
 // rootPath serves a mount's bare prefix ("/rotate") as its root ("/").

@@ -32,6 +32,11 @@ const (
 	// old data keys as soon as no instance can seal under them, and
 	// revokes sessions.
 	ReasonExposure = "suspected-exposure"
+	// ReasonEvents sends due events now (Pub/Sub and webhooks): only the
+	// outbox task, outside the rotation lease, with no stored run report
+	// and no audit event, so that it can run every minute beside a long
+	// rotation run. Its message lists no task or only "outbox".
+	ReasonEvents = "events"
 )
 
 // taskOrder lists every task in run order.
@@ -110,8 +115,17 @@ func decodeProblem(err error) string {
 // Validate reports what is wrong with m as a *[MessageError], or nil.
 func (m Message) Validate() error {
 	fields := map[string]string{}
-	if m.Reason != ReasonSchedule && m.Reason != ReasonExposure {
-		fields["reason"] = `must be "schedule" or "suspected-exposure"`
+	switch m.Reason {
+	case ReasonSchedule, ReasonExposure:
+	case ReasonEvents:
+		if len(m.Tasks) > 1 || len(m.Tasks) == 1 && m.Tasks[0] != TaskOutbox {
+			fields["tasks"] = "events runs only the outbox task"
+		}
+		if m.DryRun {
+			fields["dry_run"] = "is not allowed with reason events"
+		}
+	default:
+		fields["reason"] = `must be "schedule", "suspected-exposure" or "events"`
 	}
 	if len(m.Tasks) > len(taskOrder) {
 		fields["tasks"] = "lists too many tasks"
@@ -142,6 +156,9 @@ func (m Message) plan() []string {
 	var out []string
 	for _, t := range taskOrder {
 		listed := len(m.Tasks) == 0 || slices.Contains(m.Tasks, t)
+		if m.Reason == ReasonEvents {
+			listed = t == TaskOutbox
+		}
 		if t == TaskSessions {
 			listed = listed && m.Reason == ReasonExposure
 		}

@@ -63,7 +63,9 @@ func (rn *run) progress(task string, done, total int64) {
 // It returns [ErrDuplicate] (acknowledge) when the same run id is running
 // elsewhere or finished, [ErrBusy] (retry later) when another run holds the
 // lease, and otherwise the first task error, after recording the failure:
-// the failed task and those after it run again on the next attempt.
+// the failed task and those after it run again on the next attempt. An
+// events request (ReasonEvents) only sends due events (sendEvents) and
+// never fails.
 func (r *Rotator) Run(ctx context.Context, req Request) (Report, error) {
 	if err := req.Message.Validate(); err != nil {
 		return Report{}, err
@@ -73,6 +75,9 @@ func (r *Rotator) Run(ctx context.Context, req Request) (Report, error) {
 	}
 	if req.Actor == "" {
 		req.Actor = "system:rotate"
+	}
+	if req.Message.Reason == ReasonEvents {
+		return r.sendEvents(ctx, req), nil
 	}
 	holder, err := randomID(r.rand)
 	if err != nil {
@@ -96,6 +101,26 @@ func (r *Rotator) Run(ctx context.Context, req Request) (Report, error) {
 		err = fmt.Errorf("%w: %w", ErrLeaseLost, err)
 	}
 	return rep, err
+}
+
+// sendEvents runs the outbox task of an events request (ReasonEvents): no
+// lease, since the relay and the deliverer lease each message and delivery
+// themselves and so may run beside a rotation run and each other; no
+// stored report or audit event, since it runs every minute. A failure is
+// logged and in the task's report, never returned: the rows stay due and
+// the next minute's request tries again, so Pub/Sub need not redeliver
+// (and dead-letter) the request.
+func (r *Rotator) sendEvents(ctx context.Context, req Request) Report {
+	rep := newReport(req.ID, req.Message, r.now())
+	rn := &run{req: req, started: rep.StartedAt, rep: &rep}
+	for i := range rep.Tasks {
+		if err := r.runTask(ctx, rn, &rep.Tasks[i]); err != nil {
+			r.d.Logger.WarnContext(ctx, "events not all sent; the next request retries", "run_id", req.ID, "error", err.Error())
+		}
+	}
+	rep.FinishedAt = r.now()
+	r.finishTimes(rn)
+	return rep
 }
 
 // resumeAndRun finishes unfinished earlier runs, then runs req.

@@ -349,3 +349,48 @@ func TestFailingRunAbandoned(t *testing.T) {
 		t.Fatalf("%d abandon events for run a, want 1", abandoned)
 	}
 }
+
+// An events request (every minute from Cloud Scheduler) sends due events
+// while a long rotation run holds the lease, which a scheduled request
+// cannot: it takes no lease, stores no run and audits nothing. A failure
+// to send is acknowledged, not redelivered: the rows stay due and the
+// next minute's request tries again.
+//
+// Controls: APP-5
+func TestEventsRequestBesideARun(t *testing.T) {
+	f := newFixture(t, "sqlite")
+	sent, fail := 0, false
+	r := f.rotator(t, testConfig(), WithOutbox(PurgeFunc("republished", func(context.Context, time.Time) (int64, error) {
+		if fail {
+			return 0, errInjected
+		}
+		sent++
+		return 3, nil
+	})))
+	ctx, now := context.Background(), f.Clock.Now()
+	if _, err := f.Store.AcquireLease(ctx, store.Lease{Name: leaseName, Holder: "other", RunID: "long-run", Expires: now.Add(time.Hour)}, now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Run(ctx, Request{ID: "s", Message: schedule(TaskOutbox)}); !errors.Is(err, ErrBusy) {
+		t.Fatalf("scheduled run beside another: %v, want ErrBusy", err)
+	}
+	before, _ := f.Store.AuditEvents(ctx, 0, 1000)
+	if err := r.HandleEvent(ctx, pubsubEvent(t, "ev-1", now, `{"reason":"events","tasks":["outbox"]}`)); err != nil || sent != 1 {
+		t.Fatalf("events request: %v, outbox task ran %d times; want nil, 1", err, sent)
+	}
+	fail = true
+	if err := r.HandleEvent(ctx, pubsubEvent(t, "ev-2", now, `{"reason":"events"}`)); err != nil {
+		t.Fatalf("failed events request: %v, want nil (acknowledged)", err)
+	}
+	fail = false
+	rep, err := r.Run(ctx, Request{ID: "ev-3", Message: Message{Reason: ReasonEvents}})
+	if err != nil || len(rep.Tasks) != 1 || rep.Tasks[0].Task != TaskOutbox || rep.Tasks[0].Status != StatusDone ||
+		rep.Tasks[0].Counts["republished"] != 3 {
+		t.Fatalf("events run report %+v, %v", rep, err)
+	}
+	after, _ := f.Store.AuditEvents(ctx, 0, 1000)
+	runs, err := f.Store.RotationRuns(ctx, 100)
+	if err != nil || len(after) != len(before) || len(runs) != 0 {
+		t.Fatalf("events requests wrote %d audit events and %d runs (%v), want none", len(after)-len(before), len(runs), err)
+	}
+}

@@ -162,5 +162,8 @@ func opsMutations() []mutation {
 		{"scheduled dry run", schedulerTF, `jsonencode({ reason = "schedule" })`, `jsonencode({ reason = "schedule", dry_run = true })`, "rotation-message"},
 		{"scheduled subset of tasks", schedulerTF, `jsonencode({ reason = "schedule" })`, `jsonencode({ reason = "schedule", tasks = ["purge"] })`, "rotation-message"},
 		{"rotation every 5 minutes", "modules/gatehouse/variables.tf", `default     = "17 * * * *"`, `default     = "*/5 * * * *"`, "rotate-trigger-retry"},
+		{"events hourly", schedulerTF, `schedule    = var.events_schedule`, `schedule    = "17 * * * *"`, "rotate-trigger-retry"},
+		{"rotation job asks only for events", schedulerTF, `jsonencode({ reason = "schedule" })`, `jsonencode({ reason = "events" })`, "rotate-trigger-retry"},
+		{"events job runs other tasks", schedulerTF, `jsonencode({ reason = "events", tasks = ["outbox"] })`, `jsonencode({ reason = "events", tasks = ["purge"] })`, "rotation-message"},
 	}
 }

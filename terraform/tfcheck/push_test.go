@@ -62,11 +62,16 @@ func TestRotationPushRunsRotate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	jobs := c.Resources("google_cloud_scheduler_job")
-	if len(jobs) != 1 {
-		t.Fatalf("want one scheduler job, got %d", len(jobs))
+	var job *Block
+	for _, b := range c.Resources("google_cloud_scheduler_job") {
+		if schedulerReason(c, b) == "schedule" {
+			job = b
+		}
 	}
-	data, err := SchedulerMessage(c, jobs[0])
+	if job == nil {
+		t.Fatal("no scheduler job asks for rotation runs")
+	}
+	data, err := SchedulerMessage(c, job)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,8 +10,9 @@ import (
 	"strings"
 )
 
-// checkRotateTrigger: Cloud Scheduler publishes to the rotation topic at
-// least daily and at most hourly, and a push subscription on that topic
+// checkRotateTrigger: Cloud Scheduler publishes rotation requests to the
+// rotation topic at least daily and at most hourly (and events requests
+// every 1 to 5 minutes), and a push subscription on that topic
 // delivers to the rotate function as its only invoker, with retry, a
 // dead-letter topic and an ack deadline covering the function timeout
 // (CRED-8, docs/rotate.md). Eventarc triggers are not used: Terraform
@@ -34,16 +35,47 @@ func checkRotateTrigger(c *Config) []Issue {
 	if calls == 0 {
 		issues = append(issues, Issue{Where: "(configuration)", Msg: "no rotate function module call"})
 	}
-	jobs := c.Resources("google_cloud_scheduler_job")
-	issues = append(issues, requireSome(jobs, "google_cloud_scheduler_job")...)
-	for _, b := range jobs {
+	rotations := 0
+	for _, b := range c.Resources("google_cloud_scheduler_job") {
 		topic := c.attrSource(b.Body, "pubsub_target", "topic_name")
 		schedule, _ := c.String(b, "schedule")
-		if !strings.Contains(topic, `topic_ids["rotation"]`) || !hourlyToDaily(schedule) {
+		switch {
+		case schedulerReason(c, b) == "events":
+			if !strings.Contains(topic, `topic_ids["rotation"]`) || !everyFewMinutes(schedule) {
+				issues = append(issues, issuef(b, "an events job must publish to the rotation topic every 1 to 5 minutes (got %q)", schedule))
+			}
+		case !strings.Contains(topic, `topic_ids["rotation"]`) || !hourlyToDaily(schedule):
 			issues = append(issues, issuef(b, "must publish to the rotation topic hourly or daily (got %q)", schedule))
+		default:
+			rotations++
 		}
 	}
+	if rotations == 0 {
+		issues = append(issues, Issue{Where: "(configuration)", Msg: "no google_cloud_scheduler_job asks for rotation runs"})
+	}
 	return issues
+}
+
+// schedulerReason returns the reason of a scheduler job's message, "" when
+// it has none or cannot be read (checkRotationMessage reports that).
+func schedulerReason(c *Config, job *Block) string {
+	data, err := SchedulerMessage(c, job)
+	if err != nil {
+		return ""
+	}
+	var m struct {
+		Reason string `json:"reason"`
+	}
+	_ = json.Unmarshal(data, &m)
+	return m.Reason
+}
+
+var everyFewMinutesCron = regexp.MustCompile(`^(\*|\*/[1-5]) \* \* \* \*$`)
+
+// everyFewMinutes reports whether a cron schedule fires every 1 to 5
+// minutes, all day.
+func everyFewMinutes(cron string) bool {
+	return everyFewMinutesCron.MatchString(strings.TrimSpace(cron))
 }
 
 // checkRotatePush checks the push subscription that feeds the rotate call.
@@ -101,10 +133,11 @@ func hourlyToDaily(cron string) bool {
 		f[2] == "*" && f[3] == "*" && f[4] == "*"
 }
 
-// checkRotationMessage: the Scheduler job publishes what functions/rotate
+// checkRotationMessage: each Scheduler job publishes what functions/rotate
 // parses (functions/rotate/message.go): one JSON object with reason
 // "schedule" and no task list, so that every task runs and each acts only
-// when due; no dry run, no organization (CRED-8).
+// when due, or reason "events" with the outbox task alone; no dry run, no
+// organization (CRED-8).
 // TestRotationMessageParses runs the real parser on it.
 func checkRotationMessage(c *Config) []Issue {
 	var issues []Issue
@@ -157,8 +190,11 @@ func scheduleMessageProblem(data []byte) string {
 		return "dry_run is not a boolean"
 	}
 	switch {
+	case reason == "events" && (len(tasks) > 1 || len(tasks) == 1 && tasks[0] != "outbox"):
+		return "an events message runs the outbox task alone"
+	case reason == "events":
 	case reason != "schedule":
-		return `reason must be "schedule"`
+		return `reason must be "schedule" or "events"`
 	case len(tasks) > 0:
 		return "tasks must be empty (every task, each only when due)"
 	case dryRun:

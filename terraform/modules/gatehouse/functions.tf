@@ -114,7 +114,9 @@ module "webhooks" {
 
 # Private: runs each rotation message pushed by the rotation subscription
 # (scheduler.tf), with retry and a dead-letter topic; one instance at a
-# time (it also takes a lease in the database). It seals and opens (data
+# time (it also takes a lease in the database), two requests at once so
+# that the minutely events request is not turned away while a rotation
+# run works (a second rotation run finds the lease taken and is retried). It seals and opens (data
 # keys, re-encryption, re-wrap after probing the KEK version with Encrypt)
 # and republishes outbox messages to billing-events, webhook-events and
 # saas-events.
@@ -134,7 +136,7 @@ module "rotate" {
   source_object            = var.source_object
   memory                   = "1Gi"
   cpu                      = "1"
-  concurrency              = 1
+  concurrency              = 2
   timeout_seconds          = 540
   min_instances            = var.scaling["rotate"].min
   max_instances            = var.scaling["rotate"].max

@@ -22,6 +22,27 @@ resource "google_cloud_scheduler_job" "rotation" {
   depends_on = [google_project_service.api]
 }
 
+# Events: every minute (events_schedule) a request for due events only
+# ({"reason":"events","tasks":["outbox"]}: the outbox task, outside the
+# rotation lease, with no run report or audit event), so events reach
+# saas-events and the SaaS's webhook endpoints within about a minute of
+# their change, not at the next hourly rotation (docs/events.md).
+resource "google_cloud_scheduler_job" "events" {
+  project     = var.project_id
+  region      = var.region
+  name        = "gatehouse-events"
+  description = "Publishes and delivers due events (the rotate function's outbox task only)."
+  schedule    = var.events_schedule
+  time_zone   = "Etc/UTC"
+
+  pubsub_target {
+    topic_name = module.pubsub.topic_ids["rotation"]
+    data       = base64encode(jsonencode({ reason = "events", tasks = ["outbox"] }))
+  }
+
+  depends_on = [google_project_service.api]
+}
+
 # Pushes each rotation message to rotate with an ID token for
 # rotate_trigger (the only invoker of rotate). A failed run answers non-2xx
 # and is redelivered with backoff (10 s to 600 s, as docs/rotate.md asks);

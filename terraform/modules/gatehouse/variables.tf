@@ -300,6 +300,17 @@ variable "notification_channels" {
   }
 }
 
+variable "events_schedule" {
+  description = "Cron schedule (UTC) of the events request: the rotate function's outbox task alone, which publishes due events to saas-events and delivers event webhooks. Every one to five minutes; each request is cheap when nothing is due."
+  type        = string
+  default     = "* * * * *"
+
+  validation {
+    condition     = can(regex("^(\\*|\\*/[1-5]) \\* \\* \\* \\*$", var.events_schedule))
+    error_message = "events_schedule must fire every one to five minutes: \"* * * * *\" or \"*/N * * * *\" with N from 1 to 5."
+  }
+}
+
 variable "rotation_schedule" {
   description = "Cron schedule (UTC) of the rotation message. Hourly, as docs/rotate.md recommends: each task acts only when due, so a run that finds nothing due is cheap, and a failed run is retried within the hour."
   type        = string
