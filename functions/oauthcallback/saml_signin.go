@@ -27,12 +27,26 @@ var samlACSNetwork = ratelimit.SAMLACSNetwork
 // samlFlowCookie is the prefix of a SAML flow's cookie. The identity
 // provider posts the response from its own site, so the cookie is
 // SameSite=None (a Lax cookie would not come with a cross-site POST); it
-// is Secure, HttpOnly, named per flow and holds only the state's nonce.
+// is Secure, HttpOnly, named after the flow's RelayState and holds the
+// flow's sealed state.
 const samlFlowCookie = "gh_saml_flow"
 
-func samlFlowCookieName(nonce string) string {
-	sum := sha256.Sum256([]byte(nonce))
+func samlFlowCookieName(relay string) string {
+	sum := sha256.Sum256([]byte(relay))
 	return samlFlowCookie + "-" + hex.EncodeToString(sum[:6])
+}
+
+// samlRelayPrefix starts every RelayState Gatehouse sends. The RelayState
+// of the HTTP-Redirect binding must not exceed 80 bytes (SAML 2.0
+// Bindings, 3.4.3), which a sealed state does not fit: the RelayState is a
+// handle derived from the state's secret nonce (29 bytes), and the sealed
+// state travels in the flow cookie named after it.
+const samlRelayPrefix = "ghs1_"
+
+// samlRelay is the RelayState of flow st.
+func samlRelay(st oauthstate.State) string {
+	sum := sha256.Sum256([]byte("saml-relay\x00" + st.Nonce))
+	return samlRelayPrefix + base64.RawURLEncoding.EncodeToString(sum[:18])
 }
 
 // samlRequestID is the ID of the AuthnRequest of flow st: derived from the
@@ -44,9 +58,9 @@ func samlRequestID(st oauthstate.State) string {
 }
 
 // samlAuthURL starts a SAML flow (sign-in, or a link for linkUser): the
-// state is the RelayState, the browser gets the flow cookie, and the
-// answer is the identity provider's HTTP-Redirect URL with the
-// AuthnRequest.
+// browser gets the flow cookie holding the sealed state, the RelayState
+// names it ([samlRelay]), and the answer is the identity provider's
+// HTTP-Redirect URL with the AuthnRequest.
 func (s *server) samlAuthURL(w http.ResponseWriter, r *http.Request, orgID, returnTo, linkUser string) (string, error) {
 	if orgID == "" {
 		return "", errUnknownProvider
@@ -72,11 +86,12 @@ func (s *server) samlAuthURL(w http.ResponseWriter, r *http.Request, orgID, retu
 		return "", web.Unavailable(fmt.Errorf("saml authn request: %w", err))
 	}
 	req.ID = samlRequestID(st)
-	u, err := req.Redirect(tok, sp)
+	relay := samlRelay(st)
+	u, err := req.Redirect(relay, sp)
 	if err != nil {
 		return "", web.Unavailable(fmt.Errorf("saml redirect: %w", err))
 	}
-	http.SetCookie(w, &http.Cookie{Name: samlFlowCookieName(st.Nonce), Value: st.Nonce, Path: "/",
+	http.SetCookie(w, &http.Cookie{Name: samlFlowCookieName(relay), Value: tok, Path: "/",
 		MaxAge: int(oauthstate.TTL.Seconds()), Secure: true, HttpOnly: true, SameSite: http.SameSiteNoneMode})
 	return u.String(), nil
 }
@@ -144,28 +159,35 @@ func (s *server) samlACS(w http.ResponseWriter, r *http.Request) error {
 }
 
 // samlFlow returns the flow a response arrives in and the request ids it
-// may answer. A RelayState that opens as this organization's SAML state
-// must come with its browser's cookie; a response with none (or with a
-// RelayState of the identity provider's own) is unsolicited, accepted only
-// when the owner allowed IdP-initiated sign-in, and returns to the
-// default sign-in return URL.
+// may answer. A RelayState of Gatehouse's form ([samlRelay]) must come
+// with its browser's flow cookie, which must hold this organization's
+// SAML state whose nonce gives that RelayState; a response with none (or
+// with a RelayState of the identity provider's own) is unsolicited,
+// accepted only when the owner allowed IdP-initiated sign-in, and returns
+// to the default sign-in return URL.
 func (s *server) samlFlow(w http.ResponseWriter, r *http.Request, c store.SAMLConfig) (oauthstate.State, []string, error) {
 	relay := r.PostForm.Get("RelayState")
-	st, err := s.states.Verify(r.Context(), oauthstate.KindSignIn, relay, "")
-	if errors.Is(err, oauthstate.ErrBrowser) && st.Platform == signInSAML && st.OrgID == c.OrgID {
-		ck, cerr := r.Cookie(samlFlowCookieName(st.Nonce))
-		if cerr != nil {
+	if strings.HasPrefix(relay, samlRelayPrefix) {
+		ck, err := r.Cookie(samlFlowCookieName(relay))
+		if err != nil {
 			return oauthstate.State{}, nil, samlRefusal("invalid_state", errors.New("no flow cookie with the response"))
 		}
-		if st, err = s.states.Verify(r.Context(), oauthstate.KindSignIn, relay, ck.Value); err != nil {
+		// The cookie holds the sealed state; the RelayState must be the
+		// one derived from its nonce, so a state from another cookie or
+		// flow does not pass for this one.
+		st, err := s.states.Verify(r.Context(), oauthstate.KindSignIn, ck.Value, "")
+		switch {
+		case errors.Is(err, oauthstate.ErrExpired):
+			return oauthstate.State{}, nil, samlRefusal("expired_state", err)
+		case !errors.Is(err, oauthstate.ErrBrowser) || st.Platform != signInSAML || st.OrgID != c.OrgID || samlRelay(st) != relay:
+			return oauthstate.State{}, nil, samlRefusal("invalid_state", fmt.Errorf("flow cookie does not hold this flow's state: %v", err))
+		}
+		if st, err = s.states.Verify(r.Context(), oauthstate.KindSignIn, ck.Value, st.Nonce); err != nil {
 			return oauthstate.State{}, nil, samlRefusal("invalid_state", err)
 		}
 		http.SetCookie(w, &http.Cookie{
-			Name: samlFlowCookieName(st.Nonce), Path: "/", MaxAge: -1, Secure: true, HttpOnly: true, SameSite: http.SameSiteNoneMode})
+			Name: samlFlowCookieName(relay), Path: "/", MaxAge: -1, Secure: true, HttpOnly: true, SameSite: http.SameSiteNoneMode})
 		return st, []string{samlRequestID(st)}, nil
-	}
-	if errors.Is(err, oauthstate.ErrExpired) {
-		return oauthstate.State{}, nil, samlRefusal("expired_state", err)
 	}
 	if !c.AllowIDPInitiated {
 		return oauthstate.State{}, nil, samlRefusal("saml_unsolicited", errors.New("unsolicited response and IdP-initiated sign-in is off"))

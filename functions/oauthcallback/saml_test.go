@@ -74,6 +74,10 @@ func (s *samlEnv) start(t *testing.T) (samlAuthn, string) {
 	if cookie == "" || req.RelayState == "" || req.ID == "" {
 		t.Fatalf("start: cookie %q, request %+v", cookie, req)
 	}
+	// SAML 2.0 Bindings 3.4.3: a RelayState of at most 80 bytes.
+	if len(req.RelayState) > 80 {
+		t.Fatalf("RelayState of %d bytes: %q", len(req.RelayState), req.RelayState)
+	}
 	return req, cookie
 }
 
@@ -248,6 +252,13 @@ func TestSAMLRefusals(t *testing.T) {
 		good := s.idp.respond(t, req, assertionSpec{email: victim})
 		refused(t, s.post(t, orgA, good, req.RelayState, ""), http.StatusBadRequest, "invalid_state")
 		refused(t, s.post(t, orgA, good, "", ""), http.StatusForbidden, "saml_unsolicited")
+		// The RelayState names its own flow's cookie: the sealed state of
+		// another flow of this browser put under that name does not pass
+		// for it.
+		_, another := s.start(t)
+		name, _, _ := strings.Cut(cookie, "=")
+		_, value, _ := strings.Cut(another, "=")
+		refused(t, s.post(t, orgA, good, req.RelayState, name+"="+value), http.StatusBadRequest, "invalid_state")
 		if rec := s.post(t, orgA, good, req.RelayState, cookie); sessionCookie(rec) == "" {
 			t.Fatalf("honest response: %d %s", rec.Code, rec.Body)
 		}
@@ -270,8 +281,8 @@ func TestSAMLRefusals(t *testing.T) {
 		// Every refusal with a known organization is audited (auth.login,
 		// failure): the ones above after the flow was trusted, and those of
 		// the flow itself (no cookie, unsolicited).
-		if n := auditFailures(t, e, "auth.login"); n != 11 {
-			t.Fatalf("%d refused SAML sign-ins audited, want 11", n)
+		if n := auditFailures(t, e, "auth.login"); n != 12 {
+			t.Fatalf("%d refused SAML sign-ins audited, want 12", n)
 		}
 	})
 }
