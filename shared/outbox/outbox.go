@@ -27,6 +27,16 @@ type Sender interface {
 // (the writing request, then each sweep attempt) before a sweep may try again.
 const DefaultLease = time.Minute
 
+// Defaults of a sweep's patience: one publish waits at most
+// DefaultSendTimeout, and DefaultGiveUpAfter failures in a row stop the
+// sweep (Pub/Sub or the topic is down: the rest waits for the next sweep
+// instead of each message waiting out its timeout, which would hold the
+// rotate function for its whole timeout every minute).
+const (
+	DefaultSendTimeout = 10 * time.Second
+	DefaultGiveUpAfter = 3
+)
+
 // Relay publishes outbox messages through a Sender.
 type Relay struct {
 	store  store.Outbox
@@ -34,12 +44,20 @@ type Relay struct {
 	logger *slog.Logger
 	now    func() time.Time
 	lease  time.Duration
+	// sendTimeout and giveUpAfter: see [Options].
+	sendTimeout time.Duration
+	giveUpAfter int
 }
 
 // Options configure a [Relay]. Zero values take defaults.
 type Options struct {
 	Now   func() time.Time // default time.Now
 	Lease time.Duration    // default DefaultLease
+	// SendTimeout bounds each publish of a sweep (default
+	// DefaultSendTimeout); GiveUpAfter failures in a row end the sweep
+	// (default DefaultGiveUpAfter).
+	SendTimeout time.Duration
+	GiveUpAfter int
 }
 
 // NewRelay returns a Relay over s. A nil sender makes a Relay that keeps
@@ -51,7 +69,14 @@ func NewRelay(s store.Outbox, sender Sender, logger *slog.Logger, o Options) *Re
 	if o.Lease <= 0 {
 		o.Lease = DefaultLease
 	}
-	return &Relay{store: s, sender: sender, logger: logger, now: o.Now, lease: o.Lease}
+	if o.SendTimeout <= 0 {
+		o.SendTimeout = DefaultSendTimeout
+	}
+	if o.GiveUpAfter <= 0 {
+		o.GiveUpAfter = DefaultGiveUpAfter
+	}
+	return &Relay{store: s, sender: sender, logger: logger, now: o.Now, lease: o.Lease,
+		sendTimeout: o.SendTimeout, giveUpAfter: o.GiveUpAfter}
 }
 
 // Message returns a message ready to enqueue inside a transaction. The
@@ -91,12 +116,15 @@ type SweepReport struct {
 	Published int // messages published
 	Failed    int // messages whose attempt failed; retried after their lease
 	Skipped   int // due messages another sweeper took first
+	Deferred  int // due messages not tried: the sweep stopped after failures in a row
 }
 
 // Sweep publishes up to limit due messages, each under a lease so that
 // concurrent sweepers never send one message at the same time. A failed
-// message is logged and left for the next sweep. The error is non-nil only
-// when the outbox could not be read, or ctx ended.
+// message is logged and left for the next sweep; after giveUpAfter
+// failures in a row the sweep stops and leaves the rest too (Deferred).
+// The error is non-nil only when the outbox could not be read, or ctx
+// ended.
 func (r *Relay) Sweep(ctx context.Context, limit int) (SweepReport, error) {
 	var rep SweepReport
 	if r.sender == nil {
@@ -107,9 +135,16 @@ func (r *Relay) Sweep(ctx context.Context, limit int) (SweepReport, error) {
 	if err != nil {
 		return rep, fmt.Errorf("sweep outbox: %w", err)
 	}
-	for _, m := range due {
+	failedInARow := 0
+	for i, m := range due {
 		if err := ctx.Err(); err != nil {
 			return rep, fmt.Errorf("sweep outbox: %w", err)
+		}
+		if failedInARow >= r.giveUpAfter {
+			rep.Deferred = len(due) - i
+			r.logger.WarnContext(ctx, "outbox sweep stopped after failures in a row", "failures", failedInARow,
+				"deferred", rep.Deferred)
+			break
 		}
 		leased, err := r.store.LeaseOutbox(ctx, m.ID, now, now.Add(r.lease))
 		if errors.Is(err, store.ErrUsed) {
@@ -117,14 +152,23 @@ func (r *Relay) Sweep(ctx context.Context, limit int) (SweepReport, error) {
 			continue
 		}
 		if err == nil {
-			err = r.Publish(ctx, leased)
+			err = r.publishWithin(ctx, leased)
 		}
 		if err != nil {
 			rep.Failed++
+			failedInARow++
 			r.logger.WarnContext(ctx, "outbox message not published", "message_id", m.ID, "error", err.Error())
 			continue
 		}
+		failedInARow = 0
 		rep.Published++
 	}
 	return rep, nil
+}
+
+// publishWithin is Publish bounded by the sweep's send timeout.
+func (r *Relay) publishWithin(ctx context.Context, m store.OutboxMessage) error {
+	ctx, cancel := context.WithTimeout(ctx, r.sendTimeout)
+	defer cancel()
+	return r.Publish(ctx, m)
 }

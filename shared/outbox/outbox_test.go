@@ -117,6 +117,63 @@ func TestSweepRepublishes(t *testing.T) {
 	}
 }
 
+// blockingSender waits for its context on every send, as a publish to an
+// unreachable Pub/Sub does, and counts the sends.
+type blockingSender struct {
+	mu    sync.Mutex
+	sends int
+}
+
+func (b *blockingSender) Send(ctx context.Context, _ store.OutboxMessage) error {
+	b.mu.Lock()
+	b.sends++
+	b.mu.Unlock()
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// With Pub/Sub unreachable a sweep gives up after three timed-out
+// publishes in a row and leaves the other due messages untried for the
+// next sweep (each publish bounded by the send timeout), instead of
+// holding the rotate function for a timeout per message; a success in
+// between resets the count. (Before, a sweep tried every due message, each
+// waiting for the caller's context.)
+//
+// Controls: APP-6
+func TestSweepGivesUpOnFailuresInARow(t *testing.T) {
+	env := bootstraptest.New(t, bootstraptest.SQLite(t))
+	ctx := context.Background()
+	down := &blockingSender{}
+	r := NewRelay(env.Store, down, env.Logger, Options{Now: env.Clock.Now, SendTimeout: 20 * time.Millisecond})
+	enqueue(t, env.Store, r, testTopic, 10)
+	env.Clock.Advance(DefaultLease)
+	rep, err := r.Sweep(ctx, 100)
+	if err != nil || rep.Failed != DefaultGiveUpAfter || rep.Deferred != 10-DefaultGiveUpAfter || rep.Published != 0 || down.sends != DefaultGiveUpAfter {
+		t.Fatalf("sweep with Pub/Sub down = %+v (%d sends), %v; want %d failed, the rest deferred", rep, down.sends, err,
+			DefaultGiveUpAfter)
+	}
+	// Failures that are not in a row do not stop a sweep.
+	flaky := &flakySender{failEvery: 2}
+	env.Clock.Advance(DefaultLease)
+	rep, err = NewRelay(env.Store, flaky, env.Logger, Options{Now: env.Clock.Now}).Sweep(ctx, 100)
+	if err != nil || rep.Deferred != 0 || rep.Published+rep.Failed != 10 {
+		t.Fatalf("sweep with every other publish failing = %+v, %v; want all 10 tried", rep, err)
+	}
+}
+
+// flakySender fails every failEvery-th send.
+type flakySender struct {
+	failEvery, n int
+}
+
+func (f *flakySender) Send(context.Context, store.OutboxMessage) error {
+	f.n++
+	if f.n%f.failEvery == 0 {
+		return errors.New("pubsub hiccup")
+	}
+	return nil
+}
+
 // countingSender counts sends per message id.
 type countingSender struct {
 	mu    sync.Mutex
