@@ -41,6 +41,7 @@ const (
 	DefaultMaxDelay    = 12 * time.Hour
 	DefaultTimeout     = 15 * time.Second
 	DefaultWorkers     = 8
+	DefaultGiveUpAfter = 3
 )
 
 // maxErrorBody bounds what is read of a refused delivery's response: a
@@ -72,8 +73,13 @@ type Options struct {
 	// Workers is how many deliveries are attempted at once (default
 	// [DefaultWorkers]).
 	Workers int
-	Now     func() time.Time  // default time.Now
-	Jitter  func(int64) int64 // a uniform int64 in [0, n); default math/rand/v2
+	// GiveUpAfter failed attempts in a row to one endpoint make a run
+	// leave that endpoint's other due deliveries untried (Deferred; their
+	// attempts are not counted), so a down endpoint costs a run a few
+	// timeouts, not one per delivery (default [DefaultGiveUpAfter]).
+	GiveUpAfter int
+	Now         func() time.Time  // default time.Now
+	Jitter      func(int64) int64 // a uniform int64 in [0, n); default math/rand/v2
 	// Observe, if set, is called with each attempt's outcome: delivered,
 	// retry or dead (metrics).
 	Observe func(ctx context.Context, outcome string)
@@ -131,6 +137,9 @@ func New(s store.EventDeliveries, client Doer, secret logging.Secret, logger *sl
 	if o.Workers <= 0 {
 		o.Workers = DefaultWorkers
 	}
+	if o.GiveUpAfter <= 0 {
+		o.GiveUpAfter = DefaultGiveUpAfter
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -146,33 +155,51 @@ type Report struct {
 	Retrying  int // failed, due again later
 	Dead      int // failed for the last time, or to an endpoint no longer configured
 	Skipped   int // due deliveries another deliverer took first
+	Deferred  int // due deliveries not tried: their endpoint failed GiveUpAfter times in a row in this run
 }
 
 // Run attempts up to limit due deliveries, Workers at a time. A failed
 // attempt is recorded on its delivery, not returned: the error is non-nil
 // only when the deliveries could not be read or recorded, or ctx ended.
+// After GiveUpAfter failures in a row to one endpoint, the run leaves that
+// endpoint's remaining deliveries for the next run.
 func (d *Deliverer) Run(ctx context.Context, limit int) (Report, error) {
 	due, err := d.store.DueEventDeliveries(ctx, d.o.Now(), limit)
 	if err != nil {
 		return Report{}, fmt.Errorf("deliver events: %w", err)
 	}
 	var (
-		mu   sync.Mutex
-		rep  Report
-		errs []error
-		wg   sync.WaitGroup
-		next = make(chan store.EventDelivery)
+		mu     sync.Mutex
+		rep    Report
+		errs   []error
+		wg     sync.WaitGroup
+		next   = make(chan store.EventDelivery)
+		inARow = map[string]int{} // failed attempts in a row, per configured endpoint
 	)
 	for range min(d.o.Workers, len(due)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for dv := range next {
+				mu.Lock()
+				down := inARow[dv.Endpoint] >= d.o.GiveUpAfter
+				if down {
+					rep.Deferred++
+				}
+				mu.Unlock()
+				if down {
+					continue
+				}
 				state, err := d.attempt(ctx, dv)
 				mu.Lock()
 				rep.count(state)
-				if err != nil {
+				switch {
+				case err != nil:
 					errs = append(errs, err)
+				case state == store.DeliveryDelivered:
+					inARow[dv.Endpoint] = 0
+				case state != "" && slices.Contains(d.o.Endpoints, dv.Endpoint):
+					inARow[dv.Endpoint]++
 				}
 				mu.Unlock()
 			}

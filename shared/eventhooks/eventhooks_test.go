@@ -228,6 +228,52 @@ func TestRetryUntilDelivered(t *testing.T) {
 	}
 }
 
+// An endpoint that is down costs a run GiveUpAfter failed attempts, not
+// one per delivery: the run leaves its other deliveries untried (their
+// attempts not counted), and a later run, with the endpoint back, sends
+// them all. (Before, each delivery waited out its timeout in every run,
+// holding the rotate function every minute.)
+func TestDownEndpointDefersTheRest(t *testing.T) {
+	for _, b := range bootstraptest.Backends {
+		t.Run(b.Name, func(t *testing.T) {
+			var healthy atomic.Bool
+			fail := func(int) int {
+				if healthy.Load() {
+					return 0
+				}
+				return http.StatusServiceUnavailable
+			}
+			f := setup(t, b.Open(t), fail, eventhooks.Options{Workers: 1})
+			for i := range 10 {
+				f.emit(t, fmt.Sprintf("u_%d", i))
+			}
+			rep := f.run(t)
+			if rep.Retrying != eventhooks.DefaultGiveUpAfter || rep.Deferred != 10-eventhooks.DefaultGiveUpAfter || f.rcv.Calls() != eventhooks.DefaultGiveUpAfter {
+				t.Fatalf("run with the endpoint down: %+v, %d calls", rep, f.rcv.Calls())
+			}
+			all, err := f.env.Store.ListEventDeliveries(context.Background(), "", "", 1000)
+			if err != nil || len(all) != 10 {
+				t.Fatalf("%d deliveries, %v", len(all), err)
+			}
+			attempted := 0
+			for _, d := range all {
+				if d.State != store.DeliveryPending || d.Attempts > 1 {
+					t.Fatalf("delivery %+v", d)
+				} else if d.Attempts == 1 {
+					attempted++
+				}
+			}
+			if attempted != eventhooks.DefaultGiveUpAfter {
+				t.Fatalf("%d deliveries have an attempt, want %d", attempted, eventhooks.DefaultGiveUpAfter)
+			}
+			healthy.Store(true)
+			if rep := f.run(t); rep.Delivered != 10 || rep.Deferred != 0 {
+				t.Fatalf("run with the endpoint back: %+v", rep)
+			}
+		})
+	}
+}
+
 // A receiver that always fails: the delivery is retried with backoff,
 // ends dead after MaxAttempts, is no longer attempted, shows in the dead
 // list, and an operator's redelivery sends it again.
