@@ -24,13 +24,7 @@ func TestKeyRotationAnnounced(t *testing.T) {
 		t.Run(backend, func(t *testing.T) {
 			f := newFixture(t, backend)
 			ctx := context.Background()
-			if _, err := f.Keyring.Seal(ctx, envelope.PurposeCredential, envelope.Binding{Record: "r1", Field: "f"}, []byte("x")); err != nil {
-				t.Fatal(err)
-			}
-			first, err := f.Store.PrimaryDataKey(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
+			first := f.firstDataKey(t)
 			f.Clock.Advance(time.Minute)
 			r := f.rotator(t, testConfig())
 			rep, err := r.Run(ctx, Request{ID: "x1", Message: exposure(TaskDataKeys, TaskSigningKeys)})
@@ -70,13 +64,7 @@ func TestKeyRotationRolledBackWithItsEvent(t *testing.T) {
 		t.Run(backend, func(t *testing.T) {
 			f := newFixture(t, backend)
 			ctx := context.Background()
-			if _, err := f.Keyring.Seal(ctx, envelope.PurposeCredential, envelope.Binding{Record: "r1", Field: "f"}, []byte("x")); err != nil {
-				t.Fatal(err)
-			}
-			first, err := f.Store.PrimaryDataKey(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
+			first := f.firstDataKey(t)
 			f.Events = &events.Emitter{Topic: bootstraptest.EventsTopic, Now: f.Clock.Now, Rand: failingReader{}}
 			f.Clock.Advance(time.Minute)
 			r := f.rotator(t, testConfig())
@@ -98,3 +86,18 @@ func TestKeyRotationRolledBackWithItsEvent(t *testing.T) {
 type failingReader struct{}
 
 func (failingReader) Read([]byte) (int, error) { return 0, errInjected }
+
+// firstDataKey seals a value, which makes the first data key on first use
+// (no rotation, nothing announced), and returns that key.
+func (f *fixture) firstDataKey(t *testing.T) store.DataKey {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := f.Keyring.Seal(ctx, envelope.PurposeCredential, envelope.Binding{Record: "r1", Field: "f"}, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	first, err := f.Store.PrimaryDataKey(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return first
+}

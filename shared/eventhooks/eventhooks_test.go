@@ -133,6 +133,17 @@ func setup(t *testing.T, s store.Store, fail func(n int) int, o eventhooks.Optio
 	return f
 }
 
+// outage is a receiver's fail function: status until healthy is set,
+// then success.
+func outage(healthy *atomic.Bool, status int) func(int) int {
+	return func(int) int {
+		if healthy.Load() {
+			return 0
+		}
+		return status
+	}
+}
+
 func (f *fixture) deliverer(t *testing.T, c eventhooks.Doer, o eventhooks.Options) *eventhooks.Deliverer {
 	t.Helper()
 	d, err := eventhooks.New(f.env.Store, c, logging.NewSecret(secret), f.env.Logger, o)
@@ -237,13 +248,7 @@ func TestDownEndpointDefersTheRest(t *testing.T) {
 	for _, b := range bootstraptest.Backends {
 		t.Run(b.Name, func(t *testing.T) {
 			var healthy atomic.Bool
-			fail := func(int) int {
-				if healthy.Load() {
-					return 0
-				}
-				return http.StatusServiceUnavailable
-			}
-			f := setup(t, b.Open(t), fail, eventhooks.Options{Workers: 1})
+			f := setup(t, b.Open(t), outage(&healthy, http.StatusServiceUnavailable), eventhooks.Options{Workers: 1})
 			for i := range 10 {
 				f.emit(t, fmt.Sprintf("u_%d", i))
 			}
@@ -281,14 +286,8 @@ func TestDeadThenRedeliver(t *testing.T) {
 	for _, b := range bootstraptest.Backends {
 		t.Run(b.Name, func(t *testing.T) {
 			var healthy atomic.Bool
-			fail := func(int) int {
-				if healthy.Load() {
-					return 0
-				}
-				return http.StatusBadGateway
-			}
 			full := func(n int64) int64 { return n - 1 } // the top of each jitter range
-			f := setup(t, b.Open(t), fail, eventhooks.Options{MaxAttempts: 3, Jitter: full})
+			f := setup(t, b.Open(t), outage(&healthy, http.StatusBadGateway), eventhooks.Options{MaxAttempts: 3, Jitter: full})
 			d := f.emit(t, "u_1")
 			ctx := context.Background()
 			for i, wait := range []time.Duration{30 * time.Second, time.Minute} {
