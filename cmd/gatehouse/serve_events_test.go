@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -40,10 +41,16 @@ func TestServeDeliversEventWebhooks(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	var out bytes.Buffer
 	done := make(chan error, 1)
 	go func() { done <- serve(ctx, ln, &out, true) }()
+	var stopped sync.Once
+	var serveErr error
+	stop := func() error {
+		stopped.Do(func() { cancel(); serveErr = <-done })
+		return serveErr
+	}
+	t.Cleanup(func() { _ = stop() }) // before the data directory is removed
 	base := "http://" + ln.Addr().String()
 	post := func(path string, body any) *http.Response {
 		t.Helper()
@@ -62,18 +69,24 @@ func TestServeDeliversEventWebhooks(t *testing.T) {
 	if resp := post("/auth/register", map[string]string{"email": email}); resp.StatusCode != http.StatusAccepted {
 		t.Fatalf("register: %d", resp.StatusCode)
 	}
-	resp, err := http.Get(base + "/dev/mailbox?format=json")
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The registration e-mail is sent after the answer: wait for it.
 	var msgs []notify.Message
-	err = json.NewDecoder(resp.Body).Decode(&msgs)
-	resp.Body.Close()
-	if err != nil || len(msgs) != 1 || len(msgs[0].Links) != 1 {
-		t.Fatalf("mailbox: %+v, %v", msgs, err)
+	for deadline := time.Now().Add(20 * time.Second); len(msgs) == 0 && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		resp, err := http.Get(base + "/dev/mailbox?format=json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = json.NewDecoder(resp.Body).Decode(&msgs)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(msgs) != 1 || len(msgs[0].Links) != 1 {
+		t.Fatalf("mailbox: %+v", msgs)
 	}
 	_, token, _ := strings.Cut(msgs[0].Links[0], "#token=")
-	resp = post("/auth/register/confirm", map[string]string{"token": token, "password": "a long enough password 42", "name": "Events"})
+	resp := post("/auth/register/confirm", map[string]string{"token": token, "password": "a long enough password 42", "name": "Events"})
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("confirm: %d", resp.StatusCode)
 	}
@@ -83,8 +96,7 @@ func TestServeDeliversEventWebhooks(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("no event delivered within 30 s")
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatalf("serve: %v", err)
 	}
 	var banner serveBanner
