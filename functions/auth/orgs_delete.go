@@ -101,7 +101,7 @@ func (x *ext) orgLeave(w http.ResponseWriter, r *http.Request) error {
 		}
 		// As when an owner removes a member: the sessions the
 		// organization's SSO started end, the caller's other ones stay.
-		ended, err := tx.RevokeSSOSessions(ctx, actor.UserID, actor.OrgID, x.d.Now(), "member_left")
+		ended, err := x.endSSOSessions(ctx, tx, actor.UserID, actor.OrgID, x.d.Now(), "member_left")
 		if err != nil {
 			return err
 		}
@@ -109,12 +109,6 @@ func (x *ext) orgLeave(w http.ResponseWriter, r *http.Request) error {
 			Target: "user:" + actor.UserID, Metadata: map[string]any{"role": old.Role, "sessions_ended": ended}})
 		if err != nil {
 			return err
-		}
-		if ended > 0 {
-			err := x.d.Events.Emit(ctx, tx, events.SessionsRevoked(events.SessionRevokedData{UserID: actor.UserID, Reason: "member_left"}))
-			if err != nil {
-				return err
-			}
 		}
 		return x.d.Events.Emit(ctx, tx, events.Member(events.OrgMemberRemoved,
 			events.MemberData{OrgID: actor.OrgID, UserID: actor.UserID, Role: old.Role, By: "user"}))

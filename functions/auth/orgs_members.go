@@ -167,7 +167,7 @@ func (x *ext) orgRemoveMember(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		ended, err := tx.RevokeSSOSessions(ctx, target, actor.OrgID, x.d.Now(), "member_removed")
+		ended, err := x.endSSOSessions(ctx, tx, target, actor.OrgID, x.d.Now(), "member_removed")
 		if err != nil {
 			return err
 		}
@@ -175,12 +175,6 @@ func (x *ext) orgRemoveMember(w http.ResponseWriter, r *http.Request) error {
 			Target: "user:" + target, Metadata: map[string]any{"role": old.Role, "sessions_ended": ended}})
 		if err != nil {
 			return err
-		}
-		if ended > 0 {
-			err := x.d.Events.Emit(ctx, tx, events.SessionsRevoked(events.SessionRevokedData{UserID: target, Reason: "member_removed"}))
-			if err != nil {
-				return err
-			}
 		}
 		return x.d.Events.Emit(ctx, tx, events.Member(events.OrgMemberRemoved,
 			events.MemberData{OrgID: actor.OrgID, UserID: target, Role: old.Role, By: "api"}))
@@ -190,6 +184,18 @@ func (x *ext) orgRemoveMember(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// endSSOSessions ends, in tx, userID's sessions that orgID's SSO started
+// (the person leaves the organization, one way or another) and announces
+// them with one session.revoked for reason when any ended. It returns how
+// many ended.
+func (x *ext) endSSOSessions(ctx context.Context, tx store.Store, userID, orgID string, now time.Time, reason string) (int64, error) {
+	ended, err := tx.RevokeSSOSessions(ctx, userID, orgID, now, reason)
+	if err != nil || ended == 0 {
+		return ended, err
+	}
+	return ended, x.d.Events.Emit(ctx, tx, events.SessionsRevoked(events.SessionRevokedData{UserID: userID, Reason: reason}))
 }
 
 // orgTransfer answers POST /orgs/{org}/owner {user_id}: the caller (the

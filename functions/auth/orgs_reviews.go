@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"context"
 	"errors"
 	"net/http"
 
@@ -130,12 +129,14 @@ func (x *ext) reviewDecide(w http.ResponseWriter, r *http.Request) error {
 		}
 		meta := map[string]any{"review": id, "role": target.Role}
 		if req.Decision == store.ReviewRevoke {
-			ended, err := tx.RevokeSSOSessions(ctx, req.UserID, m.OrgID, now, "access_review_revoked")
+			ended, err := x.endSSOSessions(ctx, tx, req.UserID, m.OrgID, now, "access_review_revoked")
 			if err != nil {
 				return err
 			}
 			meta["sessions_ended"] = ended
-			if err := x.emitReviewRevoked(ctx, tx, target, ended); err != nil {
+			err = x.d.Events.Emit(ctx, tx, events.Member(events.OrgMemberRemoved,
+				events.MemberData{OrgID: target.OrgID, UserID: target.UserID, Role: target.Role, By: "api"}))
+			if err != nil {
 				return err
 			}
 		}
@@ -150,20 +151,6 @@ func (x *ext) reviewDecide(w http.ResponseWriter, r *http.Request) error {
 		return orgStoreError(err)
 	}
 	return web.WriteJSON(w, http.StatusOK, map[string]string{"user_id": req.UserID, "decision": req.Decision})
-}
-
-// emitReviewRevoked announces a membership an access review revoked
-// (org.member.removed, by api) and the SSO sessions it ended, if any
-// (session.revoked, access_review_revoked), in the decision's transaction.
-func (x *ext) emitReviewRevoked(ctx context.Context, tx store.Store, m store.Member, ended int64) error {
-	if ended > 0 {
-		ev := events.SessionsRevoked(events.SessionRevokedData{UserID: m.UserID, Reason: "access_review_revoked"})
-		if err := x.d.Events.Emit(ctx, tx, ev); err != nil {
-			return err
-		}
-	}
-	return x.d.Events.Emit(ctx, tx, events.Member(events.OrgMemberRemoved,
-		events.MemberData{OrgID: m.OrgID, UserID: m.UserID, Role: m.Role, By: "api"}))
 }
 
 // reviewComplete answers POST /orgs/{org}/access-reviews/{id}/complete
