@@ -94,7 +94,9 @@ func (s *statements) get(sql, system string) *statement {
 	}
 	st := &statement{op: op, attrs: []attribute.KeyValue{attribute.String("db.system.name", system),
 		attribute.String("db.operation.name", op), attribute.String("db.query.text", text)}}
-	if s.n.Add(1) <= maxCached {
+	// Counted only while there is room, so the count cannot wrap around
+	// (and reopen the cache) however many uncached texts come by.
+	if s.n.Load() < maxCached && s.n.Add(1) <= maxCached {
 		s.m.Store(sql, st)
 	}
 	return st
